@@ -1,0 +1,92 @@
+/* dxdcm.h — a plain C interface over DCMTK's dcmdata and its decompression codecs.
+ *
+ * Nothing C++ crosses this header. Every function that can fail writes a
+ * human-readable reason (DCMTK's own condition text where there is one) into
+ * the caller's `err` buffer. Handles are not shared between threads; separate
+ * handles may be used on separate threads at once.
+ */
+#ifndef DXDCM_H
+#define DXDCM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dx_file dx_file;
+typedef struct dx_elem dx_elem;
+
+/* Registers the JPEG, JPEG-LS and RLE decoders once per process (thread-safe). */
+void dx_init(void);
+
+/* Parses a DICOM file (with or without meta header). Element values longer than
+ * `max_read_length` bytes stay on disk and are read when needed.
+ * Returns NULL and fills `err` on failure. */
+dx_file *dx_open(const char *path, uint32_t max_read_length, char *err, size_t errlen);
+void dx_close(dx_file *file);
+
+/* Transfer syntax UID the dataset was read with (original encoding). */
+int dx_transfer_syntax(dx_file *file, char *buf, size_t buflen);
+/* 1 when the file has a File Meta Information header (group 0002). */
+int dx_has_meta(dx_file *file);
+
+/* Finds an element by a path of `depth` tags (group<<16 | element); `items`
+ * holds the item index in each sequence along the way (depth-1 entries).
+ * Group 0002 tags at depth 1 are looked up in the meta header. NULL when absent. */
+const dx_elem *dx_find(dx_file *file, const uint32_t *tags, const uint32_t *items, int depth);
+/* Number of items in the sequence at the path, 0 if absent or not a sequence. */
+int dx_sequence_count(dx_file *file, const uint32_t *tags, const uint32_t *items, int depth);
+
+/* Value multiplicity of an element. */
+unsigned long dx_elem_vm(const dx_elem *elem);
+/* Two-letter VR of the element. */
+const char *dx_elem_vr(const dx_elem *elem);
+/* Length of the element's value in bytes as stored. */
+uint32_t dx_elem_length(const dx_elem *elem);
+/* Whole value as a string (multiple values separated by '\'); returns the
+ * full length needed (may exceed buflen-1), or -1 on error. */
+long dx_elem_string(const dx_elem *elem, char *buf, size_t buflen);
+/* Numeric value `pos` of a numeric or numeric-string element (US, SS, UL, SL,
+ * FL, FD, DS, IS). Returns 1 on success. */
+int dx_elem_double(const dx_elem *elem, unsigned long pos, double *out);
+/* Raw 16-bit words of an US/SS/OW element (host byte order). Pointer valid while the file is open. */
+int dx_elem_words(const dx_elem *elem, const uint16_t **data, unsigned long *count);
+/* Raw bytes of an OB/UN/OW element. Pointer valid while the file is open. */
+int dx_elem_bytes(const dx_elem *elem, const uint8_t **data, unsigned long *count);
+
+/* --- Pixel data -------------------------------------------------------- */
+
+/* 1 when the Pixel Data (7FE0,0010) is encapsulated (compressed). */
+int dx_pixel_encapsulated(dx_file *file);
+/* Stored length of native Pixel Data in bytes, or -1 when encapsulated/absent. */
+long dx_pixel_native_length(dx_file *file);
+/* Number of fragments (excluding the basic offset table), -1 when not encapsulated. */
+long dx_pixel_fragment_count(dx_file *file);
+
+/* Size in bytes of one decompressed frame. */
+int dx_frame_size(dx_file *file, uint32_t *size, char *err, size_t errlen);
+/* Decodes one frame through DCMTK (native, RLE, JPEG, JPEG-LS) into `buf`
+ * (little-endian samples, `bufsize` >= frame size rounded up to even).
+ * `color_model` receives the photometric interpretation after decoding and
+ * `planar` the planar configuration of the returned buffer. Returns 1 on success. */
+int dx_decode_frame(dx_file *file, uint32_t frame, void *buf, uint32_t bufsize,
+                    char *color_model, size_t cmlen, int *planar, char *err, size_t errlen);
+
+/* The compressed bitstream of one frame (its fragments concatenated), for
+ * codecs DCMTK lacks (JPEG 2000). `*out` is malloc'ed; free it with dx_free. */
+int dx_encapsulated_frame(dx_file *file, uint32_t frame, uint32_t frames,
+                          uint8_t **out, size_t *len, char *err, size_t errlen);
+void dx_free(void *p);
+
+/* Items of the Directory Record Sequence of a DICOMDIR: the i-th record's
+ * Referenced File ID (components joined with '/'). Returns the record count. */
+int dx_dicomdir_count(dx_file *file);
+long dx_dicomdir_file(dx_file *file, int index, char *buf, size_t buflen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,76 @@
+/// The pixel data of one DICOM file, frame by frame: decompression, Bits Stored masking,
+/// colour conversion to RGB and the Modality LUT stage; the VOI stage on request.
+public final class DicomImage {
+    public let file: DicomFile
+    public let layout: PixelLayout
+
+    public convenience init(path: String) throws {
+        try self.init(file: DicomFile(path: path))
+    }
+
+    public init(file: DicomFile) throws {
+        self.file = file
+        self.layout = try PixelLayout(file: file)
+    }
+
+    /// Stored values of a frame, colour-by-pixel, before any transform.
+    public func storedFrame(_ index: Int) throws -> StoredFrame {
+        try FrameDecoder.decode(file, layout: layout, frame: index)
+    }
+
+    public func modalityTransform(frame: Int) -> ModalityTransform {
+        ModalityTransform.read(file, layout: layout, frame: frame)
+    }
+
+    /// The file's own VOI transform for the frame, nil when it gives none.
+    public func voiTransform(frame: Int) -> VOITransform? { VOITransform.read(file, frame: frame) }
+
+    /// A frame with the modality transform applied (monochrome) or converted to RGB (colour).
+    public func frame(_ index: Int) throws -> Image {
+        var stored = try storedFrame(index)
+        switch stored.photometric {
+        case "MONOCHROME1", "MONOCHROME2":
+            let transform = modalityTransform(frame: index)
+            var pixels = [Float](repeating: 0, count: stored.values.count)
+            for i in 0..<pixels.count { pixels[i] = transform.apply(stored.value(i)) }
+            return Image(width: stored.columns, height: stored.rows, channels: 1, pixels: pixels,
+                         photometric: stored.photometric)
+        case "PALETTE COLOR":
+            let palette = try ColorConversion.Palette.read(file, signedInput: layout.isSigned)
+            stored.values = palette.apply(stored.values)
+            stored.samples = 3
+        case "YBR_FULL", "YBR_FULL_422":
+            ColorConversion.ybrFullToRGB(&stored.values, bits: layout.bitsStored)
+        case "RGB", "YBR_RCT", "YBR_ICT":
+            break
+        default:
+            throw DicomError(.unsupported, file: file.path, reason: "photometric interpretation \(stored.photometric)")
+        }
+        guard stored.samples == 3 else {
+            throw DicomError(.unsupported, file: file.path, reason: "\(stored.samples) samples for \(stored.photometric)")
+        }
+        return Image(width: stored.columns, height: stored.rows, channels: 3,
+                     pixels: stored.values.map { Float($0) }, photometric: "RGB")
+    }
+
+    /// A frame for display: monochrome through `window` (the file's own when nil, else the
+    /// frame's full range) to [0, 1], MONOCHROME1 inverted when `invertMonochrome1`;
+    /// colour scaled to [0, 1] by its bit depth.
+    public func displayFrame(_ index: Int, window: VOITransform? = nil, invertMonochrome1: Bool = true) throws -> Image {
+        var image = try frame(index)
+        if image.channels == 1 {
+            let stats = image.statistics
+            let voi = window ?? voiTransform(frame: index) ?? .covering(min: stats.min, max: stats.max)
+            let invert = invertMonochrome1 && image.photometric == "MONOCHROME1"
+            for i in 0..<image.pixels.count {
+                let y = voi.apply(image.pixels[i])
+                image.pixels[i] = invert ? 1 - y : y
+            }
+            if invert { image.photometric = "MONOCHROME2" }
+        } else {
+            let scale = 1 / Float((1 << min(layout.bitsStored, 16)) - 1)
+            for i in 0..<image.pixels.count { image.pixels[i] = min(max(image.pixels[i] * scale, 0), 1) }
+        }
+        return image
+    }
+}

@@ -1,0 +1,39 @@
+/// The Modality LUT stage: stored values to modality units (e.g. Hounsfield), exact in
+/// floating point. Applies only to monochrome data.
+public enum ModalityTransform: Sendable, Equatable {
+    case identity
+    case rescale(slope: Double, intercept: Double)
+    case lut(LookupTable)
+
+    /// The transform for `frame`: Modality LUT Sequence, else per-frame or shared functional
+    /// groups' Pixel Value Transformation, else top-level Rescale Slope/Intercept.
+    public static func read(_ file: DicomFile, layout: PixelLayout, frame: Int) -> ModalityTransform {
+        guard layout.isMonochrome else { return .identity }
+        if file.sequenceCount([.modalityLUTSequence]) > 0,
+           let table = LookupTable.read(file, path: [.modalityLUTSequence], items: [0], signedInput: layout.isSigned) {
+            return .lut(table)
+        }
+        let groups: [([Tag], [Int])] = [
+            ([.perFrameFunctionalGroups, .pixelValueTransformationSequence], [frame, 0]),
+            ([.sharedFunctionalGroups, .pixelValueTransformationSequence], [0, 0]),
+            ([], []),
+        ]
+        for (path, items) in groups {
+            let slope = file.element(path + [.rescaleSlope], items: items)?.double(at: 0)
+            let intercept = file.element(path + [.rescaleIntercept], items: items)?.double(at: 0)
+            if slope != nil || intercept != nil {
+                let s = slope ?? 1, b = intercept ?? 0
+                return s == 1 && b == 0 ? .identity : .rescale(slope: s, intercept: b)
+            }
+        }
+        return .identity
+    }
+
+    @inline(__always) public func apply(_ v: Int64) -> Float {
+        switch self {
+        case .identity: return Float(v)
+        case let .rescale(slope, intercept): return Float(Double(v) * slope + intercept)
+        case let .lut(table): return table.apply(Float(v))
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import CDCMTK
+
+/// The stored values of one frame after decompression: samples interleaved
+/// (colour-by-pixel), masked to Bits Stored and sign-extended when signed. Colour
+/// data is still in the photometric interpretation it decoded to (RGB, YBR_FULL, …).
+public struct StoredFrame: Sendable {
+    public var rows: Int
+    public var columns: Int
+    public var samples: Int
+    public var values: [Int32]
+    /// Photometric interpretation of `values` (a JPEG decoder may already have made RGB).
+    public var photometric: String
+    /// True for 32-bit unsigned data, whose values are stored as bit patterns.
+    public var isUnsigned32: Bool
+
+    /// Value `i` as an exact 64-bit integer (handles unsigned 32-bit data).
+    @inline(__always) public func value(_ i: Int) -> Int64 {
+        isUnsigned32 ? Int64(UInt32(bitPattern: values[i])) : Int64(values[i])
+    }
+}
+
+/// Decodes frames to stored values: DCMTK for native, RLE, JPEG and JPEG-LS;
+/// OpenJPEG for JPEG 2000 and HTJ2K.
+enum FrameDecoder {
+    static func decode(_ file: DicomFile, layout: PixelLayout, frame: Int) throws -> StoredFrame {
+        guard frame >= 0, frame < layout.frames else {
+            throw DicomError(.decode, file: file.path, reason: "frame \(frame) out of range 0..<\(layout.frames)")
+        }
+        if TransferSyntax.isJPEG2000(layout.transferSyntaxUID) {
+            return try JPEG2000Decoder.decodeFrame(file, layout: layout, frame: frame)
+        }
+        if layout.bitsAllocated == 1 { return try decodeBitPacked(file, layout: layout, frame: frame) }
+        if dx_pixel_encapsulated(file.handle) == 0 { try checkNativeLength(file, layout: layout) }
+        if layout.photometric == "YBR_FULL_422" && dx_pixel_encapsulated(file.handle) == 0 {
+            return try decodeNative422(file, layout: layout, frame: frame)
+        }
+
+        var err = [CChar](repeating: 0, count: 512)
+        var size: UInt32 = 0
+        guard dx_frame_size(file.handle, &size, &err, err.count) != 0 else {
+            throw DicomError(.decode, file: file.path, reason: String(cString: err))
+        }
+        var buffer = [UInt8](repeating: 0, count: Int(size) + 1 + Int(size & 1))
+        var model = [CChar](repeating: 0, count: 64)
+        var planar: Int32 = 0
+        let ok = buffer.withUnsafeMutableBytes { raw in
+            dx_decode_frame(file.handle, UInt32(frame), raw.baseAddress, UInt32(raw.count - 1) & ~1,
+                            &model, model.count, &planar, &err, err.count)
+        }
+        guard ok != 0 else { throw DicomError(.decode, file: file.path, reason: String(cString: err)) }
+        let photometric = String(cString: model).isEmpty ? layout.photometric : String(cString: model)
+        var values = unpack(buffer, layout: layout)
+        if layout.samplesPerPixel > 1 && planar == 1 {
+            values = interleave(values, samples: layout.samplesPerPixel, pixels: layout.pixelsPerFrame)
+        }
+        return StoredFrame(rows: layout.rows, columns: layout.columns, samples: layout.samplesPerPixel,
+                           values: values, photometric: photometric,
+                           isUnsigned32: layout.bitsAllocated == 32 && !layout.isSigned)
+    }
+
+    /// Rejects native pixel data shorter than its attributes say (a truncated file).
+    static func checkNativeLength(_ file: DicomFile, layout: PixelLayout) throws {
+        let stored = dx_pixel_native_length(file.handle)
+        guard stored >= 0 else { return }
+        var perFrame = layout.pixelsPerFrame * layout.samplesPerPixel * layout.bitsAllocated / 8
+        if layout.photometric == "YBR_FULL_422" { perFrame = perFrame * 2 / 3 }
+        let expected = perFrame * layout.frames
+        if stored < expected {
+            throw DicomError(.decode, file: file.path,
+                             reason: "Pixel Data holds \(stored) bytes, \(expected) expected (truncated?)")
+        }
+    }
+
+    /// Masks each sample to Bits Stored (the bits at and below High Bit) and sign-extends.
+    static func unpack(_ buffer: [UInt8], layout: PixelLayout) -> [Int32] {
+        let count = layout.pixelsPerFrame * layout.samplesPerPixel
+        let bits = layout.bitsStored
+        let shift = max(layout.highBit + 1 - bits, 0)
+        var out = [Int32](repeating: 0, count: count)
+        buffer.withUnsafeBytes { raw in
+            out.withUnsafeMutableBufferPointer { dst in
+                switch layout.bitsAllocated {
+                case 8:
+                    let src = raw.bindMemory(to: UInt8.self)
+                    for i in 0..<count { dst[i] = extend(UInt32(src[i]) >> shift, bits, layout.isSigned) }
+                case 16:
+                    let src = raw.bindMemory(to: UInt16.self)
+                    for i in 0..<count {
+                        dst[i] = extend(UInt32(UInt16(littleEndian: src[i])) >> shift, bits, layout.isSigned)
+                    }
+                default:
+                    let src = raw.bindMemory(to: UInt32.self)
+                    for i in 0..<count {
+                        dst[i] = extend(UInt32(littleEndian: src[i]) >> shift, bits, layout.isSigned)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    @inline(__always) static func extend(_ v: UInt32, _ bits: Int, _ signed: Bool) -> Int32 {
+        if bits >= 32 { return Int32(bitPattern: v) }
+        let masked = v & ((1 << UInt32(bits)) - 1)
+        if signed && masked & (1 << UInt32(bits - 1)) != 0 {
+            return Int32(bitPattern: masked | ~((1 << UInt32(bits)) - 1))
+        }
+        return Int32(bitPattern: masked)
+    }
+
+    static func interleave(_ planes: [Int32], samples: Int, pixels: Int) -> [Int32] {
+        var out = [Int32](repeating: 0, count: planes.count)
+        for s in 0..<samples {
+            for p in 0..<pixels { out[p * samples + s] = planes[s * pixels + p] }
+        }
+        return out
+    }
+
+    /// Bits Allocated 1: frames are packed back to back, least significant bit first.
+    static func decodeBitPacked(_ file: DicomFile, layout: PixelLayout, frame: Int) throws -> StoredFrame {
+        guard dx_pixel_encapsulated(file.handle) == 0, let bytes = file[.pixelData]?.bytes else {
+            throw DicomError(.unsupported, file: file.path, reason: "encapsulated 1-bit pixel data")
+        }
+        let count = layout.pixelsPerFrame * layout.samplesPerPixel
+        let first = frame * count
+        guard (first + count + 7) / 8 <= bytes.count else {
+            throw DicomError(.decode, file: file.path, reason: "1-bit Pixel Data too short for frame \(frame)")
+        }
+        var values = [Int32](repeating: 0, count: count)
+        for i in 0..<count {
+            let bit = first + i
+            values[i] = Int32((bytes[bit >> 3] >> UInt8(bit & 7)) & 1)
+        }
+        return StoredFrame(rows: layout.rows, columns: layout.columns, samples: layout.samplesPerPixel,
+                           values: values, photometric: layout.photometric, isUnsigned32: false)
+    }
+
+    /// Native YBR_FULL_422: each pair of pixels is stored as Y1 Y2 Cb Cr; expands to 3 samples.
+    static func decodeNative422(_ file: DicomFile, layout: PixelLayout, frame: Int) throws -> StoredFrame {
+        guard let bytes = file[.pixelData]?.bytes, layout.bitsAllocated == 8 else {
+            throw DicomError(.unsupported, file: file.path, reason: "native YBR_FULL_422 other than 8-bit")
+        }
+        let perFrame = layout.pixelsPerFrame * 2
+        let base = frame * perFrame
+        var values = [Int32](repeating: 0, count: layout.pixelsPerFrame * 3)
+        for pair in 0..<(layout.pixelsPerFrame / 2) {
+            let o = base + pair * 4
+            let cb = Int32(bytes[o + 2]), cr = Int32(bytes[o + 3])
+            for k in 0..<2 {
+                let p = (pair * 2 + k) * 3
+                values[p] = Int32(bytes[o + k]); values[p + 1] = cb; values[p + 2] = cr
+            }
+        }
+        return StoredFrame(rows: layout.rows, columns: layout.columns, samples: 3, values: values,
+                           photometric: "YBR_FULL", isUnsigned32: false)
+    }
+}
