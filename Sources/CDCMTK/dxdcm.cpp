@@ -38,6 +38,8 @@ void dx_init(void) {
     std::call_once(once, [] {
         // Quiet DCMTK's own logger: errors reach the caller as return values.
         OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+        // Elements written with VR UN but known to the dictionary get their real VR.
+        dcmEnableUnknownVRConversion.set(OFTrue);
         DJDecoderRegistration::registerCodecs(EDC_photometricInterpretation, EUC_never, EPC_colorByPixel);
         DJLSDecoderRegistration::registerCodecs(EJLSUC_never, EJLSPC_colorByPixel);
         DcmRLEDecoderRegistration::registerCodecs();

@@ -26,11 +26,13 @@ public enum ColorConversion {
         public var blue: LookupTable
 
         public static func read(_ file: DicomFile, signedInput: Bool) throws -> Palette {
-            if file[.segmentedRedPaletteData] != nil && file[.redPaletteData] == nil {
-                throw DicomError(.unsupported, file: file.path, reason: "segmented palette colour LUTs")
-            }
             func table(_ d: Tag, _ data: Tag) throws -> LookupTable {
-                guard let descriptor = file[d]?.doubles, let words = file[data]?.words,
+                let segmentedTag = Tag(data.group, data.element + 0x20)
+                var words = file[data]?.words
+                if words == nil, let descriptor = file[d]?.doubles, let segments = file[segmentedTag]?.words {
+                    words = try SegmentedLUT.expand(segments, bits: Int(descriptor.count > 2 ? descriptor[2] : 16), file: file.path)
+                }
+                guard let descriptor = file[d]?.doubles, let words,
                       let t = LookupTable(descriptor: descriptor, data: words, signedInput: signedInput) else {
                     throw DicomError(.missingAttribute, file: file.path, reason: "incomplete palette colour LUT \(data)")
                 }

@@ -49,8 +49,9 @@ public final class DicomImage {
         guard stored.samples == 3 else {
             throw DicomError(.unsupported, file: file.path, reason: "\(stored.samples) samples for \(stored.photometric)")
         }
-        return Image(width: stored.columns, height: stored.rows, channels: 3,
-                     pixels: stored.values.map { Float($0) }, photometric: "RGB")
+        var pixels = [Float](repeating: 0, count: stored.values.count)
+        for i in 0..<pixels.count { pixels[i] = Float(stored.value(i)) }
+        return Image(width: stored.columns, height: stored.rows, channels: 3, pixels: pixels, photometric: "RGB")
     }
 
     /// A frame for display: monochrome through `window` (the file's own when nil, else the

@@ -57,7 +57,7 @@ enum JPEG2000Decoder {
         opj_stream_set_read_function(stream) { buffer, n, user in
             let s = Unmanaged<Source>.fromOpaque(user!).takeUnretainedValue()
             let count = min(n, s.bytes.count - s.offset)
-            if count <= 0 { return Int.max }  // (OPJ_SIZE_T)-1: end of stream
+            if count <= 0 { return ~0 }  // (OPJ_SIZE_T)-1: end of stream
             s.bytes.withUnsafeBytes { src in
                 buffer!.copyMemory(from: src.baseAddress! + s.offset, byteCount: count)
             }

@@ -49,6 +49,13 @@ enum FrameDecoder {
         }
         guard ok != 0 else { throw DicomError(.decode, file: file.path, reason: String(cString: err)) }
         let photometric = String(cString: model).isEmpty ? layout.photometric : String(cString: model)
+        if layout.bitsAllocated == 32 && layout.transferSyntaxUID == "1.2.840.10008.1.2.2" {
+            // DCMTK swaps big-endian OW data as 16-bit words; put the two halves of each 32-bit value back.
+            buffer.withUnsafeMutableBytes { raw in
+                let words = raw.bindMemory(to: UInt32.self)
+                for i in 0..<(Int(size) / 4) { words[i] = (words[i] << 16) | (words[i] >> 16) }
+            }
+        }
         var values = unpack(buffer, layout: layout)
         if layout.samplesPerPixel > 1 && planar == 1 {
             values = interleave(values, samples: layout.samplesPerPixel, pixels: layout.pixelsPerFrame)
