@@ -75,3 +75,17 @@ public final class DicomImage {
         return image
     }
 }
+
+extension DicomImage {
+    /// Checks without decoding that the pixel data is all there: native data as long as
+    /// its attributes require, encapsulated data with at least one fragment.
+    public func checkStructure() throws {
+        if FrameDecoder.isEncapsulated(file) {
+            if FrameDecoder.fragmentCount(file) < 1 {
+                throw DicomError(.decode, file: file.path, reason: "encapsulated Pixel Data holds no fragments")
+            }
+        } else {
+            try FrameDecoder.checkNativeLength(file, layout: layout)
+        }
+    }
+}

@@ -65,6 +65,9 @@ enum FrameDecoder {
                            isUnsigned32: layout.bitsAllocated == 32 && !layout.isSigned)
     }
 
+    static func isEncapsulated(_ file: DicomFile) -> Bool { dx_pixel_encapsulated(file.handle) != 0 }
+    static func fragmentCount(_ file: DicomFile) -> Int { Int(dx_pixel_fragment_count(file.handle)) }
+
     /// Rejects native pixel data shorter than its attributes say (a truncated file).
     static func checkNativeLength(_ file: DicomFile, layout: PixelLayout) throws {
         let stored = dx_pixel_native_length(file.handle)

@@ -1,0 +1,40 @@
+import Foundation
+import GRDB
+
+/// The SQLite index of ingested DICOM files (patients → studies → series → instances).
+/// Opens or creates the file, runs migrations, and uses WAL journaling so that a killed
+/// process leaves every committed transaction intact and nothing half-written.
+public final class IndexDatabase {
+    public let path: String
+    public let queue: DatabaseQueue
+
+    public init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+            try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            try IndexSchema.migrator.migrate(queue)
+        } catch {
+            throw StoreError(file: path, reason: "cannot open the database: \(error)")
+        }
+    }
+}
+
+/// A failure of the store, naming the database file and the reason.
+public struct StoreError: Error, CustomStringConvertible {
+    public let file: String
+    public let reason: String
+    public init(file: String, reason: String) {
+        self.file = file
+        self.reason = reason
+    }
+    public var description: String { "\(file): \(reason)" }
+}

@@ -1,0 +1,85 @@
+import GRDB
+
+/// Tables of the index. Every instance row keeps the attributes users filter on, so one
+/// table answers most questions; patients, studies and series hold the hierarchy.
+enum IndexSchema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-index") { db in
+            try db.execute(sql: """
+                CREATE TABLE patients (
+                    id INTEGER PRIMARY KEY,
+                    patient_key TEXT NOT NULL UNIQUE,   -- PatientID, or a stand-in when it is missing
+                    patient_id TEXT,
+                    patient_name TEXT,
+                    sex TEXT,
+                    birth_date TEXT
+                );
+                CREATE TABLE studies (
+                    id INTEGER PRIMARY KEY,
+                    study_instance_uid TEXT NOT NULL UNIQUE,
+                    patient_ref INTEGER NOT NULL REFERENCES patients(id),
+                    study_date TEXT,
+                    description TEXT,
+                    accession_number TEXT
+                );
+                CREATE TABLE series (
+                    id INTEGER PRIMARY KEY,
+                    series_instance_uid TEXT NOT NULL UNIQUE,
+                    study_ref INTEGER NOT NULL REFERENCES studies(id),
+                    modality TEXT,
+                    body_part TEXT,
+                    series_number INTEGER,
+                    description TEXT,
+                    manufacturer TEXT,
+                    model TEXT,
+                    institution TEXT,
+                    station TEXT
+                );
+                CREATE TABLE instances (
+                    id INTEGER PRIMARY KEY,
+                    path TEXT NOT NULL UNIQUE,
+                    file_size INTEGER NOT NULL,
+                    file_mtime REAL NOT NULL,
+                    content_sha256 TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+                    error TEXT,
+                    ingested_at TEXT NOT NULL,
+                    series_ref INTEGER REFERENCES series(id),
+                    duplicate_of INTEGER REFERENCES instances(id) ON DELETE SET NULL,
+                    sop_instance_uid TEXT,
+                    sop_class_uid TEXT,
+                    study_instance_uid TEXT,
+                    series_instance_uid TEXT,
+                    patient_id TEXT,
+                    sex TEXT,
+                    age_years REAL,
+                    modality TEXT,
+                    body_part TEXT,
+                    view_position TEXT,
+                    laterality TEXT,
+                    manufacturer TEXT,
+                    model TEXT,
+                    institution TEXT,
+                    station TEXT,
+                    photometric TEXT,
+                    rows INTEGER,
+                    columns INTEGER,
+                    frames INTEGER,
+                    bits_allocated INTEGER,
+                    bits_stored INTEGER,
+                    pixel_representation INTEGER,
+                    transfer_syntax TEXT,
+                    pixel_spacing TEXT,
+                    window_center REAL,
+                    window_width REAL,
+                    has_pixel_data INTEGER
+                );
+                CREATE INDEX instances_sop ON instances(sop_instance_uid);
+                CREATE INDEX instances_series ON instances(series_ref);
+                CREATE INDEX instances_status ON instances(status);
+                """)
+        }
+        return m
+    }
+}

@@ -1,0 +1,167 @@
+import DICOM
+import Foundation
+import GRDB
+
+/// Counts of one ingest run.
+public struct IngestSummary: Sendable {
+    public var seen = 0
+    /// Rows added or replaced because the file is new or changed.
+    public var ingested = 0
+    public var unchanged = 0
+    public var skipped = 0
+    /// Files recorded as `error` in this run.
+    public var failed = 0
+    /// Unchanged files whose stored row is an error.
+    public var stillFailing = 0
+    /// Ingested files whose SOP Instance UID another stored file already has.
+    public var duplicates = 0
+    public var dicomdirs = 0
+    public var seconds = 0.0
+    /// Every file of this run whose row is an error, with the reason.
+    public var failures: [(path: String, reason: String)] = []
+
+    public var processed: Int { ingested + unchanged + skipped + failed + stillFailing + dicomdirs }
+    public var rate: Double { seconds > 0 ? Double(processed) / seconds : 0 }
+}
+
+/// Ingests files into the index: parses them on `jobs` threads, writes results on the
+/// calling thread in small transactions. Each file's rows commit together, so a killed
+/// run leaves a consistent index and a re-run picks up where it stopped. Unchanged files
+/// (same size and time stamp, or same content) are not parsed again.
+public final class Ingestor {
+    public let database: IndexDatabase
+    public let jobs: Int
+    /// Results written per transaction.
+    public var batchSize = 32
+
+    public init(database: IndexDatabase, jobs: Int) {
+        self.database = database
+        self.jobs = max(1, jobs)
+    }
+
+    /// Ingests what `paths` hold. `progress` is called on the calling thread after each file
+    /// with the summary so far and the number of files to process.
+    public func run(paths: [String], progress: (IngestSummary, Int) -> Void = { _, _ in }) throws -> IngestSummary {
+        let start = Date()
+        let scan = FileScanner().scan(paths)
+        if !scan.missing.isEmpty {
+            throw StoreError(file: scan.missing[0], reason: "no such file or folder")
+        }
+        var summary = IngestSummary()
+        summary.skipped = scan.skipped.count
+        summary.dicomdirs = scan.dicomdirs.count
+        summary.seen = scan.files.count + scan.skipped.count + scan.dicomdirs.count
+        let stamps = try database.queue.read { try IndexWriter.stamps($0) }
+
+        let files = scan.files
+        let results = WorkQueue<IngestRecord>(capacity: jobs * 8)
+        let next = ManagedAtomicCounter()
+        let group = DispatchGroup()
+        for _ in 0..<jobs {
+            let thread = Thread {
+                while let i = next.take(below: files.count) {
+                    results.put(Self.examine(files[i], stored: stamps[files[i]]))
+                }
+                group.leave()
+            }
+            thread.stackSize = 8 << 20
+            group.enter()
+            thread.start()
+        }
+        DispatchQueue.global().async { group.wait(); results.close() }
+
+        var pending: [IngestRecord] = []
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let time = ISO8601DateFormatter().string(from: Date())
+            let batch = pending
+            let duplicates = try database.queue.write { db -> Int in
+                var dup = 0
+                for record in batch {
+                    try IndexWriter.write(record, at: time, db)
+                    if case let .parsed(instance) = record.outcome,
+                       try IndexWriter.isDuplicate(instance.sopInstanceUID, path: record.path, db) { dup += 1 }
+                }
+                return dup
+            }
+            summary.duplicates += duplicates
+            pending.removeAll(keepingCapacity: true)
+        }
+        var lastFlush = Date()
+        while let record = results.take() {
+            switch record.outcome {
+            case .parsed: summary.ingested += 1
+            case let .failed(reason):
+                summary.failed += 1
+                summary.failures.append((record.path, reason))
+            case .unchanged, .touched:
+                if let stored = stamps[record.path], stored.status == "error" {
+                    summary.stillFailing += 1
+                    summary.failures.append((record.path, stored.error ?? ""))
+                } else {
+                    summary.unchanged += 1
+                }
+            case .skipped: summary.skipped += 1
+            case .directory: summary.dicomdirs += 1
+            }
+            pending.append(record)
+            if pending.count >= batchSize || Date().timeIntervalSince(lastFlush) > 0.5 {
+                try flush()
+                lastFlush = Date()
+            }
+            summary.seconds = Date().timeIntervalSince(start)
+            progress(summary, summary.seen)
+        }
+        try flush()
+        summary.seconds = Date().timeIntervalSince(start)
+        return summary
+    }
+
+    /// Everything about one file that can be done off the writer thread.
+    static func examine(_ path: String, stored: StoredStamp?) -> IngestRecord {
+        var record = IngestRecord(path: path, size: 0, mtime: 0, sha256: nil, outcome: .unchanged)
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
+            record.outcome = .failed("cannot read the file's attributes")
+            return record
+        }
+        record.size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+        record.mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        if let stored, stored.size == record.size, stored.mtime == record.mtime { return record }
+        do {
+            record.sha256 = try ContentHash.sha256(file: path)
+        } catch {
+            record.outcome = .failed((error as? DicomError)?.reason ?? "\(error)")
+            return record
+        }
+        if let stored, stored.sha256 == record.sha256 {
+            record.outcome = .touched
+            return record
+        }
+        do {
+            switch try InstanceReader.read(path: path) {
+            case let .instance(instance): record.outcome = .parsed(instance)
+            case let .notDicom(reason): record.outcome = .skipped(reason)
+            case .directory: record.outcome = .directory
+            }
+        } catch let error as DicomError {
+            record.outcome = .failed(error.reason)
+        } catch {
+            record.outcome = .failed("\(error)")
+        }
+        return record
+    }
+}
+
+/// Hands out the indices 0, 1, 2, … to competing threads.
+final class ManagedAtomicCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+
+    func take(below limit: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
+    }
+}
