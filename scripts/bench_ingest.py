@@ -111,14 +111,16 @@ def pydicom_decodable(path):
 def pydicom_test_set():
     """Files of pydicom's test_files that pydicom decodes; decided once, cached in BENCH."""
     cache = BENCH / "pydicom-testset.json"
-    if cache.exists() and json.loads(cache.read_text()).get("pydicom") == pydicom.__version__:
-        return [TEST_FILES / f for f in json.loads(cache.read_text())["files"]]
-    saved_stderr = os.dup(2)  # the C decoders print their complaints about broken files on fd 2
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
+    if cached.get("pydicom") == pydicom.__version__:
+        return [TEST_FILES / f for f in cached["files"]]
+    saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # the C decoders print their complaints about broken files on fd 2
     try:
         files = [f for f in sorted(TEST_FILES.rglob("*")) if f.is_file() and pydicom_decodable(f)]
     finally:
         os.dup2(saved_stderr, 2)
+        os.close(devnull), os.close(saved_stderr)
     cache.write_text(json.dumps({"pydicom": pydicom.__version__,
                                  "files": [str(f.relative_to(TEST_FILES)) for f in files]}, indent=1))
     return files
@@ -174,6 +176,7 @@ def wall_time(fn, reps):
 
 
 def pydicom_passes(group):
+    """Timer for dcmread + pixel_array of every file, in this process."""
     def one_pass():
         for f in group.files:
             pydicom.dcmread(f).pixel_array
@@ -270,8 +273,8 @@ def run_ingest(args):
 
 # ---------------------------------------------------------------- reporting
 
-def cell(value, key="mb_s"):
-    return f"{value[key]:.1f}" if isinstance(value, dict) else "n/a"
+def cell(value):
+    return f"{value['mb_s']:.1f}" if isinstance(value, dict) else "n/a"
 
 
 def ratio(row, column):
