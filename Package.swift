@@ -50,7 +50,7 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "DICOM"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "CLITests", dependencies: ["Store"],
+        .testTarget(name: "CLITests", dependencies: ["Store", "Imaging", "DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
     ],
     cxxLanguageStandard: .cxx17

@@ -1,20 +1,17 @@
 #!/usr/bin/env python3
-"""Decoding and ingest benchmark: dxkit against pydicom and DCMTK.
+"""Decoding and ingest benchmark: dxkit against pydicom and DCMTK (scripts/bench-ingest.sh --help).
 
-Groups of files (built once into the gitignored .cache/bench/):
-  RG1 (a 1955x1841 16-bit chest CR from pydicom-data) as explicit VR LE, RLE, JPEG lossless SV1 and
-  JPEG-LS lossless (made with DCMTK, checked lossless against RG1_UNCR), JPEG 2000 lossless / lossy
-  (pydicom-data's own); studies/chest (JPEG baseline 8-bit); studies/mammograms (RLE); and every
-  file of pydicom's test_files that pydicom itself decodes.
-Per group, decoded MB/s (MB = 1e6 bytes of stored pixel data, rows*cols*samples*bitsAllocated/8
-per frame) for
+Groups (work files in the gitignored .cache/bench/): RG1, a 1955x1841 16-bit CR from pydicom-data,
+as explicit VR LE, RLE, JPEG lossless SV1, JPEG-LS lossless (DCMTK-encoded, checked lossless) and
+JPEG 2000 lossless / lossy (pydicom-data's); studies/chest (JPEG baseline 8-bit); studies/mammograms
+(RLE); every file of pydicom's test_files that pydicom decodes. Per group, MB/s of stored pixel data
+(MB = 1e6 bytes, rows*cols*samples*bitsAllocated/8 per frame) for
   pydicom  dcmread + ds.pixel_array (all frames), in this process;
-  dcmtk    one dcm2pnm / dcmj2pnm / dcml2pnm process per file, `-o +Fa`: it reads and decodes all
-           frames and applies the modality transform but writes nothing (n/a for JPEG 2000);
+  dcmtk    one dcm2pnm / dcmj2pnm / dcml2pnm process per file with `-o +Fa`: it reads, decodes all
+           frames and applies the modality transform, writing nothing (n/a for JPEG 2000);
   dxkit    `dxkit bench-decode --jobs 1|2 --repeat R`, timed by dxkit itself (decoding only).
 Each figure is the best of --trials trials; a trial repeats the group until it lasts --min-time.
-Then an ingest check: `dxkit ingest` of 2,000 hard-linked files, files/s and peak RSS.
-Usage: scripts/bench-ingest.sh [--dxkit PATH] [--skip-dxkit] [--json OUT] [--only TEXT]
+Then `dxkit ingest` of 2,000 hard-linked files: files/s and peak RSS.
 """
 import argparse
 import json
@@ -56,18 +53,15 @@ DCMTK_TOOL = {**{ts: "dcm2pnm" for ts in uid.UncompressedTransferSyntaxes + uid.
 
 
 class Group:
-    """A named set of files with its total stored pixel bytes."""
+    """A named set of files, their transfer syntaxes and their total stored pixel bytes."""
 
     def __init__(self, name, files):
         self.name, self.files = name, [Path(f) for f in files]
         headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in self.files]
         self.syntaxes = [str(h.file_meta.get("TransferSyntaxUID", "")) for h in headers]
         self.nbytes = sum(stored_bytes(h) for h in headers)
-
-    @property
-    def syntax_label(self):
         names = sorted({uid.UID(ts).keyword or ts or "?" for ts in self.syntaxes})
-        return names[0] if len(names) == 1 else f"mixed ({len(names)})"
+        self.syntax_label = names[0] if len(names) == 1 else f"mixed ({len(names)})"
 
 
 def stored_bytes(ds):
@@ -81,8 +75,7 @@ def stored_bytes(ds):
 
 def build_rg1_encodings():
     """Encodes RG1 with DCMTK into BENCH (once) and checks each encoding is lossless."""
-    reference = None
-    paths = {}
+    reference, paths = None, {}
     for name, out_name, encoder in RG1_ENCODINGS:
         out = BENCH / out_name
         if not out.exists():
@@ -142,8 +135,8 @@ def build_groups(only):
 def build_ingest_folder(sources, count):
     """Hard-links `count` distinct names into BENCH/ingest2000, cycling over `sources`."""
     folder = BENCH / "ingest2000"
-    wanted = [(folder / f"{i:04d}_{src.stem}.dcm", src) for i, src in
-              zip(range(count), (sources * math.ceil(count / len(sources))))]
+    cycled = [sources[i % len(sources)] for i in range(count)]
+    wanted = [(folder / f"{i:04d}_{src.stem}.dcm", src) for i, src in enumerate(cycled)]
     if not folder.exists() or sorted(os.listdir(folder)) != sorted(p.name for p, _ in wanted):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -157,22 +150,28 @@ def build_ingest_folder(sources, count):
 
 # ---------------------------------------------------------------- measuring
 
-def measure(timed_passes, group, min_time, trials):
-    """Best throughput of `trials` trials. timed_passes(R) runs R passes over the group and returns
-    their seconds; a warm-up pass sizes R so that one trial lasts at least min_time."""
-    warm = timed_passes(1)
+def measure(timed_passes, min_time, trials):
+    """Best of `trials` trials. timed_passes(R) runs R passes over a group and returns (seconds,
+    bytes decoded, files decoded, failures); a warm-up pass sizes R so a trial lasts min_time."""
+    warm = timed_passes(1)[0]
     reps = max(1, math.ceil(min_time / max(warm, 1e-9)))
-    best = min(timed_passes(reps) for _ in range(trials)) / reps
-    return {"seconds_per_pass": best, "repeat": reps,
-            "mb_s": group.nbytes / MB / best, "files_s": len(group.files) / best}
+    trial_results = [timed_passes(reps) for _ in range(trials)]
+    seconds, nbytes, nfiles, failures = max(trial_results, key=lambda t: t[1] / t[0])
+    result = {"seconds_per_pass": seconds / reps, "repeat": reps,
+              "mb_s": nbytes / MB / seconds, "files_s": nfiles / seconds}
+    if failures:
+        result["failures"] = sorted(set(failures))
+    return result
 
 
-def wall_time(fn, reps):
-    """Seconds taken by `reps` calls of fn()."""
-    start = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    return time.perf_counter() - start
+def whole_group(group, one_pass):
+    """Timer for a function that decodes every file of the group once (or raises)."""
+    def timed(reps):
+        start = time.perf_counter()
+        for _ in range(reps):
+            one_pass()
+        return time.perf_counter() - start, group.nbytes * reps, len(group.files) * reps, []
+    return timed
 
 
 def pydicom_passes(group):
@@ -180,7 +179,7 @@ def pydicom_passes(group):
     def one_pass():
         for f in group.files:
             pydicom.dcmread(f).pixel_array
-    return lambda reps: wall_time(one_pass, reps)
+    return whole_group(group, one_pass)
 
 
 def dcmtk_passes(group):
@@ -196,21 +195,23 @@ def dcmtk_passes(group):
     def one_pass():
         for cmd in commands:
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return lambda reps: wall_time(one_pass, reps)
+    return whole_group(group, one_pass)
 
 
 def dxkit_passes(dxkit, jobs, group):
-    """Timer running `dxkit bench-decode`; the seconds are dxkit's own (decoding only)."""
+    """Timer running `dxkit bench-decode`, whose JSON gives the decoding seconds (no start-up), and
+    bytes and files decoded over all repeats; files it fails on count neither bytes nor time."""
     def timed(reps):
         cmd = [dxkit, "bench-decode", "--jobs", str(jobs), "--repeat", str(reps), *map(str, group.files)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-        if result["decoded_bytes"] not in (group.nbytes, group.nbytes * reps):
-            print(f"bench: warning: dxkit decoded {result['decoded_bytes']} bytes of {group.name}, "
-                  f"expected {group.nbytes} per pass", file=sys.stderr)
-        return result["seconds"]
+        failures = result.get("failures", [])
+        if not failures and result["decoded_bytes"] != group.nbytes * reps:
+            print(f"bench: warning: dxkit decoded {result['decoded_bytes']} bytes of {group.name} x{reps}, "
+                  f"expected {group.nbytes * reps}", file=sys.stderr)
+        return result["seconds"], result["decoded_bytes"], result["files"], failures
     return timed
 
 
@@ -223,7 +224,7 @@ def bench_group(group, args):
         timers[f"dxkit_j{jobs}"] = "skipped" if args.skip_dxkit else dxkit_passes(args.dxkit, jobs, group)
     for column, timer in timers.items():
         try:
-            row[column] = timer if isinstance(timer, str) else measure(timer, group, args.min_time, args.trials)
+            row[column] = timer if isinstance(timer, str) else measure(timer, args.min_time, args.trials)
         except (RuntimeError, OSError, subprocess.CalledProcessError, ValueError, KeyError) as err:
             row[column] = f"error: {err}"  # explained under the table
     return row
@@ -259,13 +260,15 @@ def ingest_check(dxkit, files):
 
 def run_ingest(args):
     """Builds the 2,000-file folder and, unless dxkit is skipped, runs and prints the ingest check."""
-    files = [f.relative_to(ROOT) for f in build_ingest_folder(pydicom_test_set() + chest_files(), INGEST_FILES)]
+    files = build_ingest_folder(pydicom_test_set() + chest_files(), INGEST_FILES)
+    files = [f.relative_to(ROOT) for f in files]  # keeps the command line short
     if args.skip_dxkit:
         print(f"\ningest: {len(files)} files ready in {BENCH / 'ingest2000'}; dxkit skipped")
         return None
     result = ingest_check(args.dxkit, files)
     rss = "n/a" if result["peak_rss_mib"] is None else f"{result['peak_rss_mib']:.1f} MiB"
-    status = "CRASHED" if result["crashed"] else "non-zero: some files failed" if result["exit_code"] else "ok"
+    status = ("CRASHED" if result["crashed"] else  # dxkit ingest: exit 1 = some files failed, 2 = fatal
+              {0: "ok", 1: "some files failed"}.get(result["exit_code"], "fatal error"))
     print(f"\ningest (--jobs 2): {result['files']} files in {result['seconds']:.1f} s = "
           f"{result['files_s']:.0f} files/s, peak RSS {rss}, exit code {result['exit_code']} ({status})")
     return result
@@ -274,7 +277,10 @@ def run_ingest(args):
 # ---------------------------------------------------------------- reporting
 
 def cell(value):
-    return f"{value['mb_s']:.1f}" if isinstance(value, dict) else "n/a"
+    """MB/s, starred where some files failed to decode (and so are not counted)."""
+    if not isinstance(value, dict):
+        return "n/a"
+    return f"{value['mb_s']:.1f}" + ("*" if value.get("failures") else "")
 
 
 def ratio(row, column):
@@ -289,14 +295,19 @@ def print_table(rows):
               cell(r["dcmtk"]), cell(r["dxkit_j1"]), cell(r["dxkit_j2"]),
               ratio(r, "dxkit_j1"), ratio(r, "dxkit_j2")] for r in rows]
     widths = [max(len(x) for x in column) for column in zip(header, *lines)]
-    for i, line in enumerate([header, *lines]):
-        print("  ".join(x.ljust(w) if j < 2 else x.rjust(w) for j, (x, w) in enumerate(zip(line, widths))))
+    for i, line in enumerate([header, *lines]):  # text columns left-aligned, numbers right-aligned
+        print("  ".join(x.ljust(w) if j < 2 else x.rjust(w)
+                        for j, (x, w) in enumerate(zip(line, widths))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
-    for r in rows:  # why a column is n/a
+    for r in rows:  # why a column is n/a or starred
         for column in ("pydicom", "dcmtk", "dxkit_j1", "dxkit_j2"):
             if isinstance(r[column], str) and r[column] != "skipped":
                 print(f"  n/a {r['group']} / {column}: {r[column]}")
+            elif isinstance(r[column], dict) and r[column].get("failures"):
+                failures = r[column]["failures"]
+                print(f"  * {r['group']} / {column}: MB/s over the files decoded; {len(failures)} "
+                      f"distinct failure(s), e.g. {failures[0][:200]}")
 
 
 def main():
@@ -325,7 +336,8 @@ def main():
 
     if args.json:
         summary = {"groups": rows, "ingest": ingest, "dxkit": None if args.skip_dxkit else args.dxkit,
-                   "min_time": args.min_time, "trials": args.trials}
+                   "min_time": args.min_time, "trials": args.trials, "cpus": os.cpu_count(),
+                   "pydicom": pydicom.__version__}
         Path(args.json).write_text(json.dumps(summary, indent=1))
 
 
