@@ -2,6 +2,7 @@
 #include "dxdcm.h"
 
 #include <cstdlib>
+#include <malloc.h>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -32,6 +33,11 @@ static void copy_text(char *buf, size_t len, const char *text) {
 }
 
 static void copy_text(char *buf, size_t len, const std::string &text) { copy_text(buf, len, text.c_str()); }
+
+void dx_keep_freed_memory(void) {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
 
 void dx_init(void) {
     static std::once_flag once;

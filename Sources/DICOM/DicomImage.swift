@@ -27,6 +27,15 @@ public final class DicomImage {
 
     /// A frame with the modality transform applied (monochrome) or converted to RGB (colour).
     public func frame(_ index: Int) throws -> Image {
+        if layout.isMonochrome && index >= 0 && index < layout.frames
+            && FrameDecoder.decodesThroughDCMTK(file, layout: layout) {
+            if !FrameDecoder.isEncapsulated(file) { try FrameDecoder.checkNativeLength(file, layout: layout) }
+            let raw = try FrameDecoder.decodeBytes(file, layout: layout, frame: index)
+            if let pixels = MonochromeConversion.convert(raw, layout: layout, transform: modalityTransform(frame: index)) {
+                return Image(width: layout.columns, height: layout.rows, channels: 1, pixels: pixels,
+                             photometric: raw.photometric)
+            }
+        }
         var stored = try storedFrame(index)
         switch stored.photometric {
         case "MONOCHROME1", "MONOCHROME2":

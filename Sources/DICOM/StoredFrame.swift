@@ -35,17 +35,45 @@ enum FrameDecoder {
             return try decodeNative422(file, layout: layout, frame: frame)
         }
 
+        let raw = try decodeBytes(file, layout: layout, frame: frame)
+        let buffer = raw.bytes
+        let planar = raw.planar
+        let photometric = raw.photometric
+        var values = unpack(buffer, layout: layout)
+        if layout.samplesPerPixel > 1 && planar == 1 {
+            values = interleave(values, samples: layout.samplesPerPixel, pixels: layout.pixelsPerFrame)
+        }
+        return StoredFrame(rows: layout.rows, columns: layout.columns, samples: layout.samplesPerPixel,
+                           values: values, photometric: photometric,
+                           isUnsigned32: layout.bitsAllocated == 32 && !layout.isSigned)
+    }
+
+    /// One frame's decompressed bytes (little-endian samples) from DCMTK, with the photometric
+    /// interpretation and planar configuration they came out in.
+    struct RawFrame {
+        var bytes: [UInt8]
+        var photometric: String
+        var planar: Int
+    }
+
+    /// Native, RLE, JPEG and JPEG-LS data through DCMTK (not JPEG 2000, 1-bit or native 4:2:2).
+    static func decodeBytes(_ file: DicomFile, layout: PixelLayout, frame: Int) throws -> RawFrame {
+        if layout.transferSyntaxUID == RLEDecoder.transferSyntax && layout.bitsAllocated % 8 == 0 {
+            return try RLEDecoder.decodeFrame(file, layout: layout, frame: frame)
+        }
         var err = [CChar](repeating: 0, count: 512)
         var size: UInt32 = 0
         guard dx_frame_size(file.handle, &size, &err, err.count) != 0 else {
             throw DicomError(.decode, file: file.path, reason: String(cString: err))
         }
-        var buffer = [UInt8](repeating: 0, count: Int(size) + 1 + Int(size & 1))
+        let capacity = Int(size) + 1 + Int(size & 1)
         var model = [CChar](repeating: 0, count: 64)
         var planar: Int32 = 0
-        let ok = buffer.withUnsafeMutableBytes { raw in
-            dx_decode_frame(file.handle, UInt32(frame), raw.baseAddress, UInt32(raw.count - 1) & ~1,
-                            &model, model.count, &planar, &err, err.count)
+        var ok: Int32 = 0
+        var buffer = [UInt8](unsafeUninitializedCapacity: capacity) { raw, count in
+            ok = dx_decode_frame(file.handle, UInt32(frame), raw.baseAddress, UInt32(capacity - 1) & ~1,
+                                 &model, model.count, &planar, &err, err.count)
+            count = capacity
         }
         guard ok != 0 else { throw DicomError(.decode, file: file.path, reason: String(cString: err)) }
         let photometric = String(cString: model).isEmpty ? layout.photometric : String(cString: model)
@@ -56,13 +84,13 @@ enum FrameDecoder {
                 for i in 0..<(Int(size) / 4) { words[i] = (words[i] << 16) | (words[i] >> 16) }
             }
         }
-        var values = unpack(buffer, layout: layout)
-        if layout.samplesPerPixel > 1 && planar == 1 {
-            values = interleave(values, samples: layout.samplesPerPixel, pixels: layout.pixelsPerFrame)
-        }
-        return StoredFrame(rows: layout.rows, columns: layout.columns, samples: layout.samplesPerPixel,
-                           values: values, photometric: photometric,
-                           isUnsigned32: layout.bitsAllocated == 32 && !layout.isSigned)
+        return RawFrame(bytes: buffer, photometric: photometric, planar: Int(planar))
+    }
+
+    /// True when `decodeBytes` handles the frame (no OpenJPEG, bit unpacking or 4:2:2 expansion).
+    static func decodesThroughDCMTK(_ file: DicomFile, layout: PixelLayout) -> Bool {
+        !TransferSyntax.isJPEG2000(layout.transferSyntaxUID) && layout.bitsAllocated != 1
+            && !(layout.photometric == "YBR_FULL_422" && !isEncapsulated(file))
     }
 
     static func isEncapsulated(_ file: DicomFile) -> Bool { dx_pixel_encapsulated(file.handle) != 0 }

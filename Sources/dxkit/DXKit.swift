@@ -1,4 +1,5 @@
 import ArgumentParser
+import DICOM
 
 /// The dxkit command line: parses arguments and calls the modules; no logic of its own.
 @main
@@ -11,4 +12,16 @@ struct DXKit: ParsableCommand {
         version: version,
         subcommands: [Ingest.self, Inspect.self, ExportPNG.self, BenchDecode.self]
     )
+
+    /// Frames are tens of megabytes: keep freed blocks in the heap for reuse instead of returning
+    /// them to the kernel (glibc would mmap and unmap each one, paying page faults every frame).
+    static func main() {
+        DecodingMemory.keepFreedBlocks()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

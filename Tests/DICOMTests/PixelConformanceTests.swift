@@ -92,3 +92,24 @@ final class PixelConformanceTests: XCTestCase {
         return bytes.withUnsafeBytes { ContentHash.sha256($0) }
     }
 }
+
+/// The one-pass monochrome conversion gives exactly what the general path (stored values, then
+/// the modality transform) gives, pixel for pixel, on every monochrome file of the oracle.
+final class FastPathTests: XCTestCase {
+    func testFastMonochromePathEqualsGeneralPath() throws {
+        try TestData.require()
+        let data = try Data(contentsOf: TestData.fixtures.appendingPathComponent("pixel-oracle.json"))
+        let oracle = try JSONDecoder().decode(PixelConformanceTests.Oracle.self, from: data)
+        var compared = 0
+        for entry in oracle.files where entry.pydicom_decodes && (entry.photometric ?? "").hasPrefix("MONOCHROME") {
+            guard let image = try? DicomImage(path: TestData.path(entry.file)),
+                  let stored = try? image.storedFrame(0), let fast = try? image.frame(0) else { continue }
+            let transform = image.modalityTransform(frame: 0)
+            var mismatches = 0
+            for i in 0..<stored.values.count where fast.pixels[i] != transform.apply(stored.value(i)) { mismatches += 1 }
+            XCTAssertEqual(mismatches, 0, entry.file)
+            compared += 1
+        }
+        XCTAssertGreaterThan(compared, 40)
+    }
+}

@@ -18,6 +18,10 @@ extern "C" {
 typedef struct dx_file dx_file;
 typedef struct dx_elem dx_elem;
 
+/* Process setting for decoding large frames: glibc keeps freed blocks of any size in
+ * its heap for reuse instead of unmapping them (avoids page faults on every frame). */
+void dx_keep_freed_memory(void);
+
 /* Registers the JPEG, JPEG-LS and RLE decoders once per process (thread-safe). */
 void dx_init(void);
 
