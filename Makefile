@@ -14,9 +14,9 @@ build:
 release: setup
 	$(SWIFT) build -c release
 
-test: setup       ## everything tests need, then the whole suite
+test: setup       ## everything tests need, then the whole suite (XCTest), with a closing count
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+	bash scripts/run-tests.sh
 
 demo: release     ## set up, build, and run the main job on studies/, writing reports/
 	bash scripts/demo.sh $(DXKIT)

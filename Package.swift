@@ -31,8 +31,9 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas"),
         .systemLibrary(name: "CCrypto"),
+        .systemLibrary(name: "CCharLS", pkgConfig: "charls"),
 
-        .target(name: "DICOM", dependencies: ["CDCMTK", "COpenJPEG", "CCrypto"],
+        .target(name: "DICOM", dependencies: ["CDCMTK", "COpenJPEG", "CCharLS", "CCrypto"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Imaging", dependencies: ["DICOM", "CPNG"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),

@@ -61,6 +61,9 @@ enum FrameDecoder {
         if layout.transferSyntaxUID == RLEDecoder.transferSyntax && layout.bitsAllocated % 8 == 0 {
             return try RLEDecoder.decodeFrame(file, layout: layout, frame: frame)
         }
+        if JPEGLSDecoder.transferSyntaxes.contains(layout.transferSyntaxUID) && layout.bitsAllocated <= 16 {
+            return try JPEGLSDecoder.decodeFrame(file, layout: layout, frame: frame)
+        }
         var err = [CChar](repeating: 0, count: 512)
         var size: UInt32 = 0
         guard dx_frame_size(file.handle, &size, &err, err.count) != 0 else {
