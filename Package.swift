@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "DICOM", targets: ["DICOM"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Store", targets: ["Store"]),
+        .library(name: "Engine", targets: ["Engine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,6 +38,8 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Imaging", dependencies: ["DICOM", "CPNG"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "Engine", dependencies: ["CBLAS"],
+                swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"])]),
         .target(name: "Store", dependencies: ["DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
@@ -48,6 +51,8 @@ let package = Package(
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "Imaging"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "DICOM"],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "DICOM"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Element-wise activations, fused into the layer that produces them.
+public enum Activation: Sendable, Equatable {
+    case identity, relu, relu6
+
+    @inline(__always) public func apply(_ x: Float) -> Float {
+        switch self {
+        case .identity: return x
+        case .relu: return max(x, 0)
+        case .relu6: return min(max(x, 0), 6)
+        }
+    }
+
+    public func apply(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        switch self {
+        case .identity: return
+        case .relu: for i in buffer.indices { buffer[i] = max(buffer[i], 0) }
+        case .relu6: for i in buffer.indices { buffer[i] = min(max(buffer[i], 0), 6) }
+        }
+    }
+}
+
+/// Probability outputs over the last axis of an [N, K] tensor.
+public enum Probabilities {
+    public static func softmax(_ logits: [Float]) -> [Float] {
+        let m = logits.max() ?? 0
+        let e = logits.map { exp(Double($0 - m)) }
+        let s = e.reduce(0, +)
+        return e.map { Float($0 / s) }
+    }
+
+    public static func sigmoid(_ x: Float) -> Float { Float(1 / (1 + exp(-Double(x)))) }
+}

@@ -1,0 +1,34 @@
+import CBLAS
+
+/// A fully connected layer on [N, in] (any trailing 1x1 spatial dims are flattened): y = W x + b.
+public final class Dense: Layer, @unchecked Sendable {
+    public let inFeatures: Int, outFeatures: Int
+    /// [out, in]
+    public let weights: [Float]
+    public let bias: [Float]
+    public let activation: Activation
+
+    public init(weights: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, activation: Activation = .identity) {
+        precondition(weights.count == inFeatures * outFeatures, "dense weight count")
+        self.weights = weights
+        self.bias = bias ?? [Float](repeating: 0, count: outFeatures)
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.activation = activation
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        let n = input.shape[0]
+        precondition(input.count == n * inFeatures, "dense expects \(inFeatures) features per item")
+        return Tensor(shape: [n, outFeatures, 1, 1]) { out in
+            input.data.withUnsafeBufferPointer { x in
+                weights.withUnsafeBufferPointer { w in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(outFeatures), Int32(inFeatures),
+                                1, x.baseAddress, Int32(inFeatures), w.baseAddress, Int32(inFeatures), 0,
+                                out.baseAddress, Int32(outFeatures))
+                }
+            }
+            for i in 0..<n { for o in 0..<outFeatures { out[i * outFeatures + o] = activation.apply(out[i * outFeatures + o] + bias[o]) } }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+/// A network stage that maps one NCHW batch to another. Layers are built once (weights
+/// folded and laid out for their kernels) and are safe to call from several threads at once.
+public protocol Layer: AnyObject, Sendable {
+    func forward(_ input: Tensor) -> Tensor
+}
+
+/// Layers applied in order.
+public final class Sequential: Layer, @unchecked Sendable {
+    public let layers: [Layer]
+    public init(_ layers: [Layer]) { self.layers = layers }
+    public func forward(_ input: Tensor) -> Tensor { layers.reduce(input) { $1.forward($0) } }
+}
+
+/// Runs `body` and adds its output to its input (a residual connection), then an activation.
+public final class Residual: Layer, @unchecked Sendable {
+    public let body: Layer
+    public let shortcut: Layer?
+    public let activation: Activation
+
+    public init(_ body: Layer, shortcut: Layer? = nil, activation: Activation = .identity) {
+        self.body = body
+        self.shortcut = shortcut
+        self.activation = activation
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        let a = body.forward(input)
+        let b = shortcut?.forward(input) ?? input
+        return Elementwise.add(a, b, activation: activation)
+    }
+}
+
+/// A standalone activation (for networks that apply one before a convolution, like Xception).
+public final class ActivationLayer: Layer, @unchecked Sendable {
+    public let activation: Activation
+    public init(_ activation: Activation) { self.activation = activation }
+    public func forward(_ input: Tensor) -> Tensor {
+        var out = input
+        out.data.withUnsafeMutableBufferPointer { activation.apply($0) }
+        return out
+    }
+}
+
+public enum Elementwise {
+    public static func add(_ a: Tensor, _ b: Tensor, activation: Activation = .identity) -> Tensor {
+        precondition(a.shape == b.shape, "cannot add \(a.shape) and \(b.shape)")
+        return Tensor(shape: a.shape) { out in
+            a.data.withUnsafeBufferPointer { x in
+                b.data.withUnsafeBufferPointer { y in
+                    for i in 0..<out.count { out[i] = activation.apply(x[i] + y[i]) }
+                }
+            }
+        }
+    }
+}

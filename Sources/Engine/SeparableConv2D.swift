@@ -1,0 +1,17 @@
+/// Depthwise then pointwise convolution (Xception's SeparableConv2D), the BatchNorm that
+/// follows folded into the pointwise step.
+public final class SeparableConv2D: Layer, @unchecked Sendable {
+    public let depthwise: DepthwiseConv2D
+    public let pointwise: Conv2D
+
+    /// `depthwise` as (C, 1, k, k), `pointwise` as (Cout, C, 1, 1).
+    public init(depthwise: [Float], pointwise: [Float], inChannels: Int, outChannels: Int, kernel: Int,
+                stride: Int = 1, padding: PaddingRule, batchNorm: BatchNorm?, activation: Activation = .identity) {
+        self.depthwise = DepthwiseConv2D(weights: depthwise, channels: inChannels, kernel: kernel, stride: stride,
+                                         padding: padding)
+        self.pointwise = Conv2D(weights: pointwise, outChannels: outChannels, inChannels: inChannels, kernel: (1, 1),
+                                padding: .fixed(.none), batchNorm: batchNorm, activation: activation)
+    }
+
+    public func forward(_ input: Tensor) -> Tensor { pointwise.forward(depthwise.forward(input)) }
+}

@@ -1,0 +1,98 @@
+@testable import Engine
+import XCTest
+
+/// Every kernel against the naive loops, for odd sizes, strides 1 and 2, and both padding conventions.
+final class KernelTests: XCTestCase {
+    let sizes = [(7, 7), (8, 8), (9, 6), (15, 16), (1, 5)]
+
+    func testConvolutionMatchesNaiveLoops() {
+        var r = Seeded(1)
+        for (h, w) in sizes {
+            for (k, stride) in [(1, 1), (1, 2), (3, 1), (3, 2), (5, 2)] {
+                for rule in [PaddingRule.same, .fixed(.symmetric(k / 2)), .fixed(.none)] {
+                    let pad = rule.resolve(height: h, width: w, kernel: k, stride: stride)
+                    guard h + pad.top + pad.bottom >= k, w + pad.left + pad.right >= k else { continue }
+                    let (cin, cout) = (3, 5)
+                    let x = Tensor(shape: [2, cin, h, w], data: r.array(2 * cin * h * w))
+                    let wt = r.array(cout * cin * k * k), b = r.array(cout)
+                    let conv = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (k, k),
+                                      stride: stride, padding: rule)
+                    let got = conv.forward(x)
+                    let want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad)
+                    XCTAssertEqual(got.shape, want.shape, "\(h)x\(w) k\(k) s\(stride) \(rule)")
+                    XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule)")
+                }
+            }
+        }
+    }
+
+    func testDepthwiseMatchesNaiveLoops() {
+        var r = Seeded(2)
+        for (h, w) in sizes {
+            for k in [3, 5] {
+                for stride in [1, 2] {
+                    for rule in [PaddingRule.same, .fixed(.symmetric(k / 2))] {
+                        let c = 4
+                        let pad = rule.resolve(height: h, width: w, kernel: k, stride: stride)
+                        let x = Tensor(shape: [2, c, h, w], data: r.array(2 * c * h * w))
+                        let wt = r.array(c * k * k), b = r.array(c)
+                        let got = DepthwiseConv2D(weights: wt, bias: b, channels: c, kernel: k, stride: stride,
+                                                  padding: rule, activation: .relu6).forward(x)
+                        var want = Naive.conv(x, weights: wt, bias: b, cout: c, k: k, stride: stride, pad: pad, groups: c)
+                        want.data = want.data.map { min(max($0, 0), 6) }
+                        XCTAssertEqual(got.shape, want.shape)
+                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testSamePaddingIsAsymmetricOnStrideTwo() {
+        // TensorFlow: 8 wide, k3 s2 → out 4, total pad 1 → 0 before, 1 after.
+        XCTAssertEqual(Padding.same(height: 8, width: 8, kernel: 3, stride: 2), Padding(top: 0, bottom: 1, left: 0, right: 1))
+        XCTAssertEqual(Padding.same(height: 8, width: 8, kernel: 5, stride: 2), Padding(top: 1, bottom: 2, left: 1, right: 2))
+        XCTAssertEqual(Padding.same(height: 7, width: 7, kernel: 3, stride: 2), Padding(top: 1, bottom: 1, left: 1, right: 1))
+        XCTAssertEqual(Padding.same(height: 9, width: 9, kernel: 3, stride: 1), .symmetric(1))
+    }
+
+    func testBatchNormFoldEqualsConvThenNorm() {
+        var r = Seeded(3)
+        let x = Tensor(shape: [1, 3, 6, 6], data: r.array(108))
+        let wt = r.array(4 * 3 * 9)
+        let bn = BatchNorm(gamma: r.array(4), beta: r.array(4), mean: r.array(4),
+                           variance: r.array(4).map { abs($0) + 0.1 }, epsilon: 1e-3)
+        let folded = Conv2D(weights: wt, outChannels: 4, inChannels: 3, kernel: (3, 3), padding: .same, batchNorm: bn)
+        let plain = Conv2D(weights: wt, outChannels: 4, inChannels: 3, kernel: (3, 3), padding: .same).forward(x)
+        var want = plain.data
+        for c in 0..<4 {
+            for i in 0..<36 {
+                want[c * 36 + i] = (want[c * 36 + i] - bn.mean[c]) / (bn.variance[c] + 1e-3).squareRoot() * bn.gamma[c] + bn.beta[c]
+            }
+        }
+        XCTAssertLessThan(maxAbsDiff(folded.forward(x).data, want), 1e-5)
+    }
+
+    func testPoolingAndDense() {
+        var r = Seeded(4)
+        for (h, w) in sizes where h >= 3 && w >= 3 {
+            let x = Tensor(shape: [2, 3, h, w], data: r.array(6 * h * w))
+            let pad = Padding.same(height: h, width: w, kernel: 3, stride: 2)
+            let got = MaxPool2D(kernel: 3, stride: 2, padding: .same).forward(x)
+            XCTAssertEqual(got.data, Naive.maxPool(x, k: 3, stride: 2, pad: pad).data)
+        }
+        let x = Tensor(shape: [2, 3, 4, 5], data: r.array(120))
+        let gap = GlobalAveragePool().forward(x)
+        for p in 0..<6 { XCTAssertEqual(gap.data[p], x.data[(p * 20)..<(p * 20 + 20)].reduce(0, +) / 20, accuracy: 1e-6) }
+        let wt = r.array(7 * 3), b = r.array(7)
+        let y = Dense(weights: wt, bias: b, inFeatures: 3, outFeatures: 7, activation: .relu).forward(gap)
+        for n in 0..<2 { for o in 0..<7 {
+            var s = b[o]
+            for i in 0..<3 { s += wt[o * 3 + i] * gap.data[n * 3 + i] }
+            XCTAssertEqual(y.data[n * 7 + o], max(s, 0), accuracy: 1e-6)
+        } }
+        let p = Probabilities.softmax([1, 2, 3])
+        XCTAssertEqual(p.reduce(0, +), 1, accuracy: 1e-6)
+        XCTAssertEqual(p[2], Float(exp(3.0) / (exp(1.0) + exp(2.0) + exp(3.0))), accuracy: 1e-6)
+    }
+}
