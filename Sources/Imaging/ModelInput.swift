@@ -1,0 +1,48 @@
+import DICOM
+import Engine
+
+/// Turns decoded images into network input: 8-bit RGB as a training pipeline reading
+/// PNG/JPEG would have seen it, resized, normalised per channel, laid out as CHW.
+public enum ModelInput {
+    /// 0…255 RGB from a DICOM frame. 8-bit greyscale and RGB data are taken as stored (what a JPEG
+    /// or PNG export holds); deeper data goes through the file's window (else its full range).
+    /// MONOCHROME1 is inverted so that bone is bright, as in the exports models are trained on.
+    public static func rgb8(_ dicom: DicomImage, frame: Int = 0) throws -> Image {
+        let layout = dicom.layout
+        var image: Image
+        if layout.bitsStored <= 8 {
+            image = try dicom.frame(frame)
+            if image.photometric == "MONOCHROME1" {
+                image.pixels = image.pixels.map { 255 - $0 }
+                image.photometric = "MONOCHROME2"
+            }
+        } else {
+            image = try dicom.displayFrame(frame, invertMonochrome1: true)
+            image.pixels = image.pixels.map { ($0 * 255).rounded() }
+        }
+        return rgb(image)
+    }
+
+    /// Replicates a grey image into three channels (PIL's convert("RGB")).
+    public static func rgb(_ image: Image) -> Image {
+        guard image.channels == 1 else { return image }
+        var out = [Float](repeating: 0, count: image.pixels.count * 3)
+        for (i, v) in image.pixels.enumerated() { out[3 * i] = v; out[3 * i + 1] = v; out[3 * i + 2] = v }
+        return Image(width: image.width, height: image.height, channels: 3, pixels: out, photometric: "RGB")
+    }
+
+    /// HWC RGB 0…255 → CHW floats with x * scale[c] + offset[c].
+    public static func normalise(_ image: Image, scale: [Float], offset: [Float]) -> [Float] {
+        let plane = image.width * image.height
+        var out = [Float](repeating: 0, count: plane * 3)
+        for p in 0..<plane {
+            for c in 0..<3 { out[c * plane + p] = image.pixels[p * 3 + c] * scale[c] + offset[c] }
+        }
+        return out
+    }
+
+    /// Stacks CHW inputs into one NCHW batch.
+    public static func batch(_ inputs: [[Float]], height: Int, width: Int) -> Tensor {
+        Tensor(shape: [inputs.count, 3, height, width], data: inputs.flatMap { $0 })
+    }
+}

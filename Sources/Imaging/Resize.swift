@@ -1,0 +1,64 @@
+import DICOM
+
+/// Resampling to a model's input size. `nearest` uses PIL's rule (the source pixel under the
+/// centre of each output pixel: floor((x + 0.5) * in / out)), which Keras' image loading
+/// applies; `bilinear` is PIL's antialiased triangle filter (support widened when shrinking).
+public enum Resize {
+    public static func nearest(_ image: Image, width: Int, height: Int) -> Image {
+        let sx = Double(image.width) / Double(width), sy = Double(image.height) / Double(height)
+        let xs = (0..<width).map { min(Int((Double($0) + 0.5) * sx), image.width - 1) }
+        let c = image.channels
+        var out = [Float](repeating: 0, count: width * height * c)
+        for y in 0..<height {
+            let srcRow = min(Int((Double(y) + 0.5) * sy), image.height - 1) * image.width
+            for x in 0..<width {
+                for k in 0..<c { out[(y * width + x) * c + k] = image.pixels[(srcRow + xs[x]) * c + k] }
+            }
+        }
+        return Image(width: width, height: height, channels: c, pixels: out, photometric: image.photometric)
+    }
+
+    public static func bilinear(_ image: Image, width: Int, height: Int) -> Image {
+        let horizontal = weights(input: image.width, output: width)
+        let vertical = weights(input: image.height, output: height)
+        let c = image.channels
+        var temp = [Float](repeating: 0, count: width * image.height * c)
+        for y in 0..<image.height {
+            for x in 0..<width {
+                let (start, w) = horizontal[x]
+                for k in 0..<c {
+                    var s: Double = 0
+                    for (i, wi) in w.enumerated() { s += wi * Double(image.pixels[(y * image.width + start + i) * c + k]) }
+                    temp[(y * width + x) * c + k] = Float(s)
+                }
+            }
+        }
+        var out = [Float](repeating: 0, count: width * height * c)
+        for y in 0..<height {
+            let (start, w) = vertical[y]
+            for x in 0..<width {
+                for k in 0..<c {
+                    var s: Double = 0
+                    for (i, wi) in w.enumerated() { s += wi * Double(temp[((start + i) * width + x) * c + k]) }
+                    out[(y * width + x) * c + k] = Float(s)
+                }
+            }
+        }
+        return Image(width: width, height: height, channels: c, pixels: out, photometric: image.photometric)
+    }
+
+    /// Per output index: first source index and normalised triangle-filter weights.
+    static func weights(input: Int, output: Int) -> [(Int, [Double])] {
+        let scale = Double(input) / Double(output)
+        let support = max(scale, 1)
+        return (0..<output).map { o in
+            let centre = (Double(o) + 0.5) * scale
+            let lo = max(Int((centre - support).rounded(.toNearestOrAwayFromZero)), 0)
+            let hi = min(Int((centre + support).rounded(.toNearestOrAwayFromZero)), input)
+            var w = (lo..<max(hi, lo + 1)).map { i in max(0, 1 - abs((Double(i) - centre + 0.5) / support)) }
+            let total = w.reduce(0, +)
+            if total > 0 { w = w.map { $0 / total } }
+            return (lo, w)
+        }
+    }
+}

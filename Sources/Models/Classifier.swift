@@ -1,0 +1,49 @@
+import Engine
+import Foundation
+
+/// A loaded network: backbone features plus its classification head, built from a model folder
+/// (`model.json` + `model.safetensors`). `logits` runs a batch through both.
+public final class Classifier: @unchecked Sendable {
+    public let card: ModelCard
+    public let directory: String
+    public let features: Sequential
+    public let head: Sequential
+
+    public init(directory: String) throws {
+        self.directory = directory
+        card = try ModelCard.load("\(directory)/model.json")
+        let weights = Weights(file: try SafeTensors(path: "\(directory)/model.safetensors"),
+                              batchNormEpsilon: card.batchnormEpsilon)
+        switch card.architecture {
+        case "xception":
+            features = try Xception.features(weights)
+            head = try PneumoniaHead.layers(weights)
+        case "mobilenet-v2":
+            features = try MobileNetV2.features(weights)
+            head = try MobileNetV2.classifier(weights)
+        case "efficientnet-lite0":
+            features = try EfficientNetLite0.features(weights)
+            head = try EfficientNetLite0.classifier(weights)
+        default:
+            throw ModelError(file: "\(directory)/model.json", reason: "unknown architecture \(card.architecture)")
+        }
+    }
+
+    /// [N, 3, H, W] → [N, classes].
+    public func logits(_ batch: Tensor) -> Tensor { head.forward(features.forward(batch)) }
+
+    /// Softmax over each row of `logits`.
+    public func probabilities(_ logits: Tensor) -> [[Float]] {
+        let k = logits.count / logits.batch
+        return (0..<logits.batch).map { Probabilities.softmax(Array(logits.data[($0 * k)..<($0 * k + k)])) }
+    }
+}
+
+/// The pneumonia head of the Keras model: global average pooling → Dense(128, ReLU) →
+/// (Dropout, inactive at inference) → Dense(2) logits [NORMAL, PNEUMONIA].
+public enum PneumoniaHead {
+    public static func layers(_ w: Weights) throws -> Sequential {
+        Sequential([GlobalAveragePool(), try w.dense("head_dense1", in: 2048, out: 128, activation: .relu),
+                    try w.dense("head_dense2", in: 128, out: 2)])
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// The JSON card beside a model's weights: what the network is, what input it expects,
+/// where the weights came from and under which licence, and what it is for.
+public struct ModelCard: Decodable, Sendable {
+    public struct Normalization: Decodable, Sendable {
+        public var scale: [Float]
+        public var offset: [Float]
+    }
+
+    public struct Input: Decodable, Sendable {
+        public var height: Int
+        public var width: Int
+        public var channels: Int
+        public var color: String
+        /// "nearest" or "bilinear".
+        public var resize: String
+        public var normalization: Normalization
+    }
+
+    public struct Provenance: Decodable, Sendable {
+        public var package: String?
+        public var version: String?
+        public var wheelSha256: String?
+        public var file: String?
+        public var fileSha256: String?
+    }
+
+    public var name: String
+    public var architecture: String
+    public var input: Input
+    public var batchnormEpsilon: Float
+    public var classes: [String]?
+    public var output: String?
+    public var provenance: Provenance?
+    public var license: String?
+    public var intendedUse: String?
+    public var weightsSha256: String?
+
+    public static func load(_ path: String) throws -> ModelCard {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelError(file: path, reason: "no model card (run `make setup` to convert weights)")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do { return try decoder.decode(ModelCard.self, from: data) } catch {
+            throw ModelError(file: path, reason: "unreadable model card: \(error)")
+        }
+    }
+
+    /// Label of class `i`, or its number when the card lists none.
+    public func label(_ i: Int) -> String {
+        guard let classes, i < classes.count else { return "class \(i)" }
+        return classes[i]
+    }
+}

@@ -1,0 +1,52 @@
+import DICOM
+import Engine
+import Foundation
+import Models
+
+/// Classifies files with one model, in batches: each file is loaded and prepared as its card
+/// says, failures are reported per file, and the others go on.
+public struct ImageClassification {
+    public struct Result: Sendable {
+        public var file: String
+        public var logits: [Float]
+        public var probabilities: [Float]
+        public var error: String?
+    }
+
+    public let classifier: Classifier
+    public let batchSize: Int
+
+    public init(classifier: Classifier, batchSize: Int = 16) {
+        self.classifier = classifier
+        self.batchSize = max(1, batchSize)
+    }
+
+    public func run(_ files: [String]) -> [Result] {
+        let card = classifier.card
+        var results: [Result] = []
+        var start = 0
+        while start < files.count {
+            let chunk = Array(files[start..<min(start + batchSize, files.count)])
+            start += chunk.count
+            var inputs: [[Float]] = [], names: [String] = []
+            for file in chunk {
+                do {
+                    inputs.append(InputLoader.prepare(try InputLoader.rgb8(file), for: card))
+                    names.append(file)
+                } catch {
+                    results.append(Result(file: file, logits: [], probabilities: [], error: "\(error)"))
+                }
+            }
+            guard !inputs.isEmpty else { continue }
+            let logits = classifier.logits(Tensor(shape: [inputs.count, 3, card.input.height, card.input.width],
+                                                  data: inputs.flatMap { $0 }))
+            let probabilities = classifier.probabilities(logits)
+            let k = logits.count / logits.batch
+            for (i, file) in names.enumerated() {
+                results.append(Result(file: file, logits: Array(logits.data[(i * k)..<(i * k + k)]),
+                                      probabilities: probabilities[i], error: nil))
+            }
+        }
+        return results
+    }
+}

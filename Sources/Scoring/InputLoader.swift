@@ -1,0 +1,38 @@
+import DICOM
+import Foundation
+import Imaging
+import Models
+
+/// Loads any supported image file (DICOM, PNG, JPEG) as the network input a model card asks for.
+public enum InputLoader {
+    public enum Kind { case dicom, png, jpeg }
+
+    /// Decides by content (DICM magic, PNG and JPEG signatures), then by extension.
+    public static func kind(of path: String) throws -> Kind {
+        guard let fh = FileHandle(forReadingAtPath: path) else {
+            throw ImagingError(file: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot open" : "no such file")
+        }
+        let head = (try? fh.read(upToCount: 132)) ?? Data()
+        try? fh.close()
+        if head.count >= 8 && head.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if head.count >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF { return .jpeg }
+        return .dicom
+    }
+
+    /// 0…255 RGB image of the file (first frame for DICOM).
+    public static func rgb8(_ path: String) throws -> DICOM.Image {
+        switch try kind(of: path) {
+        case .png: return ModelInput.rgb(try PNGFile.read(path))
+        case .jpeg: return ModelInput.rgb(try JPEGFile.read(path))
+        case .dicom: return try ModelInput.rgb8(DicomImage(path: path))
+        }
+    }
+
+    /// CHW float input for `card`: resized with the card's method and normalised.
+    public static func prepare(_ image: DICOM.Image, for card: ModelCard) -> [Float] {
+        let (w, h) = (card.input.width, card.input.height)
+        let resized = card.input.resize == "nearest" ? Resize.nearest(image, width: w, height: h)
+                                                     : Resize.bilinear(image, width: w, height: h)
+        return ModelInput.normalise(resized, scale: card.input.normalization.scale, offset: card.input.normalization.offset)
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Models
+import Scoring
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model on DICOM, PNG or JPEG files and print probabilities or the top classes.",
+        discussion: "Models: pneumonia (Xception + pneumonia head), mobilenet-v2, efficientnet-lite0 (ImageNet).")
+
+    @Argument(help: "Image files (DICOM, PNG or JPEG).")
+    var files: [String]
+
+    @Option(help: "pneumonia, mobilenet-v2 or efficientnet-lite0.")
+    var model = "pneumonia"
+
+    @Option(help: "Top classes to print for the ImageNet classifiers.")
+    var top = 5
+
+    @Option(help: "Folder holding the converted models.")
+    var modelsDir = "models"
+
+    @Option(help: "Images per batch.")
+    var batch = 16
+
+    @Flag(help: "One JSON object per line.")
+    var json = false
+
+    static let folders = ["pneumonia": "xception-pneumonia", "mobilenet-v2": "mobilenet-v2",
+                          "efficientnet-lite0": "efficientnet-lite0"]
+
+    func run() throws {
+        guard let folder = Self.folders[model] else {
+            if model == "xception" {
+                printError("dxkit classify: the shipped Xception weights have no ImageNet head (include_top=False); use --model pneumonia")
+            } else {
+                printError("dxkit classify: unknown model \(model); choose one of \(Self.folders.keys.sorted().joined(separator: ", "))")
+            }
+            throw ExitCode(2)
+        }
+        let classifier: Classifier
+        do { classifier = try Classifier(directory: "\(modelsDir)/\(folder)") } catch {
+            printError("dxkit classify: \(error)")
+            throw ExitCode(2)
+        }
+        let card = classifier.card
+        let results = ImageClassification(classifier: classifier, batchSize: batch).run(files)
+        var failed = false
+        for r in results {
+            if let error = r.error {
+                failed = true
+                printError("dxkit classify: \(error)")
+                if json { emit(["file": r.file, "model": model, "error": error]) }
+                continue
+            }
+            let isHead = (card.classes?.count ?? 0) <= 10
+            if isHead {
+                let probabilities = Dictionary(uniqueKeysWithValues: r.probabilities.enumerated().map { (card.label($0.offset), Double($0.element)) })
+                if json {
+                    emit(["file": r.file, "model": model, "probabilities": probabilities])
+                } else {
+                    print("\(r.file): " + r.probabilities.enumerated().map { String(format: "%@ %.4f", card.label($0.offset), $0.element) }.joined(separator: "  "))
+                }
+            } else {
+                let order = r.logits.indices.sorted { r.logits[$0] > r.logits[$1] }.prefix(max(1, top))
+                if json {
+                    emit(["file": r.file, "model": model, "top": order.map {
+                        ["index": $0, "label": card.label($0), "logit": Double(r.logits[$0]), "probability": Double(r.probabilities[$0])] as [String: Any]
+                    }])
+                } else {
+                    print("\(r.file):")
+                    for i in order { print(String(format: "  %4d  %-30@ logit %8.4f  p %.4f", i, card.label(i), r.logits[i], r.probabilities[i])) }
+                }
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    func emit(_ object: [String: Any]) {
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
