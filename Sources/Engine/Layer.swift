@@ -1,3 +1,5 @@
+import Foundation
+
 /// A network stage that maps one NCHW batch to another. Layers are built once (weights
 /// folded and laid out for their kernels) and are safe to call from several threads at once.
 public protocol Layer: AnyObject, Sendable {
@@ -8,7 +10,7 @@ public protocol Layer: AnyObject, Sendable {
 public final class Sequential: Layer, @unchecked Sendable {
     public let layers: [Layer]
     public init(_ layers: [Layer]) { self.layers = layers }
-    public func forward(_ input: Tensor) -> Tensor { layers.reduce(input) { $1.forward($0) } }
+    public func forward(_ input: Tensor) -> Tensor { layers.reduce(input) { Profiler.shared.run($1, $0) } }
 }
 
 /// Runs `body` and adds its output to its input (a residual connection), then an activation.
@@ -24,9 +26,13 @@ public final class Residual: Layer, @unchecked Sendable {
     }
 
     public func forward(_ input: Tensor) -> Tensor {
-        let a = body.forward(input)
-        let b = shortcut?.forward(input) ?? input
-        return Elementwise.add(a, b, activation: activation)
+        let a = Profiler.shared.run(body, input)
+        let b = shortcut.map { Profiler.shared.run($0, input) } ?? input
+        guard Profiler.shared.enabled else { return Elementwise.add(a, b, activation: activation) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let sum = Elementwise.add(a, b, activation: activation)
+        Profiler.shared.record("residual add", seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        return sum
     }
 }
 

@@ -13,5 +13,5 @@ public final class SeparableConv2D: Layer, @unchecked Sendable {
                                 padding: .fixed(.none), batchNorm: batchNorm, activation: activation)
     }
 
-    public func forward(_ input: Tensor) -> Tensor { pointwise.forward(depthwise.forward(input)) }
+    public func forward(_ input: Tensor) -> Tensor { Profiler.shared.run(pointwise, Profiler.shared.run(depthwise, input)) }
 }

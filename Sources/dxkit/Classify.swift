@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Models
 import Scoring
@@ -26,6 +27,9 @@ struct Classify: ParsableCommand {
     @Flag(help: "One JSON object per line.")
     var json = false
 
+    @Flag(help: "Print where the time goes, per operation kind, on standard error.")
+    var profile = false
+
     static let folders = ["pneumonia": "xception-pneumonia", "mobilenet-v2": "mobilenet-v2",
                           "efficientnet-lite0": "efficientnet-lite0"]
 
@@ -44,7 +48,10 @@ struct Classify: ParsableCommand {
             throw ExitCode(2)
         }
         let card = classifier.card
+        Profiler.shared.enabled = profile
+        let started = Date()
         let results = ImageClassification(classifier: classifier, batchSize: batch).run(files)
+        if profile { printProfile(total: Date().timeIntervalSince(started)) }
         var failed = false
         for r in results {
             if let error = r.error {
@@ -53,7 +60,7 @@ struct Classify: ParsableCommand {
                 if json { emit(["file": r.file, "model": model, "error": error]) }
                 continue
             }
-            let isHead = (card.classes?.count ?? 0) <= 10
+            let isHead = card.classes != nil && r.logits.count <= 10
             if isHead {
                 let probabilities = Dictionary(uniqueKeysWithValues: r.probabilities.enumerated().map { (card.label($0.offset), Double($0.element)) })
                 if json {
@@ -69,11 +76,20 @@ struct Classify: ParsableCommand {
                     }])
                 } else {
                     print("\(r.file):")
-                    for i in order { print(String(format: "  %4d  %-30@ logit %8.4f  p %.4f", i, card.label(i), r.logits[i], r.probabilities[i])) }
+                    for i in order { print(String(format: "  %4d  ", i) + card.label(i).padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " logit %8.4f  p %.4f", r.logits[i], r.probabilities[i])) }
                 }
             }
         }
         if failed { throw ExitCode(1) }
+    }
+
+    func printProfile(total: Double) {
+        let rows = Profiler.shared.report()
+        let network = rows.reduce(0) { $0 + $1.seconds }
+        printError(String(format: "profile: %.3f s in total, %.3f s in the network (the rest: decoding and preprocessing)", total, network))
+        for r in rows {
+            printError("  " + r.name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %8.4f s  %5.1f%%  %6d calls", r.seconds, 100 * r.seconds / max(network, 1e-9), r.calls))
+        }
     }
 
     func emit(_ object: [String: Any]) {
