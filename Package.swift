@@ -60,6 +60,8 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "Imaging", "DICOM", "Scoring"],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "DICOM"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "CLITests", dependencies: ["Store", "Imaging", "DICOM", .product(name: "GRDB", package: "GRDB.swift")],

@@ -1,21 +1,35 @@
 import DICOM
 
-/// Resampling to a model's input size. `nearest` uses PIL's rule (the source pixel under the
-/// centre of each output pixel: floor((x + 0.5) * in / out)), which Keras' image loading
-/// applies; `bilinear` is PIL's antialiased triangle filter (support widened when shrinking).
+/// Resampling to a model's input size. `nearest` reproduces PIL's NEAREST exactly (which Keras'
+/// image loading applies): the source index is the truncated position of each output centre,
+/// accumulated step by step in Double as Pillow does (the closed form floor((x + 0.5) * in / out)
+/// picks a different pixel where rounding lands on an integer). `bilinear` is PIL's antialiased
+/// triangle filter (support widened when shrinking).
 public enum Resize {
     public static func nearest(_ image: Image, width: Int, height: Int) -> Image {
-        let sx = Double(image.width) / Double(width), sy = Double(image.height) / Double(height)
-        let xs = (0..<width).map { min(Int((Double($0) + 0.5) * sx), image.width - 1) }
+        let xs = nearestIndices(input: image.width, output: width)
+        let ys = nearestIndices(input: image.height, output: height)
         let c = image.channels
         var out = [Float](repeating: 0, count: width * height * c)
         for y in 0..<height {
-            let srcRow = min(Int((Double(y) + 0.5) * sy), image.height - 1) * image.width
+            let srcRow = ys[y] * image.width
             for x in 0..<width {
                 for k in 0..<c { out[(y * width + x) * c + k] = image.pixels[(srcRow + xs[x]) * c + k] }
             }
         }
         return Image(width: width, height: height, channels: c, pixels: out, photometric: image.photometric)
+    }
+
+    /// Pillow's ImagingScaleAffine index rule: pos = scale/2, then pos += scale per output pixel.
+    public static func nearestIndices(input: Int, output: Int) -> [Int] {
+        let scale = Double(input) / Double(output)
+        var pos = scale * 0.5
+        var out = [Int](repeating: 0, count: output)
+        for i in 0..<output {
+            out[i] = min(Int(pos), input - 1)
+            pos += scale
+        }
+        return out
     }
 
     public static func bilinear(_ image: Image, width: Int, height: Int) -> Image {

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Models
+
+/// Network throughput for `make bench-models`: forward passes on a fixed pseudo-random batch,
+/// timed after one warm-up pass; prints JSON.
+struct BenchModels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-models", abstract: "Measure network throughput (prints JSON).", shouldDisplay: false)
+
+    @Option var model = "pneumonia"
+    @Option var modelsDir = "models"
+    @Option var batch = 16
+    @Option(help: "Threads: OpenBLAS threads and images processed in parallel.") var threads = 1
+    @Option(help: "Minimum seconds to measure.") var seconds = 2.0
+
+    func run() throws {
+        guard let folder = Classify.folders[model] else { throw ValidationError("unknown model \(model)") }
+        let classifier = try Classifier(directory: "\(modelsDir)/\(folder)")
+        let card = classifier.card
+        Parallelism.threads = threads
+        var seed: UInt64 = 42
+        let count = batch * 3 * card.input.height * card.input.width
+        let data = (0..<count).map { _ -> Float in
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(seed >> 40) % 2000) / 1000 - 1
+        }
+        let input = Tensor(shape: [batch, 3, card.input.height, card.input.width], data: data)
+        _ = classifier.logits(input)
+        var images = 0
+        let start = Date()
+        repeat {
+            _ = classifier.logits(input)
+            images += batch
+        } while Date().timeIntervalSince(start) < seconds
+        let elapsed = Date().timeIntervalSince(start)
+        let result: [String: Any] = ["model": model, "batch": batch, "threads": threads, "images": images,
+                                     "seconds": elapsed, "images_per_second": Double(images) / elapsed]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    }
+}

@@ -1,0 +1,93 @@
+import DICOM
+import Engine
+import Imaging
+import Models
+import Scoring
+import XCTest
+
+/// The Swift networks against the frameworks the weights came from (Keras 3 for Xception and
+/// the pneumonia head, PyTorch for MobileNetV2 and EfficientNet-Lite0), on real images whose
+/// preprocessed input is first checked to be byte-identical to the reference's.
+final class ModelEquivalenceTests: XCTestCase {
+    func uint8Hash(_ image: DICOM.Image) -> String {
+        let bytes = image.pixels.map { UInt8($0) }
+        return bytes.withUnsafeBytes { ContentHash.sha256($0) }
+    }
+
+    func chestInput(_ name: String, size: Int) throws -> DICOM.Image {
+        let rgb = try InputLoader.rgb8(ReferenceOutputs.path("studies/chest/\(name).dcm"))
+        return Resize.nearest(rgb, width: size, height: size)
+    }
+
+    func testPneumoniaProbabilitiesMatchKeras() throws {
+        try ReferenceOutputs.requireSetup()
+        let reference = try ReferenceOutputs.load().pneumonia
+        let classifier = try Classifier(directory: ReferenceOutputs.path("models/xception-pneumonia"))
+        let card = classifier.card
+        var inputs: [[Float]] = []
+        for r in reference.images {
+            let image = try chestInput(r.image, size: 150)
+            XCTAssertEqual(uint8Hash(image), r.input_sha256, "\(r.image): input differs from PIL's")
+            inputs.append(ModelInput.normalise(image, scale: card.input.normalization.scale, offset: card.input.normalization.offset))
+        }
+        let logits = classifier.logits(ModelInput.batch(inputs, height: 150, width: 150))
+        let probabilities = classifier.probabilities(logits)
+        var correct = 0, worst = 0.0
+        for (i, r) in reference.images.enumerated() {
+            for k in 0..<2 { worst = max(worst, abs(Double(probabilities[i][k]) - r.probabilities[k])) }
+            let predicted = probabilities[i][1] > probabilities[i][0] ? "PNEUMONIA" : "NORMAL"
+            if predicted == r.label { correct += 1 }
+        }
+        print("pneumonia: max |p - p_keras| = \(worst), \(correct)/\(reference.images.count) correct")
+        XCTAssertLessThanOrEqual(worst, 1e-4)
+        XCTAssertEqual(correct, reference.correct)
+        XCTAssertEqual(correct, 13)
+    }
+
+    func testMobileNetV2MatchesPyTorch() throws { try imageNet("mobilenet-v2", try ReferenceOutputs.load().mobilenet) }
+
+    func testEfficientNetLite0MatchesPyTorch() throws {
+        try imageNet("efficientnet-lite0", try ReferenceOutputs.load().efficientnet)
+    }
+
+    func imageNet(_ model: String, _ reference: ReferenceOutputs.ImageNet) throws {
+        try ReferenceOutputs.requireSetup()
+        let mammograms = try ReferenceOutputs.load().mammograms.images
+        let classifier = try Classifier(directory: ReferenceOutputs.path("models/\(model)"))
+        let card = classifier.card
+        var inputs: [[Float]] = []
+        for r in reference.images {
+            let image: DICOM.Image
+            if let m = mammograms.first(where: { $0.image == r.image }) {
+                image = try mammogramCrop(m)
+            } else {
+                image = try chestInput(r.image, size: 224)
+            }
+            XCTAssertEqual(uint8Hash(image), r.input_sha256, "\(model) \(r.image): input differs")
+            inputs.append(ModelInput.normalise(image, scale: card.input.normalization.scale, offset: card.input.normalization.offset))
+        }
+        let logits = classifier.logits(ModelInput.batch(inputs, height: 224, width: 224))
+        var worst: Float = 0
+        for (i, r) in reference.images.enumerated() {
+            let row = Array(logits.data[(i * 1000)..<(i * 1000 + 1000)])
+            for k in 0..<1000 { worst = max(worst, abs(row[k] - Float(r.logits[k]))) }
+            XCTAssertEqual(row.indices.max { row[$0] < row[$1] }, r.top5[0], "\(model) \(r.image): top-1")
+        }
+        print("\(model): max |logit - logit_torch| = \(worst) over \(reference.images.count) images")
+        XCTAssertLessThanOrEqual(worst, 1e-3)
+    }
+
+    /// The reference's mammogram input: central crop, v >> 8, grey to RGB, nearest to 224.
+    func mammogramCrop(_ m: ReferenceOutputs.Mammogram) throws -> DICOM.Image {
+        let stored = try DicomImage(path: ReferenceOutputs.path(m.file)).storedFrame(0)
+        var crop = [Float](repeating: 0, count: m.crop.size * m.crop.size)
+        for y in 0..<m.crop.size {
+            for x in 0..<m.crop.size {
+                crop[y * m.crop.size + x] = Float(stored.values[(m.crop.r0 + y) * stored.columns + m.crop.c0 + x] >> 8)
+            }
+        }
+        let grey = DICOM.Image(width: m.crop.size, height: m.crop.size, channels: 1, pixels: crop, photometric: "MONOCHROME2")
+        XCTAssertEqual(uint8Hash(grey), m.crop_uint8_sha256, "\(m.image): crop differs")
+        return Resize.nearest(ModelInput.rgb(grey), width: 224, height: 224)
+    }
+}
