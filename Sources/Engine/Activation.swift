@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Element-wise activations, fused into the layer that produces them.
@@ -13,10 +14,16 @@ public enum Activation: Sendable, Equatable {
     }
 
     public func apply(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        guard self != .identity, let p = buffer.baseAddress else { return }
+        dx_activation(p, p, buffer.count, code)
+    }
+
+    /// The code the C kernels take.
+    var code: Int32 {
         switch self {
-        case .identity: return
-        case .relu: for i in buffer.indices { buffer[i] = max(buffer[i], 0) }
-        case .relu6: for i in buffer.indices { buffer[i] = min(max(buffer[i], 0), 6) }
+        case .identity: return 0
+        case .relu: return 1
+        case .relu6: return 2
         }
     }
 }

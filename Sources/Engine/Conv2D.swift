@@ -1,33 +1,39 @@
 import CBLAS
+import CKernels
 
-/// 2-D convolution with BatchNorm folded in and a fused activation. General kernels run as
-/// im2col + `cblas_sgemm`; 1x1 stride-1 unpadded kernels are a plain GEMM on the input.
+/// 2-D convolution on NHWC feature maps, BatchNorm folded in, activation fused. 1x1 stride-1
+/// kernels are one GEMM over every pixel of the batch; other kernels unfold each image's windows
+/// (im2col, rows = output pixels) and run one GEMM per image. Weights are kept as [kh*kw*Cin, Cout].
 public final class Conv2D: Layer, @unchecked Sendable {
     public let inChannels: Int, outChannels: Int
     public let kernelHeight: Int, kernelWidth: Int
     public let stride: Int
     public let padding: PaddingRule
     public let activation: Activation
-    /// [outChannels, inChannels * kernelHeight * kernelWidth]
+    /// [(ky, kx, ci), co]
     public let weights: [Float]
     public let bias: [Float]
 
-    /// `weights` in OIHW order. `batchNorm`, when given, is folded into weights and bias.
-    public init(weights: [Float], bias: [Float]? = nil, outChannels: Int, inChannels: Int, kernel: (Int, Int),
+    /// `weights` in OIHW order (PyTorch's). `batchNorm`, when given, is folded into weights and bias.
+    public init(weights oihw: [Float], bias: [Float]? = nil, outChannels: Int, inChannels: Int, kernel: (Int, Int),
                 stride: Int = 1, padding: PaddingRule, batchNorm: BatchNorm? = nil, activation: Activation = .identity) {
-        precondition(weights.count == outChannels * inChannels * kernel.0 * kernel.1, "conv weight count")
+        precondition(oihw.count == outChannels * inChannels * kernel.0 * kernel.1, "conv weight count")
         self.inChannels = inChannels
         self.outChannels = outChannels
         (kernelHeight, kernelWidth) = kernel
         self.stride = stride
         self.padding = padding
         self.activation = activation
-        if let batchNorm {
-            (self.weights, self.bias) = batchNorm.fold(weights: weights, bias: bias)
-        } else {
-            self.weights = weights
-            self.bias = bias ?? [Float](repeating: 0, count: outChannels)
-        }
+        var w = oihw
+        var b = bias ?? [Float](repeating: 0, count: outChannels)
+        if let batchNorm { (w, b) = batchNorm.fold(weights: w, bias: bias) }
+        let (kh, kw) = kernel
+        var packed = [Float](repeating: 0, count: w.count)
+        for o in 0..<outChannels { for i in 0..<inChannels { for y in 0..<kh { for x in 0..<kw {
+            packed[((y * kw + x) * inChannels + i) * outChannels + o] = w[((o * inChannels + i) * kh + y) * kw + x]
+        } } } }
+        self.weights = packed
+        self.bias = b
     }
 
     public func outputSize(height: Int, width: Int) -> (Int, Int, Padding) {
@@ -36,80 +42,71 @@ public final class Conv2D: Layer, @unchecked Sendable {
                 Padding.output(width, kernel: kernelWidth, stride: stride, before: p.left, after: p.right), p)
     }
 
-    public func forward(_ input: Tensor) -> Tensor {
+    public func forward(_ nhwc: Tensor) -> Tensor {
+        let input = nhwc.toNHWC()
         precondition(input.channels == inChannels, "conv expects \(inChannels) channels, got \(input.channels)")
-        let (h, w) = (input.height, input.width)
+        let (n, h, w) = (input.batch, input.height, input.width)
         let (oh, ow, pad) = outputSize(height: h, width: w)
         let k = inChannels * kernelHeight * kernelWidth
-        let pointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && pad == .none
-        var columns = pointwise ? [] : [Float](repeating: 0, count: k * oh * ow)
-        return Tensor(shape: [input.batch, outChannels, oh, ow]) { out in
+        let pointwise = kernelHeight == 1 && kernelWidth == 1 && pad == .none
+        return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { wt in
-                    for n in 0..<input.batch {
-                        let src = x.baseAddress! + n * inChannels * h * w
-                        let dst = out.baseAddress! + n * outChannels * oh * ow
-                        if pointwise {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(oh * ow),
-                                        Int32(k), 1, wt.baseAddress, Int32(k), src, Int32(oh * ow), 0, dst, Int32(oh * ow))
-                        } else {
-                            columns.withUnsafeMutableBufferPointer { col in
-                                Im2Col.fill(col.baseAddress!, from: src, channels: inChannels, height: h, width: w,
-                                            kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride,
-                                            padding: pad, outHeight: oh, outWidth: ow)
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels),
-                                            Int32(oh * ow), Int32(k), 1, wt.baseAddress, Int32(k), col.baseAddress,
-                                            Int32(oh * ow), 0, dst, Int32(oh * ow))
+                    if pointwise && stride == 1 {
+                        Self.gemm(x.baseAddress!, rows: n * oh * ow, k: k, wt.baseAddress!, cout: outChannels, out.baseAddress!)
+                    } else {
+                        let rows = oh * ow
+                        var columns = [Float](repeating: 0, count: rows * k)
+                        columns.withUnsafeMutableBufferPointer { col in
+                            for b in 0..<n {
+                                Im2Col.fill(col.baseAddress!, from: x.baseAddress! + b * h * w * inChannels,
+                                            channels: inChannels, height: h, width: w, kernelHeight: kernelHeight,
+                                            kernelWidth: kernelWidth, stride: stride, padding: pad, outHeight: oh, outWidth: ow)
+                                Self.gemm(col.baseAddress!, rows: rows, k: k, wt.baseAddress!, cout: outChannels,
+                                          out.baseAddress! + b * rows * outChannels)
                             }
                         }
-                        BiasActivation.apply(dst, channels: outChannels, plane: oh * ow, bias: bias, activation: activation)
                     }
                 }
             }
+            BiasActivation.apply(out.baseAddress!, rows: n * oh * ow, channels: outChannels, bias: bias, activation: activation)
         }
+    }
+
+    /// out[rows, cout] = a[rows, k] × w[k, cout]
+    static func gemm(_ a: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, cout: Int,
+                     _ out: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cout), Int32(k), 1, a, Int32(k),
+                    w, Int32(cout), 0, out, Int32(cout))
     }
 }
 
-/// Adds a per-channel bias and applies the activation in place over [C, plane].
+/// Adds a per-channel bias and applies the activation in place over [rows, channels].
 enum BiasActivation {
-    static func apply(_ data: UnsafeMutablePointer<Float>, channels: Int, plane: Int, bias: [Float], activation: Activation) {
-        bias.withUnsafeBufferPointer { b in
-            for c in 0..<channels {
-                let row = data + c * plane
-                let v = b[c]
-                switch activation {
-                case .identity: for i in 0..<plane { row[i] += v }
-                case .relu: for i in 0..<plane { row[i] = max(row[i] + v, 0) }
-                case .relu6: for i in 0..<plane { row[i] = min(max(row[i] + v, 0), 6) }
-                }
-            }
-        }
+    static func apply(_ data: UnsafeMutablePointer<Float>, rows: Int, channels: Int, bias: [Float], activation: Activation) {
+        bias.withUnsafeBufferPointer { dx_bias_activation(data, rows, Int32(channels), $0.baseAddress, activation.code) }
     }
 }
 
-/// Unfolds padded, strided kernel windows into a [C*kh*kw, oh*ow] matrix.
+/// Unfolds one NHWC image's kernel windows into [oh*ow, kh*kw*C] (zeros where padded).
 enum Im2Col {
-    static func fill(_ col: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>, channels: Int, height: Int,
+    static func fill(_ col: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>, channels c: Int, height: Int,
                      width: Int, kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Padding,
                      outHeight: Int, outWidth: Int) {
-        let plane = outHeight * outWidth
-        for c in 0..<channels {
-            let image = src + c * height * width
-            for ky in 0..<kernelHeight {
-                for kx in 0..<kernelWidth {
-                    let row = col + ((c * kernelHeight + ky) * kernelWidth + kx) * plane
-                    for oy in 0..<outHeight {
-                        let iy = oy * stride + ky - padding.top
-                        let dst = row + oy * outWidth
-                        if iy < 0 || iy >= height {
-                            dst.update(repeating: 0, count: outWidth)
-                            continue
+        let k = kernelHeight * kernelWidth * c
+        for oy in 0..<outHeight {
+            for ox in 0..<outWidth {
+                var dst = col + (oy * outWidth + ox) * k
+                for ky in 0..<kernelHeight {
+                    let iy = oy * stride + ky - padding.top
+                    for kx in 0..<kernelWidth {
+                        let ix = ox * stride + kx - padding.left
+                        if iy >= 0 && iy < height && ix >= 0 && ix < width {
+                            dst.update(from: src + (iy * width + ix) * c, count: c)
+                        } else {
+                            dst.update(repeating: 0, count: c)
                         }
-                        let line = image + iy * width
-                        for ox in 0..<outWidth {
-                            let ix = ox * stride + kx - padding.left
-                            dst[ox] = ix >= 0 && ix < width ? line[ix] : 0
-                        }
+                        dst += c
                     }
                 }
             }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A network stage that maps one NCHW batch to another. Layers are built once (weights
@@ -50,10 +51,10 @@ public final class ActivationLayer: Layer, @unchecked Sendable {
 public enum Elementwise {
     public static func add(_ a: Tensor, _ b: Tensor, activation: Activation = .identity) -> Tensor {
         precondition(a.shape == b.shape, "cannot add \(a.shape) and \(b.shape)")
-        return Tensor(shape: a.shape) { out in
+        return Tensor(shape: a.shape, layout: a.layout) { out in
             a.data.withUnsafeBufferPointer { x in
                 b.data.withUnsafeBufferPointer { y in
-                    for i in 0..<out.count { out[i] = activation.apply(x[i] + y[i]) }
+                    dx_add_activation(x.baseAddress, y.baseAddress, out.baseAddress, out.count, activation.code)
                 }
             }
         }

@@ -1,4 +1,7 @@
-/// Max pooling; padded positions never win (they count as -infinity, as in Keras and PyTorch).
+import CKernels
+
+/// Max pooling on NHWC maps; padded positions never win (they count as -infinity, as in Keras
+/// and PyTorch). Runs along contiguous channels.
 public final class MaxPool2D: Layer, @unchecked Sendable {
     public let kernel: Int, stride: Int
     public let padding: PaddingRule
@@ -7,33 +10,12 @@ public final class MaxPool2D: Layer, @unchecked Sendable {
         self.kernel = kernel; self.stride = stride; self.padding = padding
     }
 
-    public func forward(_ input: Tensor) -> Tensor {
-        let (h, w) = (input.height, input.width)
-        let pad = padding.resolve(height: h, width: w, kernel: kernel, stride: stride)
-        let oh = Padding.output(h, kernel: kernel, stride: stride, before: pad.top, after: pad.bottom)
-        let ow = Padding.output(w, kernel: kernel, stride: stride, before: pad.left, after: pad.right)
-        let planes = input.batch * input.channels
-        return Tensor(shape: [input.batch, input.channels, oh, ow]) { out in
-            input.data.withUnsafeBufferPointer { x in
-                for plane in 0..<planes {
-                    let src = x.baseAddress! + plane * h * w
-                    let dst = out.baseAddress! + plane * oh * ow
-                    for oy in 0..<oh {
-                        let y0 = max(oy * stride - pad.top, 0), y1 = min(oy * stride - pad.top + kernel, h)
-                        for ox in 0..<ow {
-                            let x0 = max(ox * stride - pad.left, 0), x1 = min(ox * stride - pad.left + kernel, w)
-                            var m = -Float.infinity
-                            for y in y0..<y1 { for xx in x0..<x1 { m = max(m, src[y * w + xx]) } }
-                            dst[oy * ow + ox] = m
-                        }
-                    }
-                }
-            }
-        }
+    public func forward(_ nhwc: Tensor) -> Tensor {
+        Pool.run(nhwc.toNHWC(), kernel: kernel, stride: stride, padding: padding, average: false)
     }
 }
 
-/// Average pooling; padded positions are excluded from the average (count_include_pad=False).
+/// Average pooling on NHWC maps; padded positions are excluded from the average (count_include_pad=False).
 public final class AvgPool2D: Layer, @unchecked Sendable {
     public let kernel: Int, stride: Int
     public let padding: PaddingRule
@@ -42,45 +24,50 @@ public final class AvgPool2D: Layer, @unchecked Sendable {
         self.kernel = kernel; self.stride = stride; self.padding = padding
     }
 
-    public func forward(_ input: Tensor) -> Tensor {
-        let (h, w) = (input.height, input.width)
+    public func forward(_ nhwc: Tensor) -> Tensor {
+        Pool.run(nhwc.toNHWC(), kernel: kernel, stride: stride, padding: padding, average: true)
+    }
+}
+
+enum Pool {
+    static func run(_ input: Tensor, kernel: Int, stride: Int, padding: PaddingRule, average: Bool) -> Tensor {
+        let (n, h, w, c) = (input.batch, input.height, input.width, input.channels)
         let pad = padding.resolve(height: h, width: w, kernel: kernel, stride: stride)
         let oh = Padding.output(h, kernel: kernel, stride: stride, before: pad.top, after: pad.bottom)
         let ow = Padding.output(w, kernel: kernel, stride: stride, before: pad.left, after: pad.right)
-        let planes = input.batch * input.channels
-        return Tensor(shape: [input.batch, input.channels, oh, ow]) { out in
+        return Tensor(shape: [n, oh, ow, c], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
-                for plane in 0..<planes {
-                    let src = x.baseAddress! + plane * h * w
-                    let dst = out.baseAddress! + plane * oh * ow
-                    for oy in 0..<oh {
-                        let y0 = max(oy * stride - pad.top, 0), y1 = min(oy * stride - pad.top + kernel, h)
-                        for ox in 0..<ow {
-                            let x0 = max(ox * stride - pad.left, 0), x1 = min(ox * stride - pad.left + kernel, w)
-                            var s: Float = 0
-                            for y in y0..<y1 { for xx in x0..<x1 { s += src[y * w + xx] } }
-                            dst[oy * ow + ox] = s / Float((y1 - y0) * (x1 - x0))
-                        }
-                    }
-                }
+                dx_pool_nhwc(x.baseAddress, Int32(n), Int32(h), Int32(w), Int32(c), Int32(kernel), Int32(stride),
+                             Int32(pad.top), Int32(pad.left), Int32(oh), Int32(ow), average ? 1 : 0, out.baseAddress)
             }
         }
     }
 }
 
-/// Mean over each channel's plane: [N, C, H, W] → [N, C, 1, 1].
+/// Mean over each channel's plane: → [N, C] (stored as [N, C, 1, 1], identical in either layout).
 public final class GlobalAveragePool: Layer, @unchecked Sendable {
     public init() {}
 
     public func forward(_ input: Tensor) -> Tensor {
-        let plane = input.height * input.width
-        return Tensor(shape: [input.batch, input.channels, 1, 1]) { out in
-            input.data.withUnsafeBufferPointer { x in
-                for i in 0..<(input.batch * input.channels) {
-                    var s: Double = 0
-                    let p = x.baseAddress! + i * plane
-                    for j in 0..<plane { s += Double(p[j]) }
-                    out[i] = Float(s / Double(plane))
+        let (n, c, plane) = (input.batch, input.channels, input.height * input.width)
+        return Tensor(shape: [n, c, 1, 1]) { out in
+            input.data.withUnsafeBufferPointer { xb in
+                let x = xb.baseAddress!
+                var sums = [Double](repeating: 0, count: c)
+                for img in 0..<n {
+                    for ch in 0..<c { sums[ch] = 0 }
+                    if input.layout == .nhwc {
+                        for p in 0..<plane {
+                            let row = x + (img * plane + p) * c
+                            for ch in 0..<c { sums[ch] += Double(row[ch]) }
+                        }
+                    } else {
+                        for ch in 0..<c {
+                            let p = x + (img * c + ch) * plane
+                            for j in 0..<plane { sums[ch] += Double(p[j]) }
+                        }
+                    }
+                    for ch in 0..<c { out[img * c + ch] = Float(sums[ch] / Double(plane)) }
                 }
             }
         }

@@ -1,23 +1,29 @@
-/// A dense Float32 tensor, row-major. Images are NCHW, batch first.
+/// A dense Float32 tensor, row-major, batch first. Network inputs are NCHW (the PyTorch
+/// convention); inside a network feature maps are NHWC, so that 1x1 convolutions are one GEMM
+/// over the whole batch and depthwise kernels run along contiguous channels. `layout` says which.
 public struct Tensor: Sendable {
+    public enum Layout: Sendable { case nchw, nhwc }
+
     public var shape: [Int]
     public var data: [Float]
+    public var layout: Layout
 
-    public init(shape: [Int], data: [Float]) {
+    public init(shape: [Int], data: [Float], layout: Layout = .nchw) {
         precondition(shape.reduce(1, *) == data.count, "shape \(shape) does not hold \(data.count) values")
         self.shape = shape
         self.data = data
+        self.layout = layout
     }
 
-    public init(zeros shape: [Int]) {
-        self.shape = shape
-        self.data = [Float](repeating: 0, count: shape.reduce(1, *))
+    public init(zeros shape: [Int], layout: Layout = .nchw) {
+        self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)), layout: layout)
     }
 
-    /// Uninitialised storage for `shape`, filled by `body`, which receives the buffer.
-    public init(shape: [Int], fill body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+    /// Uninitialised storage for `shape`, filled by `body`.
+    public init(shape: [Int], layout: Layout = .nchw, fill body: (UnsafeMutableBufferPointer<Float>) -> Void) {
         let count = shape.reduce(1, *)
         self.shape = shape
+        self.layout = layout
         self.data = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             body(buffer)
             initialized = count
@@ -26,7 +32,39 @@ public struct Tensor: Sendable {
 
     public var count: Int { data.count }
     public var batch: Int { shape[0] }
-    public var channels: Int { shape[1] }
-    public var height: Int { shape[2] }
-    public var width: Int { shape[3] }
+    public var channels: Int { layout == .nchw ? shape[1] : shape[3] }
+    public var height: Int { layout == .nchw ? shape[2] : shape[1] }
+    public var width: Int { layout == .nchw ? shape[3] : shape[2] }
+
+    /// The same values in NHWC order.
+    public func toNHWC() -> Tensor {
+        guard layout == .nchw else { return self }
+        let (n, c, h, w) = (batch, channels, height, width)
+        return Tensor(shape: [n, h, w, c], layout: .nhwc) { out in
+            data.withUnsafeBufferPointer { x in
+                for b in 0..<n { for ch in 0..<c { for p in 0..<(h * w) {
+                    out[(b * h * w + p) * c + ch] = x[(b * c + ch) * h * w + p]
+                } } }
+            }
+        }
+    }
+
+    /// The same values in NCHW order.
+    public func toNCHW() -> Tensor {
+        guard layout == .nhwc else { return self }
+        let (n, c, h, w) = (batch, channels, height, width)
+        return Tensor(shape: [n, c, h, w], layout: .nchw) { out in
+            data.withUnsafeBufferPointer { x in
+                for b in 0..<n { for p in 0..<(h * w) { for ch in 0..<c {
+                    out[(b * c + ch) * h * w + p] = x[(b * h * w + p) * c + ch]
+                } } }
+            }
+        }
+    }
+}
+
+/// Converts a network's NCHW input to the NHWC layout its layers run in.
+public final class ToNHWC: Layer, @unchecked Sendable {
+    public init() {}
+    public func forward(_ input: Tensor) -> Tensor { input.toNHWC() }
 }

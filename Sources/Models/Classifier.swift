@@ -29,8 +29,11 @@ public final class Classifier: @unchecked Sendable {
         }
     }
 
-    /// [N, 3, H, W] → [N, classes].
-    public func logits(_ batch: Tensor) -> Tensor { head.forward(features.forward(batch)) }
+    /// [N, 3, H, W] → [N, classes], on `Parallelism.threads` cores.
+    public func logits(_ batch: Tensor) -> Tensor { Parallelism.forward(network, batch) }
+
+    /// Backbone then head, as one layer.
+    public var network: Sequential { Sequential([features, head]) }
 
     /// Softmax over each row of `logits`.
     public func probabilities(_ logits: Tensor) -> [[Float]] {

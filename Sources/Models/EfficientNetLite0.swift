@@ -10,7 +10,7 @@ public enum EfficientNetLite0 {
                          (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
 
     public static func features(_ w: Weights) throws -> Sequential {
-        var layers: [Layer] = [try w.conv("_conv_stem", in: 3, out: 32, kernel: 3, stride: 2, padding: .same, bn: "_bn0",
+        var layers: [Layer] = [ToNHWC(), try w.conv("_conv_stem", in: 3, out: 32, kernel: 3, stride: 2, padding: .same, bn: "_bn0",
                                           activation: .relu6)]
         var index = 0
         for (repeats, k, stride, expand, cin, cout) in stages {

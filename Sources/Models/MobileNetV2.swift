@@ -9,7 +9,7 @@ public enum MobileNetV2 {
     static let settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 
     public static func features(_ w: Weights) throws -> Sequential {
-        var layers: [Layer] = [try w.conv("features.0.0", in: 3, out: 32, kernel: 3, stride: 2, padding: .fixed(.symmetric(1)),
+        var layers: [Layer] = [ToNHWC(), try w.conv("features.0.0", in: 3, out: 32, kernel: 3, stride: 2, padding: .fixed(.symmetric(1)),
                                           bn: "features.0.1", activation: .relu6)]
         var cin = 32, index = 1
         for (t, c, n, s) in settings {

@@ -6,6 +6,7 @@ import Engine
 public enum Xception {
     public static func features(_ w: Weights) throws -> Sequential {
         var layers: [Layer] = [
+            ToNHWC(),
             try w.conv("block1_conv1", in: 3, out: 32, kernel: 3, stride: 2, padding: .fixed(.none), bn: "block1_conv1_bn", activation: .relu),
             try w.conv("block1_conv2", in: 32, out: 64, kernel: 3, padding: .fixed(.none), bn: "block1_conv2_bn", activation: .relu),
         ]

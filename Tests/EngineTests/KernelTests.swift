@@ -17,7 +17,7 @@ final class KernelTests: XCTestCase {
                     let wt = r.array(cout * cin * k * k), b = r.array(cout)
                     let conv = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (k, k),
                                       stride: stride, padding: rule)
-                    let got = conv.forward(x)
+                    let got = conv.forward(x).toNCHW()
                     let want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad)
                     XCTAssertEqual(got.shape, want.shape, "\(h)x\(w) k\(k) s\(stride) \(rule)")
                     XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule)")
@@ -37,7 +37,7 @@ final class KernelTests: XCTestCase {
                         let x = Tensor(shape: [2, c, h, w], data: r.array(2 * c * h * w))
                         let wt = r.array(c * k * k), b = r.array(c)
                         let got = DepthwiseConv2D(weights: wt, bias: b, channels: c, kernel: k, stride: stride,
-                                                  padding: rule, activation: .relu6).forward(x)
+                                                  padding: rule, activation: .relu6).forward(x).toNCHW()
                         var want = Naive.conv(x, weights: wt, bias: b, cout: c, k: k, stride: stride, pad: pad, groups: c)
                         want.data = want.data.map { min(max($0, 0), 6) }
                         XCTAssertEqual(got.shape, want.shape)
@@ -46,6 +46,33 @@ final class KernelTests: XCTestCase {
                 }
             }
         }
+    }
+
+    func testAveragePoolExcludesPadding() {
+        var r = Seeded(5)
+        let x = Tensor(shape: [1, 2, 5, 4], data: r.array(40))
+        let got = AvgPool2D(kernel: 3, stride: 2, padding: .same).forward(x).toNCHW()
+        let pad = Padding.same(height: 5, width: 4, kernel: 3, stride: 2)
+        XCTAssertEqual(got.shape, [1, 2, 3, 2])
+        for c in 0..<2 { for oy in 0..<3 { for ox in 0..<2 {
+            var s: Float = 0, n = 0
+            for ky in 0..<3 { for kx in 0..<3 {
+                let iy = oy * 2 + ky - pad.top, ix = ox * 2 + kx - pad.left
+                if iy >= 0 && iy < 5 && ix >= 0 && ix < 4 { s += x.data[(c * 5 + iy) * 4 + ix]; n += 1 }
+            } }
+            XCTAssertEqual(got.data[(c * 3 + oy) * 2 + ox], s / Float(n), accuracy: 1e-6)
+        } } }
+    }
+
+    func testLayoutConversionsRoundTrip() {
+        var r = Seeded(6)
+        let x = Tensor(shape: [2, 3, 4, 5], data: r.array(120))
+        let nhwc = x.toNHWC()
+        XCTAssertEqual(nhwc.shape, [2, 4, 5, 3])
+        let inNHWC: Int = ((1 * 4 + 2) * 5 + 3) * 3 + 1  // n 1, y 2, x 3, c 1
+        let inNCHW: Int = ((1 * 3 + 1) * 4 + 2) * 5 + 3
+        XCTAssertEqual(nhwc.data[inNHWC], x.data[inNCHW])
+        XCTAssertEqual(nhwc.toNCHW().data, x.data)
     }
 
     func testSamePaddingIsAsymmetricOnStrideTwo() {
@@ -63,14 +90,14 @@ final class KernelTests: XCTestCase {
         let bn = BatchNorm(gamma: r.array(4), beta: r.array(4), mean: r.array(4),
                            variance: r.array(4).map { abs($0) + 0.1 }, epsilon: 1e-3)
         let folded = Conv2D(weights: wt, outChannels: 4, inChannels: 3, kernel: (3, 3), padding: .same, batchNorm: bn)
-        let plain = Conv2D(weights: wt, outChannels: 4, inChannels: 3, kernel: (3, 3), padding: .same).forward(x)
+        let plain = Conv2D(weights: wt, outChannels: 4, inChannels: 3, kernel: (3, 3), padding: .same).forward(x).toNCHW()
         var want = plain.data
         for c in 0..<4 {
             for i in 0..<36 {
                 want[c * 36 + i] = (want[c * 36 + i] - bn.mean[c]) / (bn.variance[c] + 1e-3).squareRoot() * bn.gamma[c] + bn.beta[c]
             }
         }
-        XCTAssertLessThan(maxAbsDiff(folded.forward(x).data, want), 1e-5)
+        XCTAssertLessThan(maxAbsDiff(folded.forward(x).toNCHW().data, want), 1e-5)
     }
 
     func testPoolingAndDense() {
@@ -78,11 +105,12 @@ final class KernelTests: XCTestCase {
         for (h, w) in sizes where h >= 3 && w >= 3 {
             let x = Tensor(shape: [2, 3, h, w], data: r.array(6 * h * w))
             let pad = Padding.same(height: h, width: w, kernel: 3, stride: 2)
-            let got = MaxPool2D(kernel: 3, stride: 2, padding: .same).forward(x)
+            let got = MaxPool2D(kernel: 3, stride: 2, padding: .same).forward(x).toNCHW()
             XCTAssertEqual(got.data, Naive.maxPool(x, k: 3, stride: 2, pad: pad).data)
         }
         let x = Tensor(shape: [2, 3, 4, 5], data: r.array(120))
         let gap = GlobalAveragePool().forward(x)
+        XCTAssertEqual(GlobalAveragePool().forward(x.toNHWC()).data, gap.data, "GAP is layout-independent")
         for p in 0..<6 { XCTAssertEqual(gap.data[p], x.data[(p * 20)..<(p * 20 + 20)].reduce(0, +) / 20, accuracy: 1e-6) }
         let wt = r.array(7 * 3), b = r.array(7)
         let y = Dense(weights: wt, bias: b, inFeatures: 3, outFeatures: 7, activation: .relu).forward(gap)

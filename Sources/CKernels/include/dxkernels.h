@@ -1,0 +1,37 @@
+/* dxkernels.h — hot inner loops of the engine in C, compiled for several instruction sets
+ * (AVX-512, AVX2+FMA, baseline x86-64) with the best one picked at run time (function
+ * multiversioning), so one binary is both portable and fast. Feature maps are NHWC. */
+#ifndef DXKERNELS_H
+#define DXKERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activation codes: 0 identity, 1 ReLU, 2 ReLU6. */
+
+/* Depthwise convolution: weights [k*k][c], output [n][oh][ow][c]; padding given as the
+ * top/left offsets (positions outside the input contribute nothing). */
+void dx_depthwise_nhwc(const float *in, int n, int h, int w, int c, const float *weights, const float *bias,
+                       int k, int stride, int pad_top, int pad_left, int oh, int ow, int activation, float *out);
+
+/* data[r][c] = act(data[r][c] + bias[c]) for r < rows. */
+void dx_bias_activation(float *data, long rows, int c, const float *bias, int activation);
+
+/* out[i] = act(a[i] + b[i]). */
+void dx_add_activation(const float *a, const float *b, float *out, long count, int activation);
+
+/* out[i] = act(in[i]). */
+void dx_activation(const float *in, float *out, long count, int activation);
+
+/* Max (average = 0) or average (1, padding excluded) pooling, output [n][oh][ow][c]. */
+void dx_pool_nhwc(const float *in, int n, int h, int w, int c, int k, int stride, int pad_top, int pad_left,
+                  int oh, int ow, int average, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,133 @@
+/* kernels.c — see dxkernels.h. */
+#include "dxkernels.h"
+
+#include <float.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+#define BLOCK 64
+
+static inline float act(float v, int activation) {
+    if (activation == 1) return v > 0 ? v : 0;
+    if (activation == 2) return v > 0 ? (v < 6 ? v : 6) : 0;
+    return v;
+}
+
+static inline int imax(int a, int b) { return a > b ? a : b; }
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+MULTIVERSION
+void dx_depthwise_nhwc(const float *restrict in, int n, int h, int w, int c, const float *restrict weights,
+                       const float *restrict bias, int k, int stride, int pad_top, int pad_left, int oh, int ow,
+                       int activation, float *restrict out) {
+    for (int img = 0; img < n; img++) {
+        const float *src = in + (size_t)img * h * w * c;
+        for (int oy = 0; oy < oh; oy++) {
+            const int y0 = oy * stride - pad_top;
+            const int ky0 = imax(0, -y0), ky1 = imin(k, h - y0);
+            for (int ox = 0; ox < ow; ox++) {
+                const int x0 = ox * stride - pad_left;
+                const int kx0 = imax(0, -x0), kx1 = imin(k, w - x0);
+                float *o = out + (((size_t)img * oh + oy) * ow + ox) * c;
+                int c0 = 0;
+                for (; c0 + BLOCK <= c; c0 += BLOCK) {
+                    float acc[BLOCK];
+                    for (int j = 0; j < BLOCK; j++) acc[j] = bias[c0 + j];
+                    for (int ky = ky0; ky < ky1; ky++) {
+                        const float *row = src + ((size_t)(y0 + ky) * w) * c + c0;
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float *p = row + (size_t)(x0 + kx) * c;
+                            const float *f = weights + (size_t)(ky * k + kx) * c + c0;
+                            for (int j = 0; j < BLOCK; j++) acc[j] += f[j] * p[j];
+                        }
+                    }
+                    for (int j = 0; j < BLOCK; j++) o[c0 + j] = act(acc[j], activation);
+                }
+                if (c0 < c) {
+                    const int rest = c - c0;
+                    float acc[BLOCK];
+                    for (int j = 0; j < rest; j++) acc[j] = bias[c0 + j];
+                    for (int ky = ky0; ky < ky1; ky++) {
+                        const float *row = src + ((size_t)(y0 + ky) * w) * c + c0;
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float *p = row + (size_t)(x0 + kx) * c;
+                            const float *f = weights + (size_t)(ky * k + kx) * c + c0;
+                            for (int j = 0; j < rest; j++) acc[j] += f[j] * p[j];
+                        }
+                    }
+                    for (int j = 0; j < rest; j++) o[c0 + j] = act(acc[j], activation);
+                }
+            }
+        }
+    }
+}
+
+MULTIVERSION
+void dx_bias_activation(float *restrict data, long rows, int c, const float *restrict bias, int activation) {
+    for (long r = 0; r < rows; r++) {
+        float *row = data + (size_t)r * c;
+        if (activation == 0) {
+            for (int j = 0; j < c; j++) row[j] += bias[j];
+        } else if (activation == 1) {
+            for (int j = 0; j < c; j++) { float v = row[j] + bias[j]; row[j] = v > 0 ? v : 0; }
+        } else {
+            for (int j = 0; j < c; j++) { float v = row[j] + bias[j]; row[j] = v > 0 ? (v < 6 ? v : 6) : 0; }
+        }
+    }
+}
+
+MULTIVERSION
+void dx_add_activation(const float *restrict a, const float *restrict b, float *restrict out, long count, int activation) {
+    if (activation == 0) {
+        for (long i = 0; i < count; i++) out[i] = a[i] + b[i];
+    } else if (activation == 1) {
+        for (long i = 0; i < count; i++) { float v = a[i] + b[i]; out[i] = v > 0 ? v : 0; }
+    } else {
+        for (long i = 0; i < count; i++) { float v = a[i] + b[i]; out[i] = v > 0 ? (v < 6 ? v : 6) : 0; }
+    }
+}
+
+MULTIVERSION
+void dx_activation(const float *restrict in, float *restrict out, long count, int activation) {
+    if (activation == 1) {
+        for (long i = 0; i < count; i++) out[i] = in[i] > 0 ? in[i] : 0;
+    } else if (activation == 2) {
+        for (long i = 0; i < count; i++) out[i] = in[i] > 0 ? (in[i] < 6 ? in[i] : 6) : 0;
+    } else if (in != out) {
+        memcpy(out, in, (size_t)count * sizeof(float));
+    }
+}
+
+MULTIVERSION
+void dx_pool_nhwc(const float *restrict in, int n, int h, int w, int c, int k, int stride, int pad_top, int pad_left,
+                  int oh, int ow, int average, float *restrict out) {
+    for (int img = 0; img < n; img++) {
+        for (int oy = 0; oy < oh; oy++) {
+            const int y0 = imax(oy * stride - pad_top, 0), y1 = imin(oy * stride - pad_top + k, h);
+            for (int ox = 0; ox < ow; ox++) {
+                const int x0 = imax(ox * stride - pad_left, 0), x1 = imin(ox * stride - pad_left + k, w);
+                float *o = out + (((size_t)img * oh + oy) * ow + ox) * c;
+                for (int j = 0; j < c; j++) o[j] = average ? 0.0f : -FLT_MAX;
+                for (int y = y0; y < y1; y++) {
+                    for (int x = x0; x < x1; x++) {
+                        const float *p = in + (((size_t)img * h + y) * w + x) * c;
+                        if (average) {
+                            for (int j = 0; j < c; j++) o[j] += p[j];
+                        } else {
+                            for (int j = 0; j < c; j++) o[j] = o[j] > p[j] ? o[j] : p[j];
+                        }
+                    }
+                }
+                if (average) {
+                    const float scale = 1.0f / (float)((y1 - y0) * (x1 - x0));
+                    for (int j = 0; j < c; j++) o[j] *= scale;
+                }
+            }
+        }
+    }
+}
