@@ -21,6 +21,24 @@ static inline float act(float v, int activation) {
 static inline int imax(int a, int b) { return a > b ? a : b; }
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
+/* One output pixel, channels [c0, c0 + width): the accumulators stay in registers across taps
+ * when `width` is a compile-time constant (64 = four AVX-512 registers). */
+static inline __attribute__((always_inline)) void depthwise_block(
+    const float *restrict src, int w, int c, const float *restrict weights, const float *restrict bias, int k,
+    int y0, int ky0, int ky1, int x0, int kx0, int kx1, int c0, int width, int activation, float *restrict o) {
+    float acc[BLOCK];
+    for (int j = 0; j < width; j++) acc[j] = bias[c0 + j];
+    for (int ky = ky0; ky < ky1; ky++) {
+        const float *row = src + ((size_t)(y0 + ky) * w) * c + c0;
+        for (int kx = kx0; kx < kx1; kx++) {
+            const float *p = row + (size_t)(x0 + kx) * c;
+            const float *f = weights + (size_t)(ky * k + kx) * c + c0;
+            for (int j = 0; j < width; j++) acc[j] += f[j] * p[j];
+        }
+    }
+    for (int j = 0; j < width; j++) o[c0 + j] = act(acc[j], activation);
+}
+
 MULTIVERSION
 void dx_depthwise_nhwc(const float *restrict in, int n, int h, int w, int c, const float *restrict weights,
                        const float *restrict bias, int k, int stride, int pad_top, int pad_left, int oh, int ow,
@@ -35,33 +53,12 @@ void dx_depthwise_nhwc(const float *restrict in, int n, int h, int w, int c, con
                 const int kx0 = imax(0, -x0), kx1 = imin(k, w - x0);
                 float *o = out + (((size_t)img * oh + oy) * ow + ox) * c;
                 int c0 = 0;
-                for (; c0 + BLOCK <= c; c0 += BLOCK) {
-                    float acc[BLOCK];
-                    for (int j = 0; j < BLOCK; j++) acc[j] = bias[c0 + j];
-                    for (int ky = ky0; ky < ky1; ky++) {
-                        const float *row = src + ((size_t)(y0 + ky) * w) * c + c0;
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float *p = row + (size_t)(x0 + kx) * c;
-                            const float *f = weights + (size_t)(ky * k + kx) * c + c0;
-                            for (int j = 0; j < BLOCK; j++) acc[j] += f[j] * p[j];
-                        }
-                    }
-                    for (int j = 0; j < BLOCK; j++) o[c0 + j] = act(acc[j], activation);
-                }
-                if (c0 < c) {
-                    const int rest = c - c0;
-                    float acc[BLOCK];
-                    for (int j = 0; j < rest; j++) acc[j] = bias[c0 + j];
-                    for (int ky = ky0; ky < ky1; ky++) {
-                        const float *row = src + ((size_t)(y0 + ky) * w) * c + c0;
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float *p = row + (size_t)(x0 + kx) * c;
-                            const float *f = weights + (size_t)(ky * k + kx) * c + c0;
-                            for (int j = 0; j < rest; j++) acc[j] += f[j] * p[j];
-                        }
-                    }
-                    for (int j = 0; j < rest; j++) o[c0 + j] = act(acc[j], activation);
-                }
+                for (; c0 + 64 <= c; c0 += 64)
+                    depthwise_block(src, w, c, weights, bias, k, y0, ky0, ky1, x0, kx0, kx1, c0, 64, activation, o);
+                for (; c0 + 16 <= c; c0 += 16)
+                    depthwise_block(src, w, c, weights, bias, k, y0, ky0, ky1, x0, kx0, kx1, c0, 16, activation, o);
+                if (c0 < c)
+                    depthwise_block(src, w, c, weights, bias, k, y0, ky0, ky1, x0, kx0, kx1, c0, c - c0, activation, o);
             }
         }
     }
