@@ -44,14 +44,16 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"])]),
         .target(name: "Models", dependencies: ["Engine"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Scoring", dependencies: ["DICOM", "Imaging", "Engine", "Models"],
+        .target(name: "Scoring", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Store"],
+                swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "Reports", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Store", dependencies: ["DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "dxkit",
             dependencies: ["DICOM", "Imaging", "Store",
-                           "Engine", "Models", "Scoring",
+                           "Engine", "Models", "Scoring", "Reports",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.swiftLanguageMode(.v5)]),
 

@@ -63,6 +63,24 @@ MODELS = {
         metrics={"val_accuracy": 0.861, "source": "file name"},
         intended_use=("Research demonstration only: binary chest X-ray classification "
                       "(NORMAL vs PNEUMONIA). Not for clinical use or diagnosis."),
+        head="pneumonia",
+        training_data=("Paediatric chest X-ray JPEGs (NORMAL vs bacterial/viral PNEUMONIA) of the package's "
+                       "pneumonia-data set; 16 validation images ship with it. No demographics."),
+        scoring={
+            # Routing: an instance is scored when every attribute of one clause matches (null = may be missing).
+            "routing": {"accept_any": [
+                {"modality": ["CR", "DX"], "body_part": ["CHEST"], "view_position": ["PA", "AP", None]},
+                {"sop_class_uid": ["1.2.840.10008.5.1.4.1.1.7"], "body_part": ["CHEST"],
+                 "view_position": ["PA", "AP", None]},
+            ]},
+            "positive_class": "PNEUMONIA",
+            "threshold": 0.5,
+            "aggregation": {"rule": "max",
+                            "description": "study probability = the highest probability among its chest images"},
+            "input_from_dicom": ("8-bit data as stored, deeper data through the file's window (else its range), "
+                                 "MONOCHROME1 inverted, grey replicated to RGB: the 8-bit export the model was "
+                                 "trained on"),
+        },
         notes=("Keras Applications Xception (include_top=False) -> GlobalAveragePooling2D -> "
                "head_dense1 (Dense 128, relu) -> Dropout 0.3 (inference: identity) -> "
                "head_dense2 (Dense 2, logits). block1_conv1 (stride 2) and block1_conv2 use VALID "
@@ -669,6 +687,9 @@ def convert(name, data, out, pins, force=False):
         ("parameters", int(sum(t.size for t in tensors.values()))),
         ("weights_sha256", sha256_file(st_path)),
     ])
+    for key in ("head", "training_data", "scoring"):
+        if key in spec:
+            card[key] = spec[key]
     tmp = card_path.with_name("model.json.tmp")
     tmp.write_text(json.dumps(card, indent=2) + "\n")
     os.replace(tmp, card_path)

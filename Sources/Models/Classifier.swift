@@ -32,6 +32,12 @@ public final class Classifier: @unchecked Sendable {
     /// [N, 3, H, W] → [N, classes], on `Parallelism.threads` cores.
     public func logits(_ batch: Tensor) -> Tensor { Parallelism.forward(network, batch) }
 
+    /// The backbone's feature maps (NHWC) and the head's logits, on `Parallelism.threads` cores.
+    public func featuresAndLogits(_ batch: Tensor) -> (features: Tensor, logits: Tensor) {
+        let f = Parallelism.forward(features, batch)
+        return (f, head.forward(f))
+    }
+
     /// Backbone then head, as one layer.
     public var network: Sequential { Sequential([features, head]) }
 

@@ -26,7 +26,28 @@ public struct ModelCard: Decodable, Sendable {
         public var fileSha256: String?
     }
 
+    /// How a task head is applied to DICOM instances (absent for plain backbones).
+    public struct Scoring: Decodable, Sendable {
+        public struct Routing: Decodable, Sendable {
+            /// Clauses: attribute → accepted values (nil = the attribute may be missing).
+            public var acceptAny: [[String: [String?]]]
+        }
+        public struct Aggregation: Decodable, Sendable {
+            public var rule: String
+            public var description: String?
+        }
+        public var routing: Routing
+        public var positiveClass: String
+        public var threshold: Double
+        public var aggregation: Aggregation
+        public var inputFromDicom: String?
+    }
+
     public var name: String
+    public var head: String?
+    public var trainingData: String?
+    public var scoring: Scoring?
+    public var metrics: [String: MetricValue]?
     public var architecture: String
     public var input: Input
     public var batchnormEpsilon: Float
@@ -45,6 +66,21 @@ public struct ModelCard: Decodable, Sendable {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do { return try decoder.decode(ModelCard.self, from: data) } catch {
             throw ModelError(file: path, reason: "unreadable model card: \(error)")
+        }
+    }
+
+    /// A metric value as the card states it (number or text).
+    public enum MetricValue: Decodable, Sendable, CustomStringConvertible {
+        case number(Double), text(String)
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let d = try? c.decode(Double.self) { self = .number(d) } else { self = .text(try c.decode(String.self)) }
+        }
+        public var description: String {
+            switch self {
+            case let .number(d): return String(d)
+            case let .text(t): return t
+            }
         }
     }
 

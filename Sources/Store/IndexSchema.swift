@@ -80,6 +80,63 @@ enum IndexSchema {
                 CREATE INDEX instances_status ON instances(status);
                 """)
         }
+        m.registerMigration("v2-scoring") { db in
+            try db.execute(sql: """
+                CREATE TABLE models (
+                    id INTEGER PRIMARY KEY,
+                    head TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    weights_sha256 TEXT NOT NULL,
+                    card_json TEXT NOT NULL,
+                    registered_at TEXT NOT NULL,
+                    UNIQUE (head, weights_sha256)
+                );
+                CREATE TABLE runs (
+                    id INTEGER PRIMARY KEY,
+                    dxkit_version TEXT NOT NULL,
+                    started_at TEXT NOT NULL,
+                    finished_at TEXT,
+                    heads TEXT NOT NULL,
+                    scored INTEGER NOT NULL DEFAULT 0,
+                    not_applicable INTEGER NOT NULL DEFAULT 0,
+                    errors INTEGER NOT NULL DEFAULT 0,
+                    status TEXT NOT NULL DEFAULT 'running'   -- running, finished, interrupted
+                );
+                -- One row per instance and head for the current model (head 'none' = no head accepts it).
+                CREATE TABLE results (
+                    id INTEGER PRIMARY KEY,
+                    instance_ref INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+                    head TEXT NOT NULL,
+                    model_sha256 TEXT NOT NULL,            -- '' for not-applicable rows
+                    run_ref INTEGER REFERENCES runs(id),
+                    status TEXT NOT NULL CHECK (status IN ('scored', 'not-applicable', 'error')),
+                    reason TEXT,
+                    logits TEXT,                           -- JSON array
+                    probability REAL,
+                    calibrated_probability REAL,
+                    decision TEXT,
+                    threshold REAL,
+                    heatmap_path TEXT,
+                    seconds REAL,
+                    scored_at TEXT NOT NULL,
+                    UNIQUE (instance_ref, head, model_sha256)
+                );
+                CREATE INDEX results_head ON results(head, model_sha256);
+                CREATE TABLE study_results (
+                    id INTEGER PRIMARY KEY,
+                    study_instance_uid TEXT NOT NULL,
+                    head TEXT NOT NULL,
+                    model_sha256 TEXT NOT NULL,
+                    probability REAL,
+                    calibrated_probability REAL,
+                    decision TEXT,
+                    rule TEXT NOT NULL,
+                    instances INTEGER NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    UNIQUE (study_instance_uid, head, model_sha256)
+                );
+                """)
+        }
         return m
     }
 }

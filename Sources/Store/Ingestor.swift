@@ -55,7 +55,7 @@ public final class Ingestor {
 
         let files = scan.files
         let results = WorkQueue<IngestRecord>(capacity: jobs * 8)
-        let next = ManagedAtomicCounter()
+        let next = IndexCounter()
         let group = DispatchGroup()
         for _ in 0..<jobs {
             let thread = Thread {
@@ -152,16 +152,3 @@ public final class Ingestor {
     }
 }
 
-/// Hands out the indices 0, 1, 2, … to competing threads.
-final class ManagedAtomicCounter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLock()
-
-    func take(below limit: Int) -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard value < limit else { return nil }
-        value += 1
-        return value - 1
-    }
-}

@@ -2,16 +2,16 @@ import Foundation
 
 /// A bounded first-in first-out queue between threads: `put` blocks while it is full,
 /// `take` blocks while it is empty and returns nil once it is closed and drained.
-final class WorkQueue<Element>: @unchecked Sendable {
+public final class WorkQueue<Element>: @unchecked Sendable {
     private var items: [Element] = []
     private var head = 0
     private var closed = false
     private let capacity: Int
     private let condition = NSCondition()
 
-    init(capacity: Int) { self.capacity = max(capacity, 1) }
+    public init(capacity: Int) { self.capacity = max(capacity, 1) }
 
-    func put(_ item: Element) {
+    public func put(_ item: Element) {
         condition.lock()
         while items.count - head >= capacity { condition.wait() }
         items.append(item)
@@ -19,7 +19,7 @@ final class WorkQueue<Element>: @unchecked Sendable {
         condition.unlock()
     }
 
-    func take() -> Element? {
+    public func take() -> Element? {
         condition.lock()
         defer { condition.unlock() }
         while head == items.count && !closed { condition.wait() }
@@ -31,10 +31,26 @@ final class WorkQueue<Element>: @unchecked Sendable {
         return item
     }
 
-    func close() {
+    public func close() {
         condition.lock()
         closed = true
         condition.broadcast()
         condition.unlock()
+    }
+}
+
+/// Hands out the indices 0, 1, 2, … to competing threads.
+public final class IndexCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+
+    public init() {}
+
+    public func take(below limit: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
     }
 }

@@ -1,0 +1,117 @@
+import Foundation
+import GRDB
+
+/// One study's report: identification, each scored image with its heatmap, probability,
+/// calibrated probability and decision, the study-level result, the models' card summaries
+/// and the run's provenance; and the same findings as JSON.
+enum StudyPage {
+    static func html(_ s: StudyReport, images: [String: String], models: [String: ModelSummary], run: Row?) -> String {
+        let e = HTML.escape
+        var body = "<h1>dxkit study report</h1>"
+        body += "<p class=\"warn\"><strong>Research use only — not for clinical use.</strong> These outputs come from demonstration models and must not inform diagnosis or treatment.</p>"
+        body += "<h2>Patient and study</h2><table>"
+        let rows: [(String, String?)] = [
+            ("Patient ID", s.patientID), ("Patient name", s.patientName), ("Sex", s.sex),
+            ("Age (years)", s.age.map { String(format: "%.0f", $0) }), ("Study Instance UID", s.studyInstanceUID),
+            ("Study date", s.studyDate), ("Accession number", s.accessionNumber), ("Description", s.description),
+        ]
+        for (k, v) in rows { body += "<tr><th>\(e(k))</th><td class=\"field\" data-field=\"\(e(k))\">\(e(v ?? "—"))</td></tr>" }
+        body += "</table>"
+
+        if !s.aggregates.isEmpty {
+            body += "<h2>Study result</h2><table><tr><th>Head</th><th>Probability</th><th>Calibrated</th><th>Decision</th><th>Rule</th><th>Images</th></tr>"
+            for a in s.aggregates {
+                body += "<tr class=\"study-result\"><td>\(e(a.head))</td><td>\(String(format: "%.4f", a.probability))</td><td>\(String(format: "%.4f", a.calibratedProbability))</td>"
+                body += "<td class=\"\(a.decision == "NORMAL" ? "neg" : "pos")\">\(e(a.decision))</td><td>\(e(a.rule))</td><td>\(a.instances)</td></tr>"
+            }
+            body += "</table>"
+        }
+
+        body += "<h2>Images</h2><div class=\"grid\">"
+        for f in s.findings {
+            body += "<div class=\"card finding\" data-sop=\"\(e(f.sopInstanceUID))\">"
+            if let img = images[f.sopInstanceUID + "|" + f.head] {
+                body += "<img src=\"\(e(img))\" alt=\"heatmap of \(e(f.head)) over \(e(f.sopInstanceUID))\">"
+            }
+            body += "<div><strong>\(e(f.head))</strong> · \(e([f.modality, f.bodyPart, f.viewPosition, f.laterality].compactMap { $0 }.joined(separator: " ")))</div>"
+            switch f.status {
+            case "scored":
+                body += "<div>probability <span class=\"probability\">\(String(format: "%.4f", f.probability ?? 0))</span>, calibrated \(String(format: "%.4f", f.calibratedProbability ?? 0))</div>"
+                body += "<div>decision <span class=\"decision \(f.decision == "NORMAL" ? "neg" : "pos")\">\(e(f.decision ?? ""))</span> at threshold \(String(format: "%.2f", f.threshold ?? 0))</div>"
+            default:
+                body += "<div class=\"muted\">\(e(f.status)): \(e(f.reason ?? ""))</div>"
+            }
+            body += "<div class=\"muted\"><code>\(e(f.sopInstanceUID))</code></div></div>"
+        }
+        body += "</div>"
+
+        let used = Set(s.findings.map(\.modelSha256))
+        let cards = models.values.filter { used.contains($0.sha256) }.sorted { $0.head < $1.head }
+        if !cards.isEmpty {
+            body += "<h2>Models</h2>"
+            for m in cards {
+                let c = m.card
+                body += "<table class=\"model\"><tr><th>Head</th><td>\(e(m.head))</td></tr>"
+                body += "<tr><th>Model</th><td>\(e(c["name"] as? String ?? "")) (\(e(c["architecture"] as? String ?? "")))</td></tr>"
+                body += "<tr><th>Training data</th><td>\(e(c["training_data"] as? String ?? "not stated"))</td></tr>"
+                body += "<tr><th>Metrics</th><td>\(e(metrics(c["metrics"])))</td></tr>"
+                body += "<tr><th>Intended use</th><td>\(e(c["intended_use"] as? String ?? ""))</td></tr>"
+                body += "<tr><th>Licence</th><td>\(e(c["license"] as? String ?? ""))</td></tr>"
+                if let scoring = c["scoring"] as? [String: Any], let agg = scoring["aggregation"] as? [String: Any] {
+                    body += "<tr><th>Study rule</th><td>\(e(agg["description"] as? String ?? agg["rule"] as? String ?? ""))</td></tr>"
+                }
+                body += "<tr><th>Weights sha256</th><td><code>\(e(m.sha256))</code></td></tr></table>"
+            }
+        }
+        if let run {
+            body += "<h2>Provenance</h2><p class=\"muted\">dxkit \(e(run["dxkit_version"] as String? ?? "")), run \(run["id"] as Int64? ?? 0) started \(e(run["started_at"] as String? ?? "")), finished \(e(run["finished_at"] as String? ?? "—"))</p>"
+        }
+        return HTML.page(title: "dxkit report — \(s.studyInstanceUID)", body: body)
+    }
+
+    static func metrics(_ value: Any?) -> String {
+        guard let dict = value as? [String: Any], !dict.isEmpty else { return "none stated" }
+        return dict.keys.sorted().map { "\($0): \(dict[$0]!)" }.joined(separator: "; ")
+    }
+
+    /// `result.json`: the study UID and, per result, the instance, its file, the head and the numbers.
+    static func json(_ s: StudyReport) throws -> Data {
+        let results: [[String: Any]] = s.findings.map { f in
+            var r: [String: Any] = ["sop_instance_uid": f.sopInstanceUID, "source_path": f.path, "head": f.head, "status": f.status]
+            r["probability"] = f.probability ?? NSNull()
+            r["calibrated_probability"] = f.calibratedProbability ?? NSNull()
+            r["decision"] = f.decision ?? NSNull()
+            if let reason = f.reason { r["reason"] = reason }
+            return r
+        }
+        let study: [[String: Any]] = s.aggregates.map {
+            ["head": $0.head, "probability": $0.probability, "calibrated_probability": $0.calibratedProbability,
+             "decision": $0.decision, "rule": $0.rule, "instances": $0.instances]
+        }
+        let object: [String: Any] = ["study_instance_uid": s.studyInstanceUID, "results": results, "study_results": study]
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    }
+}
+
+/// `index.html`: every study with its findings, sortable by any column, linking to its report.
+enum IndexPage {
+    static func html(_ studies: [(StudyReport, String)], run: Row?) -> String {
+        let e = HTML.escape
+        var body = "<h1>dxkit reports</h1><p class=\"muted\">\(studies.count) studies. Click a column to sort.</p>"
+        body += "<p class=\"warn\"><strong>Research use only — not for clinical use.</strong></p>"
+        body += "<table class=\"sortable\" id=\"studies\"><thead><tr><th>Patient ID</th><th>Study date</th><th>Study UID</th><th>Finding</th><th>Probability</th><th>Images</th></tr></thead><tbody>"
+        for (s, folder) in studies {
+            let top = s.aggregates.max { $0.probability < $1.probability }
+            let finding = top.map { "\($0.head): \($0.decision)" } ?? (s.findings.first.map { "\($0.status)" } ?? "")
+            body += "<tr><td>\(e(s.patientID ?? ""))</td><td>\(e(s.studyDate ?? ""))</td>"
+            body += "<td><a href=\"\(e(HTML.urlSegment(folder)))/report.html\">\(e(s.studyInstanceUID))</a></td>"
+            body += "<td>\(e(finding))</td><td data-sort=\"\(top.map { String($0.probability) } ?? "-1")\">\(top.map { String(format: "%.4f", $0.probability) } ?? "—")</td>"
+            body += "<td>\(s.findings.count)</td></tr>"
+        }
+        body += "</tbody></table>" + HTML.sortScript
+        if let run {
+            body += "<p class=\"muted\">dxkit \(e(run["dxkit_version"] as String? ?? "")), last run \(e(run["finished_at"] as String? ?? run["started_at"] as String? ?? ""))</p>"
+        }
+        return HTML.page(title: "dxkit reports", body: body)
+    }
+}

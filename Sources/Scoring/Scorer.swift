@@ -1,0 +1,232 @@
+import DICOM
+import Engine
+import Foundation
+import Imaging
+import Models
+import Store
+
+/// Counts of one scoring run.
+public struct ScoringSummary: Sendable {
+    public var candidates = 0
+    public var scored = 0
+    public var notApplicable = 0
+    public var errors = 0
+    /// Instances that already had a result for every head that takes them.
+    public var alreadyDone = 0
+    public var seconds = 0.0
+    public var rate: Double { seconds > 0 ? Double(scored + errors) / seconds : 0 }
+}
+
+/// Scores every indexed, decodable instance that a head's routing rule accepts and that has no
+/// result for that head's current model. Decoding and preprocessing run on `jobs` worker threads
+/// feeding batched inference; results commit batch by batch, each unique per (instance, head,
+/// model), so a killed run resumes exactly. Instances no head accepts get a not-applicable row.
+public final class Scorer {
+    public struct Options {
+        public var jobs = 2
+        public var batchSize = 16
+        /// Where heatmap overlays are written (nil: none).
+        public var heatmapDirectory: String?
+        public var version = "0"
+        public init() {}
+    }
+
+    /// A task head: a classifier whose card says how to route, threshold and aggregate.
+    public struct Head {
+        public let classifier: Classifier
+        public let name: String
+        public let scoring: ModelCard.Scoring
+        public let sha256: String
+        public let positiveIndex: Int
+
+        public init(classifier: Classifier) throws {
+            let card = classifier.card
+            guard let name = card.head, let scoring = card.scoring else {
+                throw ModelError(file: "\(classifier.directory)/model.json", reason: "not a task head (no head/scoring in its card)")
+            }
+            guard let classes = card.classes, let positive = classes.firstIndex(of: scoring.positiveClass) else {
+                throw ModelError(file: "\(classifier.directory)/model.json", reason: "positive class \(scoring.positiveClass) not among its classes")
+            }
+            self.classifier = classifier
+            self.name = name
+            self.scoring = scoring
+            self.sha256 = card.weightsSha256 ?? ""
+            self.positiveIndex = positive
+        }
+
+        var negativeLabel: String {
+            classifier.card.classes?.enumerated().first { $0.offset != positiveIndex }?.element ?? "negative"
+        }
+    }
+
+    struct Work {
+        var candidate: ScoringCandidate
+        var head: Int
+    }
+
+    struct Prepared {
+        var work: Work
+        var input: [Float]?
+        var thumbnail: DICOM.Image?
+        var error: String?
+        var seconds: Double
+    }
+
+    public let store: ResultStore
+    public let heads: [Head]
+    public let options: Options
+
+    public init(database: IndexDatabase, heads: [Head], options: Options) {
+        self.store = ResultStore(database: database)
+        self.heads = heads
+        self.options = options
+    }
+
+    public func run(progress: (Int, Int, ScoringSummary) -> Void = { _, _, _ in }) throws -> ScoringSummary {
+        let start = Date()
+        var summary = ScoringSummary()
+        for head in heads {
+            let card = try String(contentsOfFile: "\(head.classifier.directory)/model.json", encoding: .utf8)
+            try store.registerModel(head: head.name, name: head.classifier.card.name, weightsSha256: head.sha256, cardJSON: card)
+        }
+        let runID = try store.startRun(version: options.version, heads: heads.map(\.name))
+        let signature = "heads:" + heads.map { "\($0.name)@\($0.sha256.prefix(12))" }.sorted().joined(separator: ",")
+        let existing = try store.existingKeys()
+        let candidates = try store.candidates()
+        summary.candidates = candidates.count
+
+        var work: [Work] = []
+        var notApplicable: [ResultRow] = []
+        for candidate in candidates {
+            let accepting = heads.indices.filter { Routing.accepts(heads[$0].scoring.routing, candidate.attributes) }
+            if accepting.isEmpty {
+                if !existing.contains(ResultStore.key(candidate.instanceID, "none", signature)) {
+                    var row = ResultRow(instanceID: candidate.instanceID, head: "none", modelSha256: signature, status: .notApplicable)
+                    row.reason = Routing.rejection(candidate.attributes, heads: heads.map { ($0.name, $0.scoring.routing) })
+                    notApplicable.append(row)
+                } else {
+                    summary.alreadyDone += 1
+                }
+                continue
+            }
+            let todo = accepting.filter { !existing.contains(ResultStore.key(candidate.instanceID, heads[$0].name, heads[$0].sha256)) }
+            if todo.isEmpty { summary.alreadyDone += 1 }
+            work += todo.map { Work(candidate: candidate, head: $0) }
+        }
+        try store.write(notApplicable, run: runID)
+        summary.notApplicable = notApplicable.count
+
+        try score(work, runID: runID, summary: &summary, start: start, progress: progress)
+        for head in heads {
+            try store.aggregateStudies(head: head.name, modelSha256: head.sha256, rule: head.scoring.aggregation.rule,
+                                       threshold: head.scoring.threshold, positiveLabel: head.scoring.positiveClass,
+                                       negativeLabel: head.negativeLabel)
+        }
+        summary.seconds = Date().timeIntervalSince(start)
+        try store.finishRun(runID, scored: summary.scored, notApplicable: summary.notApplicable, errors: summary.errors)
+        return summary
+    }
+
+    /// Workers decode and prepare; this thread batches per head, runs the network and writes.
+    func score(_ work: [Work], runID: Int64, summary: inout ScoringSummary, start: Date,
+               progress: (Int, Int, ScoringSummary) -> Void) throws {
+        guard !work.isEmpty else { return }
+        let queue = WorkQueue<Prepared>(capacity: max(2, options.jobs) * options.batchSize)
+        let counter = IndexCounter()
+        let group = DispatchGroup()
+        let heads = self.heads
+        for _ in 0..<max(1, options.jobs) {
+            group.enter()
+            Thread {
+                while let i = counter.take(below: work.count) {
+                    queue.put(Self.prepare(work[i], heads: heads))
+                }
+                group.leave()
+            }.start()
+        }
+        DispatchQueue.global().async { group.wait(); queue.close() }
+
+        var pending: [[Prepared]] = Array(repeating: [], count: heads.count)
+        var done = 0
+        func flush(_ h: Int) throws {
+            let batch = pending[h]
+            pending[h] = []
+            guard !batch.isEmpty else { return }
+            let rows = infer(batch, head: heads[h])
+            try store.write(rows, run: runID)
+            for r in rows { if r.status == .scored { summary.scored += 1 } else { summary.errors += 1 } }
+            done += batch.count
+            summary.seconds = Date().timeIntervalSince(start)
+            progress(done, work.count, summary)
+        }
+        while let item = queue.take() {
+            pending[item.work.head].append(item)
+            if pending[item.work.head].count >= options.batchSize { try flush(item.work.head) }
+        }
+        for h in heads.indices { try flush(h) }
+    }
+
+    static func prepare(_ work: Work, heads: [Head]) -> Prepared {
+        let started = Date()
+        do {
+            let rgb = try InputLoader.rgb8(work.candidate.path)
+            let input = InputLoader.prepare(rgb, for: heads[work.head].classifier.card)
+            let scale = min(1, 512 / Double(max(rgb.width, rgb.height)))
+            let thumbnail = Resize.bilinear(rgb, width: max(1, Int(Double(rgb.width) * scale)),
+                                            height: max(1, Int(Double(rgb.height) * scale)))
+            return Prepared(work: work, input: input, thumbnail: thumbnail, error: nil, seconds: Date().timeIntervalSince(started))
+        } catch {
+            return Prepared(work: work, input: nil, thumbnail: nil, error: "\(error)", seconds: Date().timeIntervalSince(started))
+        }
+    }
+
+    /// Runs one batch through a head; failures become error rows.
+    func infer(_ batch: [Prepared], head: Head) -> [ResultRow] {
+        let card = head.classifier.card
+        var rows: [ResultRow] = []
+        let ready = batch.filter { $0.input != nil }
+        for failed in batch where failed.input == nil {
+            var row = ResultRow(instanceID: failed.work.candidate.instanceID, head: head.name, modelSha256: head.sha256, status: .error)
+            row.reason = failed.error
+            row.seconds = failed.seconds
+            rows.append(row)
+        }
+        guard !ready.isEmpty else { return rows }
+        let started = Date()
+        let input = Tensor(shape: [ready.count, 3, card.input.height, card.input.width], data: ready.flatMap { $0.input! })
+        let (features, logits) = head.classifier.featuresAndLogits(input)
+        let probabilities = head.classifier.probabilities(logits)
+        let perImage = Date().timeIntervalSince(started) / Double(ready.count)
+        let k = logits.count / logits.batch
+        for (i, item) in ready.enumerated() {
+            let p = Double(probabilities[i][head.positiveIndex])
+            let positive = p >= head.scoring.threshold
+            var row = ResultRow(instanceID: item.work.candidate.instanceID, head: head.name, modelSha256: head.sha256, status: .scored)
+            row.logits = Array(logits.data[(i * k)..<(i * k + k)])
+            row.probability = p
+            row.calibratedProbability = p
+            row.threshold = head.scoring.threshold
+            row.decision = positive ? head.scoring.positiveClass : head.negativeLabel
+            row.seconds = item.seconds + perImage
+            if let directory = options.heatmapDirectory, let thumbnail = item.thumbnail {
+                let decided = positive ? head.positiveIndex : (head.positiveIndex == 0 ? 1 : 0)
+                row.heatmapPath = writeHeatmap(features: features, item: i, classIndex: decided, head: head,
+                                               thumbnail: thumbnail, sop: item.work.candidate.sopInstanceUID, directory: directory)
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    func writeHeatmap(features: Tensor, item: Int, classIndex: Int, head: Head, thumbnail: DICOM.Image,
+                      sop: String, directory: String) -> String? {
+        guard let map = ActivationMap.compute(features: features, item: item, classIndex: classIndex,
+                                              head: head.classifier.head) else { return nil }
+        let overlay = HeatmapOverlay.render(thumbnail, map: map.values, mapWidth: map.width, mapHeight: map.height)
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = "\(directory)/\(SafeName.file(sop))-\(head.name).png"
+        return (try? PNGFile.write(overlay, bitDepth: 8, to: path)) != nil ? path : nil
+    }
+}
+
+

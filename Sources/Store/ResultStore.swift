@@ -1,0 +1,177 @@
+import Foundation
+import GRDB
+
+/// An indexed instance that scoring may take, with the attributes routing rules look at.
+public struct ScoringCandidate: Sendable {
+    public var instanceID: Int64
+    public var path: String
+    public var sopInstanceUID: String
+    public var studyInstanceUID: String?
+    /// Attribute name (as routing rules spell it) → value; absent attributes are missing.
+    public var attributes: [String: String]
+}
+
+/// One result row: an instance scored by a head's model, or not applicable, or failed.
+public struct ResultRow: Sendable {
+    public enum Status: String, Sendable { case scored, notApplicable = "not-applicable", error }
+    public var instanceID: Int64
+    public var head: String
+    public var modelSha256: String
+    public var status: Status
+    public var reason: String? = nil
+    public var logits: [Float]? = nil
+    public var probability: Double? = nil
+    public var calibratedProbability: Double? = nil
+    public var decision: String? = nil
+    public var threshold: Double? = nil
+    public var heatmapPath: String? = nil
+    public var seconds: Double? = nil
+
+    public init(instanceID: Int64, head: String, modelSha256: String, status: Status) {
+        self.instanceID = instanceID
+        self.head = head
+        self.modelSha256 = modelSha256
+        self.status = status
+    }
+}
+
+/// Scoring's tables: registered models, runs, per-instance results and per-study aggregates.
+/// Results are unique per (instance, head, model), so re-running or resuming never doubles them.
+public struct ResultStore {
+    public let database: IndexDatabase
+    public init(database: IndexDatabase) { self.database = database }
+
+    static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
+
+    public func registerModel(head: String, name: String, weightsSha256: String, cardJSON: String) throws {
+        try database.queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO models (head, name, weights_sha256, card_json, registered_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(head, weights_sha256) DO UPDATE SET card_json = excluded.card_json, name = excluded.name
+                """, arguments: [head, name, weightsSha256, cardJSON, Self.now()])
+        }
+    }
+
+    public func startRun(version: String, heads: [String]) throws -> Int64 {
+        try database.queue.write { db in
+            // A run still marked running was killed: say so.
+            try db.execute(sql: "UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+            try db.execute(sql: "INSERT INTO runs (dxkit_version, started_at, heads) VALUES (?, ?, ?)",
+                           arguments: [version, Self.now(), heads.joined(separator: ",")])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func finishRun(_ id: Int64, scored: Int, notApplicable: Int, errors: Int) throws {
+        try database.queue.write { db in
+            try db.execute(sql: """
+                UPDATE runs SET finished_at = ?, scored = ?, not_applicable = ?, errors = ?, status = 'finished' WHERE id = ?
+                """, arguments: [Self.now(), scored, notApplicable, errors, id])
+        }
+    }
+
+    /// Decodable, unique instances (duplicates of another file are left to the original).
+    public func candidates() throws -> [ScoringCandidate] {
+        try database.queue.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, path, sop_instance_uid, study_instance_uid, sop_class_uid, modality, body_part, view_position,
+                       laterality, photometric, manufacturer, institution, sex
+                FROM instances WHERE status = 'ok' AND has_pixel_data = 1 AND duplicate_of IS NULL ORDER BY id
+                """)
+            return rows.map { row in
+                var attributes: [String: String] = [:]
+                for key in ["sop_class_uid", "modality", "body_part", "view_position", "laterality", "photometric",
+                            "manufacturer", "institution", "sex"] {
+                    if let v: String = row[key], !v.isEmpty { attributes[key] = v }
+                }
+                return ScoringCandidate(instanceID: row["id"], path: row["path"], sopInstanceUID: row["sop_instance_uid"],
+                                        studyInstanceUID: row["study_instance_uid"], attributes: attributes)
+            }
+        }
+    }
+
+    /// (instance, head, model) keys already stored.
+    public func existingKeys() throws -> Set<String> {
+        try database.queue.read { db in
+            Set(try Row.fetchAll(db, sql: "SELECT instance_ref, head, model_sha256 FROM results").map {
+                Self.key($0["instance_ref"], $0["head"], $0["model_sha256"])
+            })
+        }
+    }
+
+    public static func key(_ instance: Int64, _ head: String, _ sha: String) -> String { "\(instance)|\(head)|\(sha)" }
+
+    /// Writes rows in one transaction (replacing a row with the same key) and removes stale
+    /// not-applicable rows of instances that a head now accepts.
+    public func write(_ rows: [ResultRow], run: Int64) throws {
+        guard !rows.isEmpty else { return }
+        let time = Self.now()
+        try database.queue.write { db in
+            for r in rows {
+                let logits = r.logits.map { "[" + $0.map { String($0) }.joined(separator: ",") + "]" }
+                try db.execute(sql: """
+                    INSERT INTO results (instance_ref, head, model_sha256, run_ref, status, reason, logits, probability,
+                                         calibrated_probability, decision, threshold, heatmap_path, seconds, scored_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(instance_ref, head, model_sha256) DO UPDATE SET run_ref = excluded.run_ref,
+                        status = excluded.status, reason = excluded.reason, logits = excluded.logits,
+                        probability = excluded.probability, calibrated_probability = excluded.calibrated_probability,
+                        decision = excluded.decision, threshold = excluded.threshold, heatmap_path = excluded.heatmap_path,
+                        seconds = excluded.seconds, scored_at = excluded.scored_at
+                    """, arguments: [r.instanceID, r.head, r.modelSha256, run, r.status.rawValue, r.reason, logits,
+                                     r.probability, r.calibratedProbability, r.decision, r.threshold, r.heatmapPath,
+                                     r.seconds, time])
+                if r.status != .notApplicable {
+                    try db.execute(sql: "DELETE FROM results WHERE instance_ref = ? AND status = 'not-applicable'",
+                                   arguments: [r.instanceID])
+                }
+            }
+        }
+    }
+
+    /// Recomputes study rows of `head` from its scored instances: `rule` is "max" (highest
+    /// probability in the study) or "laterality-mean-max" (mean per breast, then the highest breast).
+    public func aggregateStudies(head: String, modelSha256: String, rule: String, threshold: Double,
+                                 positiveLabel: String, negativeLabel: String) throws {
+        try database.queue.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT i.study_instance_uid AS study, i.laterality AS side, r.probability AS p, r.calibrated_probability AS cp
+                FROM results r JOIN instances i ON i.id = r.instance_ref
+                WHERE r.head = ? AND r.model_sha256 = ? AND r.status = 'scored' AND i.study_instance_uid IS NOT NULL
+                """, arguments: [head, modelSha256])
+            var byStudy: [String: [(side: String, p: Double, cp: Double)]] = [:]
+            for row in rows {
+                let p: Double = row["p"]
+                byStudy[row["study"], default: []].append((row["side"] ?? "", p, row["cp"] ?? p))
+            }
+            let time = Self.now()
+            for (study, items) in byStudy {
+                let (p, cp) = Aggregation.combine(items, rule: rule)
+                try db.execute(sql: """
+                    INSERT INTO study_results (study_instance_uid, head, model_sha256, probability, calibrated_probability,
+                                               decision, rule, instances, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(study_instance_uid, head, model_sha256) DO UPDATE SET probability = excluded.probability,
+                        calibrated_probability = excluded.calibrated_probability, decision = excluded.decision,
+                        rule = excluded.rule, instances = excluded.instances, updated_at = excluded.updated_at
+                    """, arguments: [study, head, modelSha256, p, cp, cp >= threshold ? positiveLabel : negativeLabel,
+                                     rule, items.count, time])
+            }
+        }
+    }
+}
+
+/// Study-level combination rules named in model cards.
+public enum Aggregation {
+    public static func combine(_ items: [(side: String, p: Double, cp: Double)], rule: String) -> (Double, Double) {
+        if rule == "laterality-mean-max" {
+            var sides: [String: [(Double, Double)]] = [:]
+            for i in items { sides[i.side, default: []].append((i.p, i.cp)) }
+            let means = sides.values.map { v in
+                (v.map(\.0).reduce(0, +) / Double(v.count), v.map(\.1).reduce(0, +) / Double(v.count))
+            }
+            return (means.map(\.0).max() ?? 0, means.map(\.1).max() ?? 0)
+        }
+        return (items.map(\.p).max() ?? 0, items.map(\.cp).max() ?? 0)
+    }
+}
