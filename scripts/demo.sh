@@ -1,19 +1,13 @@
 #!/usr/bin/env bash
-# The main job on the sample studies: index studies/ into reports/dxkit.sqlite, then write a
-# summary of every instance and a windowed PNG preview of each image into reports/.
-set -euo pipefail
+# The main job on the sample studies: `dxkit run studies --out reports` ingests studies/ into
+# reports/dxkit.sqlite, scores every instance a head accepts, and writes the reports.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 DXKIT=${1:-.build/release/dxkit}
-mkdir -p reports/previews
-rm -f reports/dxkit.sqlite reports/dxkit.sqlite-wal reports/dxkit.sqlite-shm
-
-"$DXKIT" ingest studies --db reports/dxkit.sqlite --jobs 2
-
-: > reports/inspect.jsonl
-find studies -name '*.dcm' | sort | while read -r f; do
-  "$DXKIT" inspect --json "$f" >> reports/inspect.jsonl
-  name=$(echo "${f#studies/}" | tr '/' '_')
-  "$DXKIT" export-png "$f" --out "reports/previews/${name%.dcm}.png" > /dev/null
-done
-echo "demo: $(wc -l < reports/inspect.jsonl) instances summarised in reports/inspect.jsonl," \
-     "$(ls reports/previews | wc -l) previews in reports/previews/, index in reports/dxkit.sqlite"
+rm -rf reports/heatmaps reports/dxkit.sqlite reports/dxkit.sqlite-wal reports/dxkit.sqlite-shm
+"$DXKIT" run studies --out reports --jobs 2
+status=$?
+if [ "$status" -ge 2 ]; then echo "demo: dxkit run failed (exit $status)" >&2; exit "$status"; fi
+echo
+echo "demo: open reports/index.html — one folder per study with report.html, result.json and heatmaps;"
+echo "      the index is reports/dxkit.sqlite (tables instances, results, study_results, runs, models)."

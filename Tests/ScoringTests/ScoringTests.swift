@@ -1,0 +1,136 @@
+import DICOM
+import Foundation
+import GRDB
+import Models
+import Reports
+import Scoring
+import Store
+import XCTest
+
+/// Scoring and reporting on real images: routing, values against the Keras fixtures, resuming,
+/// and untrusted DICOM text in reports.
+final class ScoringTests: XCTestCase {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    var dir: URL!
+
+    func path(_ relative: String) -> String { Self.repo.appendingPathComponent(relative).path }
+
+    override func setUpWithError() throws {
+        guard FileManager.default.fileExists(atPath: path("models/xception-pneumonia/model.json")),
+              FileManager.default.fileExists(atPath: path("studies/chest")) else {
+            XCTFail("run `make setup` first")
+            throw XCTSkip("no setup")
+        }
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxkit-scoring-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("in"), withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func copy(_ source: String, as name: String) throws {
+        try FileManager.default.copyItem(atPath: path(source), toPath: dir.appendingPathComponent("in/\(name)").path)
+    }
+
+    func pneumoniaHead() throws -> Scorer.Head {
+        try Scorer.Head(classifier: Classifier(directory: path("models/xception-pneumonia")))
+    }
+
+    func scorer(_ db: IndexDatabase) throws -> Scorer {
+        var options = Scorer.Options()
+        options.batchSize = 4
+        options.heatmapDirectory = dir.appendingPathComponent("heatmaps").path
+        return Scorer(database: db, heads: [try pneumoniaHead()], options: options)
+    }
+
+    struct Fixture: Decodable {
+        struct Image: Decodable { let image: String; let probabilities: [Double] }
+        struct Pneumonia: Decodable { let images: [Image] }
+        let pneumonia: Pneumonia
+    }
+
+    func testRoutesByAttributesAndMatchesKeras() throws {
+        let chest = ["NORMAL2-IM-1427-0001", "NORMAL2-IM-1430-0001", "person1946_bacteria_4874"]
+        for name in chest { try copy("studies/chest/\(name).dcm", as: "\(name).dcm") }
+        try copy("studies/mammograms/sfm-benign-0/1-130.dcm", as: "mammo.dcm")
+        try copy(".cache/data/pydicom/pydicom/data/test_files/CT_small.dcm", as: "ct.dcm")
+        let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
+        _ = try Ingestor(database: db, jobs: 2).run(paths: [dir.appendingPathComponent("in").path])
+        let summary = try scorer(db).run()
+        XCTAssertEqual(summary.scored, 3)
+        XCTAssertEqual(summary.notApplicable, 2, "the mammogram and the CT are for no installed head")
+        XCTAssertEqual(summary.errors, 0)
+
+        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: URL(fileURLWithPath:
+            path("Tests/ModelsTests/Fixtures/reference-outputs.json")))).pneumonia.images
+        try db.queue.read { db in
+            for name in chest {
+                let row = try XCTUnwrap(try Row.fetchOne(db, sql: """
+                    SELECT r.* FROM results r JOIN instances i ON i.id = r.instance_ref WHERE i.path LIKE ? AND r.head = 'pneumonia'
+                    """, arguments: ["%/\(name).dcm"]))
+                let expected = try XCTUnwrap(fixture.first { $0.image == name }).probabilities[1]
+                XCTAssertEqual(row["probability"] as Double? ?? -1, expected, accuracy: 1e-4, name)
+                XCTAssertEqual(row["decision"] as String?, expected >= 0.5 ? "PNEUMONIA" : "NORMAL")
+                XCTAssertTrue(FileManager.default.fileExists(atPath: row["heatmap_path"] as String? ?? ""), "heatmap written")
+            }
+            let wrong = try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM results r JOIN instances i ON i.id = r.instance_ref
+                WHERE r.head = 'pneumonia' AND i.modality NOT IN ('CR', 'DX')
+                """)
+            XCTAssertEqual(wrong, 0, "no wrong-modality image is scored by the pneumonia head")
+            let reason = try String.fetchOne(db, sql: """
+                SELECT r.reason FROM results r JOIN instances i ON i.id = r.instance_ref WHERE i.modality = 'MG'
+                """)
+            XCTAssertTrue(reason?.contains("modality MG") ?? false, reason ?? "no reason")
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM study_results"), 3)
+        }
+        // Re-running scores nothing twice.
+        let again = try scorer(db).run()
+        XCTAssertEqual(again.scored, 0)
+        XCTAssertEqual(again.alreadyDone, 5)
+        XCTAssertEqual(try db.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM results") }, 5)
+    }
+
+    func testReportsEscapeUntrustedTextAndStayInsideTheOutputFolder() throws {
+        let evil = dir.appendingPathComponent("in/evil.dcm").path
+        try copy("studies/chest/NORMAL2-IM-1427-0001.dcm", as: "evil.dcm")
+        let modify = Process()
+        modify.executableURL = URL(fileURLWithPath: "/usr/bin/dcmodify")
+        modify.arguments = ["-nb", "-ie", "-m", "(0010,0010)=<script>alert(1)</script>", "-m",
+                            "(0010,0020)=O'Brien \"quoted\" & <b>", "-m", "(0020,000D)=1.2.3/../../evil",
+                            "-m", "(0008,0018)=../../sop\"x", evil]
+        try modify.run()
+        modify.waitUntilExit()
+        XCTAssertEqual(modify.terminationStatus, 0)
+        let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
+        _ = try Ingestor(database: db, jobs: 1).run(paths: [dir.appendingPathComponent("in").path])
+        XCTAssertEqual(try scorer(db).run().scored, 1)
+        let out = dir.appendingPathComponent("reports").path
+        XCTAssertEqual(try ReportWriter(database: db, output: out).write().studies, 1)
+
+        // Every file written stays inside the output folder, and the study folder has no '/' or '..' of its own.
+        let written = FileManager.default.enumerator(atPath: out)!.allObjects as! [String]
+        let study = try XCTUnwrap(written.first { $0.hasSuffix("report.html") })
+        let folder = (study as NSString).deletingLastPathComponent
+        XCTAssertFalse(folder.contains("/") || folder.hasPrefix("."), folder)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("evil").path))
+        let heatmaps = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("heatmaps").path)
+        XCTAssertEqual(heatmaps.count, 1)
+        XCTAssertFalse(heatmaps[0].contains("/") || heatmaps[0].hasPrefix("."))
+
+        let html = try String(contentsOfFile: "\(out)/\(study)", encoding: .utf8)
+        XCTAssertFalse(html.contains("<script>alert(1)</script>"))
+        XCTAssertTrue(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        XCTAssertTrue(html.contains("O&#39;Brien &quot;quoted&quot; &amp; &lt;b&gt;"))
+        let index = try String(contentsOfFile: "\(out)/index.html", encoding: .utf8)
+        XCTAssertFalse(index.contains("<b>"))
+        XCTAssertTrue(index.contains("1.2.3/../../evil"), "shown as text")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath:
+            "\(out)/\((study as NSString).deletingLastPathComponent)/result.json"))) as! [String: Any]
+        XCTAssertEqual(json["study_instance_uid"] as? String, "1.2.3/../../evil")
+        let results = try XCTUnwrap(json["results"] as? [[String: Any]])
+        XCTAssertEqual(results.first?["sop_instance_uid"] as? String, "../../sop\"x")
+        XCTAssertEqual(results.first?["source_path"] as? String, evil)
+        for key in ["head", "probability", "calibrated_probability", "decision"] { XCTAssertNotNil(results.first?[key], key) }
+    }
+}
