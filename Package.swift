@@ -23,7 +23,7 @@ let package = Package(
             name: "CDCMTK",
             cxxSettings: [.unsafeFlags(["-std=c++17", "-I/usr/include/dcmtk"])],
             linkerSettings: [
-                .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("ijg8"),
+                .linkedLibrary("dcmsr"), .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("ijg8"),
                 .linkedLibrary("ijg12"), .linkedLibrary("ijg16"), .linkedLibrary("dcmimage"),
                 .linkedLibrary("dcmimgle"), .linkedLibrary("dcmdata"), .linkedLibrary("oflog"),
                 .linkedLibrary("ofstd"), .linkedLibrary("stdc++"),
@@ -46,7 +46,7 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Scoring", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Store"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Reports", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")],
+        .target(name: "Reports", dependencies: ["Store", "DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Store", dependencies: ["DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),

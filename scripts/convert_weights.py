@@ -74,6 +74,9 @@ MODELS = {
                  "view_position": ["PA", "AP", None]},
             ]},
             "positive_class": "PNEUMONIA",
+            # Codes for the DICOM SR (TID 1500): the finding and the procedure reported.
+            "finding_code": {"value": "233604007", "scheme": "SCT", "meaning": "Pneumonia"},
+            "procedure_code": {"value": "399208008", "scheme": "SCT", "meaning": "Plain chest X-ray"},
             "threshold": 0.5,
             "aggregation": {"rule": "max",
                             "description": "study probability = the highest probability among its chest images"},

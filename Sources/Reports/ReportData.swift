@@ -20,6 +20,8 @@ struct StudyReport {
         var viewPosition: String?
         var laterality: String?
         var modelSha256: String
+        var sopClassUID: String?
+        var seriesInstanceUID: String?
     }
 
     struct Aggregate {
@@ -53,7 +55,7 @@ struct StudyReport {
             let findings = try Row.fetchAll(db, sql: """
                 SELECT i.sop_instance_uid, i.path, i.modality, i.body_part, i.view_position, i.laterality, i.age_years,
                        r.head, r.status, r.reason, r.probability, r.calibrated_probability, r.decision, r.threshold,
-                       r.heatmap_path, r.model_sha256
+                       r.heatmap_path, r.model_sha256, i.sop_class_uid, i.series_instance_uid
                 FROM instances i JOIN results r ON r.instance_ref = i.id
                 WHERE i.study_instance_uid = ? ORDER BY i.sop_instance_uid, r.head
                 """, arguments: [uid]).map { r in
@@ -61,7 +63,8 @@ struct StudyReport {
                         reason: r["reason"], probability: r["probability"], calibratedProbability: r["calibrated_probability"],
                         decision: r["decision"], threshold: r["threshold"], heatmapPath: r["heatmap_path"],
                         modality: r["modality"], bodyPart: r["body_part"], viewPosition: r["view_position"],
-                        laterality: r["laterality"], modelSha256: r["model_sha256"])
+                        laterality: r["laterality"], modelSha256: r["model_sha256"],
+                        sopClassUID: r["sop_class_uid"], seriesInstanceUID: r["series_instance_uid"])
             }
             let aggregates = try Row.fetchAll(db, sql: """
                 SELECT head, probability, calibrated_probability, decision, rule, instances FROM study_results

@@ -8,10 +8,13 @@ import Store
 public struct ReportWriter {
     public let database: IndexDatabase
     public let output: String
+    /// dxkit's version, written into the SR's Software Versions.
+    public let version: String
 
-    public init(database: IndexDatabase, output: String) {
+    public init(database: IndexDatabase, output: String, version: String = "0") {
         self.database = database
         self.output = output
+        self.version = version
     }
 
     public struct Summary { public var studies = 0; public var withFindings = 0 }
@@ -41,6 +44,7 @@ public struct ReportWriter {
             try StudyPage.html(study, images: images, models: models, run: run)
                 .write(toFile: "\(dir)/report.html", atomically: true, encoding: .utf8)
             try StudyPage.json(study).write(to: URL(fileURLWithPath: "\(dir)/result.json"))
+            try StudySR.write(study, models: models, to: "\(dir)/sr.dcm", version: version)
             index.append((study, folder))
             summary.studies += 1
             if !study.aggregates.isEmpty { summary.withFindings += 1 }

@@ -12,7 +12,7 @@ struct Report: ParsableCommand {
 
     func run() throws {
         do {
-            let summary = try ReportWriter(database: IndexDatabase(path: db), output: out).write()
+            let summary = try ReportWriter(database: IndexDatabase(path: db), output: out, version: DXKit.version).write()
             print("reports: \(summary.studies) studies (\(summary.withFindings) with scored findings) in \(out)/index.html")
         } catch {
             printError("dxkit report: \(error)")

@@ -134,3 +134,64 @@ final class ScoringTests: XCTestCase {
         for key in ["head", "probability", "calibrated_probability", "decision"] { XCTAssertNotNil(results.first?[key], key) }
     }
 }
+
+/// The study SR passes DCMTK's dsrdump and dicom3tools' dciodvfy, and pydicom reads the same values back.
+final class StructuredReportTests: XCTestCase {
+    func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testStudySRIsValidAndReadsBack() throws {
+        let repo = ScoringTests.repo
+        guard FileManager.default.fileExists(atPath: repo.appendingPathComponent("models/xception-pneumonia/model.json").path) else {
+            XCTFail("run `make setup` first")
+            return
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxkit-sr-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("in"), withIntermediateDirectories: true)
+        let source = repo.appendingPathComponent("studies/rg1/RG1_UNCI.dcm").path
+        try FileManager.default.copyItem(atPath: source, toPath: dir.appendingPathComponent("in/rg1.dcm").path)
+        let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
+        _ = try Ingestor(database: db, jobs: 1).run(paths: [dir.appendingPathComponent("in").path])
+        let head = try Scorer.Head(classifier: Classifier(directory: repo.appendingPathComponent("models/xception-pneumonia").path))
+        XCTAssertEqual(try Scorer(database: db, heads: [head], options: Scorer.Options()).run().scored, 1)
+        let out = dir.appendingPathComponent("reports").path
+        _ = try ReportWriter(database: db, output: out, version: "test").write()
+        let folder = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: out).first { $0 != "index.html" })
+        let sr = "\(out)/\(folder)/sr.dcm"
+
+        let (dump, dumpText) = try run("/usr/bin/dsrdump", ["-v", sr])
+        XCTAssertEqual(dump, 0, dumpText)
+        XCTAssertFalse(dumpText.contains("E: "), dumpText)
+        let (_, verify) = try run("/usr/bin/dciodvfy", [sr])
+        XCTAssertFalse(verify.split(separator: "\n").contains { $0.hasPrefix("Error") }, verify)
+
+        let (status, json) = try run(repo.appendingPathComponent(".venv/bin/python").path,
+                                     [repo.appendingPathComponent("scripts/read_sr.py").path, sr])
+        XCTAssertEqual(status, 0, json)
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        let original = try Instance(file: DicomFile(path: source))
+        XCTAssertEqual(object["sop_class_uid"] as? String, "1.2.840.10008.5.1.4.1.1.88.33")
+        XCTAssertEqual(object["modality"] as? String, "SR")
+        XCTAssertEqual(object["study_instance_uid"] as? String, original.studyInstanceUID)
+        XCTAssertEqual(object["patient_id"] as? String, original.patientID)
+        let groups = try XCTUnwrap(object["groups"] as? [[String: Any]])
+        XCTAssertEqual(groups.count, 1)
+        let stored = try db.queue.read { try Row.fetchOne($0, sql: "SELECT probability, decision FROM results WHERE head = 'pneumonia'")! }
+        XCTAssertEqual(groups[0]["Probability of finding"] as? Double ?? -1, stored["probability"] as Double, accuracy: 1e-6)
+        XCTAssertEqual(groups[0]["Finding"] as? String, "Pneumonia")
+        XCTAssertEqual(groups[0]["Pneumonia"] as? String, (stored["decision"] as String) == "PNEUMONIA" ? "Positive" : "Negative")
+        XCTAssertEqual(groups[0]["Source of Measurement"] as? String, original.sopInstanceUID)
+        XCTAssertEqual(groups[0]["Algorithm Name"] as? String, "xception-pneumonia")
+    }
+}

@@ -89,6 +89,32 @@ void dx_free(void *p);
 int dx_dicomdir_count(dx_file *file);
 long dx_dicomdir_file(dx_file *file, int index, char *buf, size_t buflen);
 
+/* --- DICOM Structured Report (TID 1500 Measurement Report) ------------- */
+
+/* One finding of an AI head on one source image. */
+typedef struct {
+    const char *sop_class_uid;       /* of the source image */
+    const char *sop_instance_uid;
+    const char *series_instance_uid;
+    const char *head;                /* e.g. "pneumonia", used in the tracking identifier */
+    const char *finding_code;        /* coded finding, e.g. 233604007 / SCT / Pneumonia */
+    const char *finding_scheme;
+    const char *finding_meaning;
+    double probability;
+    double calibrated_probability;
+    int positive;                    /* decision at the operating threshold */
+    const char *algorithm_name;      /* TID 4019 */
+    const char *algorithm_version;
+    const char *algorithm_parameters;
+} dx_sr_finding;
+
+/* Writes a Comprehensive SR (TID 1500) for the findings of one study to `out_path`. Patient and
+ * study modules are copied from `source_path` (an instance of that study) so that the SR files
+ * into the same study. The procedure reported is (procedure_code, procedure_scheme, procedure_meaning). */
+int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_finding *findings, int count,
+                const char *procedure_code, const char *procedure_scheme, const char *procedure_meaning,
+                const char *software_version, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
