@@ -17,7 +17,12 @@ public struct ReportWriter {
         self.version = version
     }
 
-    public struct Summary { public var studies = 0; public var withFindings = 0 }
+    public struct Summary {
+        public var studies = 0
+        public var withFindings = 0
+        /// Studies whose SR could not be written (e.g. a source UID that is not a valid UID), with the reason.
+        public var srFailures: [(study: String, reason: String)] = []
+    }
 
     public func write() throws -> Summary {
         let (studies, models, run) = try database.queue.read { db in
@@ -44,7 +49,11 @@ public struct ReportWriter {
             try StudyPage.html(study, images: images, models: models, run: run)
                 .write(toFile: "\(dir)/report.html", atomically: true, encoding: .utf8)
             try StudyPage.json(study).write(to: URL(fileURLWithPath: "\(dir)/result.json"))
-            try StudySR.write(study, models: models, to: "\(dir)/sr.dcm", version: version)
+            do {
+                try StudySR.write(study, models: models, to: "\(dir)/sr.dcm", version: version)
+            } catch {
+                summary.srFailures.append((study.studyInstanceUID, "\(error)"))
+            }
             index.append((study, folder))
             summary.studies += 1
             if !study.aggregates.isEmpty { summary.withFindings += 1 }

@@ -14,6 +14,7 @@ struct Report: ParsableCommand {
         do {
             let summary = try ReportWriter(database: IndexDatabase(path: db), output: out, version: DXKit.version).write()
             print("reports: \(summary.studies) studies (\(summary.withFindings) with scored findings) in \(out)/index.html")
+            for failure in summary.srFailures { printError("warning: no sr.dcm for study \(failure.study): \(failure.reason)") }
         } catch {
             printError("dxkit report: \(error)")
             throw ExitCode(2)

@@ -106,11 +106,14 @@ final class ScoringTests: XCTestCase {
         _ = try Ingestor(database: db, jobs: 1).run(paths: [dir.appendingPathComponent("in").path])
         XCTAssertEqual(try scorer(db).run().scored, 1)
         let out = dir.appendingPathComponent("reports").path
-        XCTAssertEqual(try ReportWriter(database: db, output: out).write().studies, 1)
+        let written = try ReportWriter(database: db, output: out).write()
+        XCTAssertEqual(written.studies, 1)
+        XCTAssertEqual(written.srFailures.count, 1, "an SR cannot reference the invalid SOP Instance UID; said, not crashed")
+        XCTAssertTrue(written.srFailures.first?.reason.contains("image reference") ?? false)
 
         // Every file written stays inside the output folder, and the study folder has no '/' or '..' of its own.
-        let written = FileManager.default.enumerator(atPath: out)!.allObjects as! [String]
-        let study = try XCTUnwrap(written.first { $0.hasSuffix("report.html") })
+        let files = FileManager.default.enumerator(atPath: out)!.allObjects as! [String]
+        let study = try XCTUnwrap(files.first { $0.hasSuffix("report.html") })
         let folder = (study as NSString).deletingLastPathComponent
         XCTAssertFalse(folder.contains("/") || folder.hasPrefix("."), folder)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("evil").path))
