@@ -60,3 +60,19 @@ fi
 .venv/bin/python scripts/convert_weights.py --data .cache/data --out models
 
 bash scripts/make-studies.sh
+
+# The shipped breast head: trained with `dxkit train` on the 8 CBIS-DDSM mammograms (2 patients).
+stamp=$(cat scripts/breast-labels.csv Sources/Training/*.swift Sources/Models/*.swift Sources/Engine/*.swift | sha256sum | cut -d' ' -f1)
+if [ ! -f models/breast/model.json ] || [ "$(cat models/breast/.stamp 2>/dev/null)" != "$stamp" ]; then
+  echo "setup: training the breast demonstration head"
+  swift build -c release --product dxkit 2>&1 | tail -1
+  rm -f .cache/breast-train.sqlite .cache/breast-train.sqlite-wal .cache/breast-train.sqlite-shm
+  .build/release/dxkit ingest studies/mammograms --db .cache/breast-train.sqlite > /dev/null
+  .build/release/dxkit train --db .cache/breast-train.sqlite --labels scripts/breast-labels.csv --head breast \
+    --backbone efficientnet-lite0 --head-type linear --classes BENIGN,MALIGNANT --validation none --epochs 60 \
+    --augment copies=2,rotate=5,scale=0.9,brightness=0.1,contrast=0.1,flip --routing mammography \
+    --aggregation laterality-mean-max --out models/breast \
+    --warning "Demonstration of the pipeline only: trained on 8 film mammograms of 2 CBIS-DDSM patients (one benign, one malignant), no held-out evaluation; its outputs mean nothing clinically. Retrain with dxkit train on CBIS-DDSM or your own labelled mammograms." \
+    2> .cache/breast-train.log | tail -2
+  echo "$stamp" > models/breast/.stamp
+fi

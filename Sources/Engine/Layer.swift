@@ -60,3 +60,19 @@ public enum Elementwise {
         }
     }
 }
+
+/// Scales each item's feature vector ([N, C, 1, 1] or [N, C]) to unit Euclidean length.
+public final class L2Normalize: Layer, @unchecked Sendable {
+    public init() {}
+    public func forward(_ input: Tensor) -> Tensor {
+        let n = input.shape[0], c = input.count / n
+        var out = input
+        for i in 0..<n {
+            var s: Float = 0
+            for j in 0..<c { s += out.data[i * c + j] * out.data[i * c + j] }
+            let inv = 1 / max(s.squareRoot(), 1e-12)
+            for j in 0..<c { out.data[i * c + j] *= inv }
+        }
+        return out
+    }
+}

@@ -12,6 +12,14 @@ public final class Classifier: @unchecked Sendable {
     public init(directory: String) throws {
         self.directory = directory
         card = try ModelCard.load("\(directory)/model.json")
+        if let backbone = card.backbone, let type = card.headType {
+            // A trained head: the backbone's features from its own folder, the head from head.safetensors.
+            let base = try Classifier(directory: URL(fileURLWithPath: directory).deletingLastPathComponent()
+                .appendingPathComponent(backbone).path)
+            features = base.features
+            head = try TrainedHead.layers(SafeTensors(path: "\(directory)/head.safetensors"), type: type)
+            return
+        }
         let weights = Weights(file: try SafeTensors(path: "\(directory)/model.safetensors"),
                               batchNormEpsilon: card.batchnormEpsilon)
         switch card.architecture {

@@ -45,6 +45,11 @@ public struct ModelCard: Decodable, Sendable {
 
     public var name: String
     public var head: String?
+    /// For heads trained by dxkit: the backbone's model folder (a sibling) and the head type.
+    public var backbone: String?
+    public var headType: String?
+    /// Shown prominently wherever the head's results appear.
+    public var warning: String?
     public var trainingData: String?
     public var scoring: Scoring?
     public var metrics: [String: MetricValue]?

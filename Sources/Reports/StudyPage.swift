@@ -47,6 +47,12 @@ enum StudyPage {
 
         let used = Set(s.findings.map(\.modelSha256))
         let cards = models.values.filter { used.contains($0.sha256) }.sorted { $0.head < $1.head }
+        for m in cards {
+            if let warning = m.card["warning"] as? String {
+                body = body.replacingOccurrences(of: "<h2>Patient and study</h2>",
+                                                 with: "<p class=\"warn model-warning\"><strong>\(e(m.head)):</strong> \(e(warning))</p><h2>Patient and study</h2>")
+            }
+        }
         if !cards.isEmpty {
             body += "<h2>Models</h2>"
             for m in cards {

@@ -1,0 +1,177 @@
+import Foundation
+
+/// A trainable head on pooled embeddings. Inputs are standardised with the training set's mean
+/// and deviation (kept with the head). `linear`: logistic/softmax regression; `mlp`: one hidden
+/// ReLU layer with dropout; `prototype`: class means of L2-normalised embeddings, scored by scaled
+/// cosine similarity (few-shot, no optimisation).
+public struct HeadModel: Sendable {
+    public enum Kind: String, Sendable, CaseIterable { case linear, mlp, prototype }
+
+    public var kind: Kind
+    public var inputs: Int, hidden: Int, classes: Int
+    public var mean: [Float], scale: [Float]
+    /// linear: [w (classes×inputs), b]; mlp: [w1 (hidden×inputs), b1, w2 (classes×hidden), b2]; prototype: [prototypes]
+    public var parameters: [[Float]]
+    public var dropout: Float = 0.3
+    /// Cosine-similarity scale of prototype heads.
+    public var temperature: Float = 10
+
+    public init(kind: Kind, inputs: Int, hidden: Int = 128, classes: Int, mean: [Float], scale: [Float], seed: UInt64) {
+        self.kind = kind
+        self.inputs = inputs
+        self.hidden = hidden
+        self.classes = classes
+        self.mean = mean
+        self.scale = scale
+        var rng = SplitMix64(seed: seed)
+        func glorot(_ rows: Int, _ cols: Int) -> [Float] {
+            let s = (2 / Float(rows + cols)).squareRoot()
+            return (0..<(rows * cols)).map { _ in rng.normal() * s }
+        }
+        switch kind {
+        case .linear: parameters = [glorot(classes, inputs), [Float](repeating: 0, count: classes)]
+        case .mlp: parameters = [glorot(hidden, inputs), [Float](repeating: 0, count: hidden), glorot(classes, hidden),
+                                 [Float](repeating: 0, count: classes)]
+        case .prototype: parameters = [[Float](repeating: 0, count: classes * inputs)]
+        }
+    }
+
+    func standardise(_ x: [Float]) -> [Float] { (0..<inputs).map { (x[$0] - mean[$0]) * scale[$0] } }
+
+    static func affine(_ w: [Float], _ b: [Float], _ x: [Float], rows: Int, cols: Int) -> [Float] {
+        var out = b
+        w.withUnsafeBufferPointer { wp in
+            for r in 0..<rows {
+                var s: Float = 0
+                let row = wp.baseAddress! + r * cols
+                for c in 0..<cols { s += row[c] * x[c] }
+                out[r] += s
+            }
+        }
+        return out
+    }
+
+    /// Logits of one embedding (inference: no dropout).
+    public func logits(_ embedding: [Float]) -> [Float] {
+        switch kind {
+        case .prototype:
+            let x = Self.normalised(embedding)
+            return (0..<classes).map { c in
+                temperature * (0..<inputs).reduce(Float(0)) { $0 + parameters[0][c * inputs + $1] * x[$1] }
+            }
+        case .linear:
+            return Self.affine(parameters[0], parameters[1], standardise(embedding), rows: classes, cols: inputs)
+        case .mlp:
+            let h = Self.affine(parameters[0], parameters[1], standardise(embedding), rows: hidden, cols: inputs).map { max($0, 0) }
+            return Self.affine(parameters[2], parameters[3], h, rows: classes, cols: hidden)
+        }
+    }
+
+    static func normalised(_ x: [Float]) -> [Float] {
+        let n = max(x.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+        return x.map { $0 / n }
+    }
+
+    /// Sets prototype heads from class means of normalised embeddings (themselves normalised).
+    public mutating func fitPrototypes(_ xs: [[Float]], _ ys: [Int]) {
+        var sums = [Float](repeating: 0, count: classes * inputs)
+        for (x, y) in zip(xs, ys) { for (i, v) in Self.normalised(x).enumerated() { sums[y * inputs + i] += v } }
+        for c in 0..<classes {
+            let p = Self.normalised(Array(sums[(c * inputs)..<((c + 1) * inputs)]))
+            for i in 0..<inputs { sums[c * inputs + i] = p[i] }
+        }
+        parameters = [sums]
+    }
+
+    /// Weighted cross-entropy of a batch and its gradient with respect to every parameter.
+    /// Dropout masks come from `rng` (training only).
+    func lossAndGradient(_ xs: [[Float]], _ ys: [Int], weights: [Float], rng: inout SplitMix64) -> (Float, [[Float]]) {
+        var grads = parameters.map { [Float](repeating: 0, count: $0.count) }
+        var loss: Float = 0, total: Float = 0
+        for (x0, y) in zip(xs, ys) {
+            let x = standardise(x0)
+            let w = weights[y]
+            total += w
+            var h: [Float] = [], mask: [Float] = []
+            let z: [Float]
+            if kind == .mlp {
+                let pre = Self.affine(parameters[0], parameters[1], x, rows: hidden, cols: inputs)
+                mask = (0..<hidden).map { i in pre[i] > 0 ? (rng.unit() < dropout ? 0 : 1 / (1 - dropout)) : 0 }
+                h = (0..<hidden).map { pre[$0] * mask[$0] }
+                z = Self.affine(parameters[2], parameters[3], h, rows: classes, cols: hidden)
+            } else {
+                z = Self.affine(parameters[0], parameters[1], x, rows: classes, cols: inputs)
+            }
+            let m = z.max()!
+            let e = z.map { exp($0 - m) }
+            let s = e.reduce(0, +)
+            loss += w * (log(s) + m - z[y])
+            let dz = (0..<classes).map { w * (e[$0] / s - ($0 == y ? 1 : 0)) }
+            if kind == .mlp {
+                var dh = [Float](repeating: 0, count: hidden)
+                for c in 0..<classes {
+                    grads[3][c] += dz[c]
+                    for j in 0..<hidden {
+                        grads[2][c * hidden + j] += dz[c] * h[j]
+                        dh[j] += dz[c] * parameters[2][c * hidden + j]
+                    }
+                }
+                for j in 0..<hidden where mask[j] != 0 {
+                    let g = dh[j] * mask[j]
+                    grads[1][j] += g
+                    for i in 0..<inputs { grads[0][j * inputs + i] += g * x[i] }
+                }
+            } else {
+                for c in 0..<classes {
+                    grads[1][c] += dz[c]
+                    for i in 0..<inputs { grads[0][c * inputs + i] += dz[c] * x[i] }
+                }
+            }
+        }
+        let n = max(total, 1e-12)
+        return (loss / n, grads.map { $0.map { $0 / n } })
+    }
+
+    /// Mean weighted cross-entropy at inference (no dropout).
+    public func loss(_ xs: [[Float]], _ ys: [Int], weights: [Float]) -> Float {
+        var loss: Float = 0, total: Float = 0
+        for (x, y) in zip(xs, ys) {
+            let z = logits(x)
+            let m = z.max()!
+            loss += weights[y] * (log(z.map { exp($0 - m) }.reduce(0, +)) + m - z[y])
+            total += weights[y]
+        }
+        return loss / max(total, 1e-12)
+    }
+}
+
+/// AdamW (Loshchilov & Hutter): Adam moments with decoupled weight decay on weights (not biases).
+struct AdamW {
+    var learningRate: Float
+    var weightDecay: Float
+    var beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
+    var m: [[Float]], v: [[Float]]
+    var step = 0
+
+    init(shapes: [[Float]], learningRate: Float, weightDecay: Float) {
+        self.learningRate = learningRate
+        self.weightDecay = weightDecay
+        m = shapes.map { [Float](repeating: 0, count: $0.count) }
+        v = m
+    }
+
+    /// Updates `parameters` in place; even-indexed tensors are weights (decayed), odd are biases.
+    mutating func update(_ parameters: inout [[Float]], _ grads: [[Float]], rate: Float) {
+        step += 1
+        let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
+        for t in parameters.indices {
+            let decay = t % 2 == 0 ? weightDecay : 0
+            for i in parameters[t].indices {
+                let g = grads[t][i]
+                m[t][i] = beta1 * m[t][i] + (1 - beta1) * g
+                v[t][i] = beta2 * v[t][i] + (1 - beta2) * g * g
+                parameters[t][i] -= rate * ((m[t][i] / c1) / ((v[t][i] / c2).squareRoot() + epsilon) + decay * parameters[t][i])
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// A failure in training input or training itself, naming the file and the reason.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let file: String
+    public let reason: String
+    public init(file: String, reason: String) {
+        self.file = file
+        self.reason = reason
+    }
+    public var description: String { "\(file): \(reason)" }
+}
+
+/// A labels CSV: a key column (`sop_instance_uid`, `study_instance_uid` or `path`), `label`
+/// (0/1 or a class name), an optional `split` (train/val/test) and an optional `patient` (used
+/// instead of PatientID for patient-level splits). Parsing checks every row and
+/// reports each bad one by line number.
+public struct LabelsFile {
+    public enum KeyKind: String, CaseIterable { case sopInstanceUID = "sop_instance_uid", studyInstanceUID = "study_instance_uid", path }
+
+    public struct Row: Sendable {
+        public var line: Int
+        public var key: String
+        public var label: String
+        public var split: String?
+        /// From an optional `patient` column, for data whose PatientID is not per patient.
+        public var patient: String?
+    }
+
+    public let path: String
+    public let keyKind: KeyKind
+    public let rows: [Row]
+    /// Lowercase hex sha256 of the file's bytes (recorded in the model card).
+    public let sha256: String
+
+    public init(path: String) throws {
+        self.path = path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError(file: path, reason: "cannot read the labels file")
+        }
+        sha256 = data.withUnsafeBytes { ContentDigest.sha256($0) }
+        let lines = CSV.parse(String(decoding: data, as: UTF8.self))
+        guard let header = lines.first?.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else {
+            throw TrainingError(file: path, reason: "empty file")
+        }
+        guard let kind = KeyKind.allCases.first(where: { header.contains($0.rawValue) }),
+              let keyColumn = header.firstIndex(of: kind.rawValue) else {
+            throw TrainingError(file: path, reason: "no key column: expected one of sop_instance_uid, study_instance_uid, path")
+        }
+        guard let labelColumn = header.firstIndex(of: "label") else { throw TrainingError(file: path, reason: "no label column") }
+        let splitColumn = header.firstIndex(of: "split")
+        let patientColumn = header.firstIndex(of: "patient")
+        keyKind = kind
+        var rows: [Row] = [], problems: [String] = []
+        for (i, fields) in lines.enumerated().dropFirst() where !(fields.count == 1 && fields[0].isEmpty) {
+            let line = i + 1
+            func field(_ c: Int) -> String { c < fields.count ? fields[c].trimmingCharacters(in: .whitespaces) : "" }
+            let key = field(keyColumn), label = field(labelColumn)
+            let split = splitColumn.map(field).flatMap { $0.isEmpty ? nil : $0.lowercased() }
+            if key.isEmpty { problems.append("line \(line): empty \(kind.rawValue)") }
+            if label.isEmpty { problems.append("line \(line): empty label") }
+            if let split, !["train", "val", "test"].contains(split) { problems.append("line \(line): split '\(split)' is not train/val/test") }
+            let patient = patientColumn.map(field).flatMap { $0.isEmpty ? nil : $0 }
+            rows.append(Row(line: line, key: key, label: label, split: split, patient: patient))
+        }
+        if !problems.isEmpty { throw TrainingError(file: path, reason: problems.joined(separator: "; ")) }
+        if rows.isEmpty { throw TrainingError(file: path, reason: "no labelled rows") }
+        self.rows = rows
+    }
+}
+
+/// Minimal RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF.
+enum CSV {
+    static func parse(_ text: String) -> [[String]] {
+        var rows: [[String]] = [], row: [String] = [], field = "", quoted = false
+        var chars = Array(text).makeIterator()
+        var pending: Character? = nil
+        while let c = pending ?? chars.next() {
+            pending = nil
+            if quoted {
+                if c == "\"" {
+                    if let n = chars.next() {
+                        if n == "\"" { field.append("\"") } else { quoted = false; pending = n }
+                    } else { quoted = false }
+                } else { field.append(c) }
+            } else if c == "\"" { quoted = true }
+            else if c == "," { row.append(field); field = "" }
+            else if c == "\n" || c == "\r\n" { row.append(field); rows.append(row); row = []; field = "" }
+            else if c == "\r" { continue }
+            else { field.append(c) }
+        }
+        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+        return rows
+    }
+}

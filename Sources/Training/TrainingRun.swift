@@ -1,0 +1,160 @@
+import DICOM
+import Foundation
+import Imaging
+import Models
+import Store
+
+/// `dxkit train` end to end: labels → cohort → split by patient → cached embeddings → fitted head
+/// → `head.safetensors`, `model.json` (backbone, data summary and labels hash, split sizes,
+/// hyperparameters, curves, validation metrics with intervals, overfitting flag), `curves.png`,
+/// registered in the index's models table so `score` can use it at once.
+public struct TrainingRun {
+    public struct Options {
+        public var head = "custom"
+        public var classes = ["NEGATIVE", "POSITIVE"]
+        public var backbone = "efficientnet-lite0"
+        public var modelsDirectory = "models"
+        public var output = "models/custom"
+        /// Share of patients held out for validation; 0 trains on everything (no held-out evaluation).
+        public var validation = 0.2
+        public var augmentation = Augmentation()
+        public var hyper = Trainer.Hyperparameters()
+        public var routing: [[String: [String?]]] = []
+        public var aggregation = "max"
+        public var threshold = 0.5
+        public var cacheDirectory = ".cache/features"
+        public var warning: String?
+        public var version = "0"
+        public init() {}
+    }
+
+    public struct Outcome {
+        public var result: Trainer.Result
+        public var trainSize: Int, validationSize: Int, patients: Int
+        public var validationAUROC: Double?
+        public var validationInterval: (Double, Double)?
+        public var cardPath: String
+    }
+
+    public let database: IndexDatabase
+    public let labels: LabelsFile
+    public let options: Options
+
+    public init(database: IndexDatabase, labels: LabelsFile, options: Options) {
+        self.database = database
+        self.labels = labels
+        self.options = options
+    }
+
+    public func run(log: (String) -> Void) throws -> Outcome {
+        var cohort = try Cohort(labels: labels, database: database, classes: options.classes)
+        let explicitSplits = labels.rows.contains { $0.split != nil }
+        if !explicitSplits {
+            if options.validation > 0 { cohort.splitByPatient(validation: options.validation, seed: options.hyper.seed) }
+            else { for i in cohort.examples.indices { cohort.examples[i].split = .train } }
+        }
+        try cohort.checkSplits(requireValidation: options.validation > 0)
+        let train = cohort.examples(.train), validation = cohort.examples(.val)
+        log("cohort: \(cohort.examples.count) images of \(cohort.patients.count) patients; train \(train.count), validation \(validation.count)")
+
+        let backbone = try Classifier(directory: "\(options.modelsDirectory)/\(options.backbone)")
+        let extractor = FeatureExtractor(backbone: backbone, cacheDirectory: options.cacheDirectory, augmentation: options.augmentation)
+        let trainEmbeddings = try extractor.embeddings(train) { done, total in log("features: \(done)/\(total)") }
+        let validationEmbeddings = try FeatureExtractor(backbone: backbone, cacheDirectory: options.cacheDirectory,
+                                                        augmentation: Augmentation()).embeddings(validation)
+        let trainSet = zip(trainEmbeddings, train).flatMap { copies, e in copies.map { ($0, e.label) } }
+        let validationSet = zip(validationEmbeddings, validation).map { ($0[0], $1.label) }
+
+        let result = try Trainer(options.hyper).fit(train: trainSet, validation: validationSet, classes: options.classes.count) { e in
+            log(String(format: "epoch %3d  train loss %.4f", e.epoch, e.trainLoss) + (e.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? ""))
+        }
+        var auroc: Double?, interval: (Double, Double)?
+        if !validationSet.isEmpty && options.classes.count == 2 {
+            let scores = validationSet.map { Double(softmax(result.head.logits($0.0))[1]) }
+            auroc = BinaryMetrics.auroc(scores, validationSet.map(\.1))
+            interval = BinaryMetrics.aurocInterval(scores, validationSet.map(\.1), seed: options.hyper.seed)
+        }
+        let outcome = Outcome(result: result, trainSize: train.count, validationSize: validation.count,
+                              patients: cohort.patients.count, validationAUROC: auroc, validationInterval: interval,
+                              cardPath: "\(options.output)/model.json")
+        try write(outcome, backbone: backbone, cohort: cohort)
+        return outcome
+    }
+
+    func softmax(_ z: [Float]) -> [Float] {
+        let m = z.max()!
+        let e = z.map { exp($0 - m) }
+        let s = e.reduce(0, +)
+        return e.map { $0 / s }
+    }
+
+    func write(_ o: Outcome, backbone: Classifier, cohort: Cohort) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: options.output, withIntermediateDirectories: true)
+        let head = o.result.head
+        var tensors: [(name: String, shape: [Int], values: [Float])]
+        switch head.kind {
+        case .prototype:
+            tensors = [("prototypes", [head.classes, head.inputs], head.parameters[0]), ("temperature", [1], [head.temperature])]
+        case .linear:
+            tensors = [("dense1.weight", [head.classes, head.inputs], head.parameters[0]), ("dense1.bias", [head.classes], head.parameters[1])]
+        case .mlp:
+            tensors = [("dense1.weight", [head.hidden, head.inputs], head.parameters[0]), ("dense1.bias", [head.hidden], head.parameters[1]),
+                       ("dense2.weight", [head.classes, head.hidden], head.parameters[2]), ("dense2.bias", [head.classes], head.parameters[3])]
+        }
+        if head.kind != .prototype {
+            tensors += [("input_mean", [head.inputs], head.mean), ("input_scale", [head.inputs], head.scale)]
+        }
+        let weightsPath = "\(options.output)/head.safetensors"
+        try SafeTensorsWriter.write(tensors, metadata: ["head": options.head, "backbone": options.backbone], to: weightsPath)
+        let sha = try ContentHash.sha256(file: weightsPath)
+        try LearningCurves.png(o.result.curve, bestEpoch: o.result.bestEpoch, to: "\(options.output)/curves.png")
+
+        let card = try card(o, backbone: backbone, cohort: cohort, weightsSha: sha)
+        let json = try JSONSerialization.data(withJSONObject: card, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try json.write(to: URL(fileURLWithPath: "\(options.output)/model.json"))
+        try ResultStore(database: database).registerModel(head: options.head, name: options.head, weightsSha256: sha,
+                                                          cardJSON: String(decoding: json, as: UTF8.self))
+    }
+
+    func card(_ o: Outcome, backbone: Classifier, cohort: Cohort, weightsSha: String) throws -> [String: Any] {
+        let base = backbone.card
+        let counts = Dictionary(grouping: cohort.examples, by: { options.classes[$0.label] }).mapValues(\.count)
+        var metrics: [String: Any] = ["validation_images": o.validationSize]
+        if let auroc = o.validationAUROC { metrics["validation_auroc"] = auroc }
+        if let ci = o.validationInterval { metrics["validation_auroc_95ci"] = [ci.0, ci.1] }
+        if o.validationSize == 0 { metrics["note"] = "no held-out evaluation" }
+        let hyper = try JSONSerialization.jsonObject(with: JSONEncoder().encode(options.hyper))
+        return [
+            "name": options.head, "head": options.head, "backbone": options.backbone, "head_type": head(o).kind.rawValue,
+            "architecture": base.architecture, "batchnorm_epsilon": base.batchnormEpsilon,
+            "input": ["height": base.input.height, "width": base.input.width, "channels": base.input.channels,
+                      "color": base.input.color, "resize": base.input.resize,
+                      "normalization": ["scale": base.input.normalization.scale, "offset": base.input.normalization.offset]],
+            "classes": options.classes, "output": "softmax", "weights_sha256": weightsSha,
+            "backbone_weights_sha256": base.weightsSha256 ?? "",
+            "license": "trained by dxkit on the user's data; backbone: \(base.license ?? "see backbone")",
+            "intended_use": options.warning ?? "Research use; validate on your own population before any use.",
+            "warning": options.warning ?? NSNull(),
+            "training_data": "\(cohort.examples.count) images of \(cohort.patients.count) patients (\(counts.keys.sorted().map { "\($0): \(counts[$0]!)" }.joined(separator: ", "))); labels \(URL(fileURLWithPath: labels.path).lastPathComponent) sha256 \(labels.sha256)",
+            "training": [
+                "labels_sha256": labels.sha256, "labels_file": labels.path, "split_sizes": ["train": o.trainSize, "validation": o.validationSize],
+                "patients": o.patients, "hyperparameters": hyper, "augmentation": options.augmentation.summary,
+                "best_epoch": o.result.bestEpoch, "overfitting": o.result.overfitting,
+                "curve": o.result.curve.map { ["epoch": $0.epoch, "train_loss": $0.trainLoss, "validation_loss": $0.validationLoss ?? NSNull()] as [String: Any] },
+                "dxkit_version": options.version,
+            ],
+            "metrics": metrics,
+            "scoring": [
+                "routing": ["accept_any": options.routing.map { $0.mapValues { $0.map { $0 ?? NSNull() as Any } } }],
+                "positive_class": options.classes.last!, "threshold": options.threshold,
+                "aggregation": ["rule": options.aggregation,
+                                "description": options.aggregation == "laterality-mean-max"
+                                    ? "per breast: mean over its views (CC, MLO); study: the higher breast"
+                                    : "study probability = the highest probability among its images"],
+            ],
+        ]
+    }
+
+    func head(_ o: Outcome) -> HeadModel { o.result.head }
+}

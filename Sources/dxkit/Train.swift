@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import Store
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a head on a backbone's frozen features from labelled, ingested studies.",
+        discussion: """
+            Labels CSV: a key column (sop_instance_uid, study_instance_uid or path), label (0/1 or a class name) and an \
+            optional split (train/val/test). Without split, patients are split (no patient in two splits), stratified, \
+            seeded. Embeddings are computed once and cached (.cache/features); epochs train only the head. The head \
+            is written to --out and registered, so `dxkit score` uses it at once.
+            """)
+
+    @Option(help: "SQLite index holding the labelled images.") var db = "dxkit.sqlite"
+    @Option(help: "Labels CSV.") var labels: String
+    @Option(help: "Head name (used by scoring and reports).") var head: String
+    @Option(help: "Backbone: xception, efficientnet-lite0 or mobilenet-v2.") var backbone = "efficientnet-lite0"
+    @Option(help: "Head type: linear, mlp or prototype (few-shot).") var headType = "linear"
+    @Option(help: "Class names, negative first.") var classes = "NEGATIVE,POSITIVE"
+    @Option(help: "Share of patients held out for validation, or 'none' (no held-out evaluation).") var validation = "0.2"
+    @Option var epochs = 100
+    @Option var lr: Float = 1e-3
+    @Option var weightDecay: Float = 1e-2
+    @Option var batch = 32
+    @Option(help: "cosine or step.") var schedule = "cosine"
+    @Option(help: "Early-stopping patience in epochs.") var patience = 15
+    @Option(help: "Augmentation, e.g. copies=4,rotate=5,scale=0.9,brightness=0.1,contrast=0.1[,flip].") var augment = ""
+    @Option var seed: UInt64 = 1
+    @Option(help: "Routing preset for scoring: chest or mammography.") var routing = "chest"
+    @Option(help: "Study rule: max or laterality-mean-max.") var aggregation = "max"
+    @Option(help: "Operating threshold on the positive class.") var threshold = 0.5
+    @Option(help: "Warning carried by the model card and every report of this head.") var warning: String?
+    @Option(help: "Folder holding the converted models.") var modelsDir = "models"
+    @Option(help: "Output folder (a sibling of the backbones, e.g. models/NAME).") var out: String
+
+    static let backbones = ["xception": "xception-pneumonia", "efficientnet-lite0": "efficientnet-lite0", "mobilenet-v2": "mobilenet-v2"]
+    static let routings: [String: [[String: [String?]]]] = [
+        "chest": [["modality": ["CR", "DX"], "body_part": ["CHEST"], "view_position": ["PA", "AP", nil]],
+                  ["sop_class_uid": ["1.2.840.10008.5.1.4.1.1.7"], "body_part": ["CHEST"], "view_position": ["PA", "AP", nil]]],
+        "mammography": [["modality": ["MG"]],
+                        ["sop_class_uid": ["1.2.840.10008.5.1.4.1.1.7"], "body_part": ["BREAST"]]],
+    ]
+
+    func run() throws {
+        guard let folder = Self.backbones[backbone] else { throw ValidationError("unknown backbone \(backbone)") }
+        let parent = URL(fileURLWithPath: out).standardizedFileURL.deletingLastPathComponent().path
+        guard parent == URL(fileURLWithPath: modelsDir).standardizedFileURL.path else {
+            throw ValidationError("--out must be a folder directly inside --models-dir (\(modelsDir)), beside its backbone")
+        }
+        guard let rules = Self.routings[routing] else { throw ValidationError("unknown routing preset \(routing) (chest, mammography)") }
+        var options = TrainingRun.Options()
+        options.head = head
+        options.classes = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        options.backbone = folder
+        options.modelsDirectory = modelsDir
+        options.output = out
+        options.validation = validation == "none" ? 0 : (Double(validation) ?? 0.2)
+        options.hyper.head = headType
+        options.hyper.epochs = epochs
+        options.hyper.learningRate = lr
+        options.hyper.weightDecay = weightDecay
+        options.hyper.batch = batch
+        options.hyper.schedule = schedule
+        options.hyper.patience = patience
+        options.hyper.seed = seed
+        options.routing = rules
+        options.aggregation = aggregation
+        options.threshold = threshold
+        options.warning = warning
+        options.version = DXKit.version
+        do {
+            options.augmentation = try Augmentation(spec: augment)
+            let outcome = try TrainingRun(database: IndexDatabase(path: db), labels: LabelsFile(path: labels), options: options)
+                .run { printError($0) }
+            var line = "trained \(head) (\(headType) on \(backbone)): \(outcome.trainSize) training images, \(outcome.validationSize) validation, best epoch \(outcome.result.bestEpoch)"
+            if let auroc = outcome.validationAUROC { line += String(format: ", validation AUROC %.3f", auroc) }
+            if let ci = outcome.validationInterval { line += String(format: " (95%% CI %.3f–%.3f)", ci.0, ci.1) }
+            if outcome.result.overfitting { line += "; OVERFITTING: validation loss diverged from training loss" }
+            print(line + "\nwrote \(outcome.cardPath)")
+        } catch {
+            printError("dxkit train: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
