@@ -46,6 +46,8 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Scoring", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Store"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "Training", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Store", "Scoring", "CPNG"],
+                swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Reports", dependencies: ["Store", "DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Store", dependencies: ["DICOM", .product(name: "GRDB", package: "GRDB.swift")],
@@ -53,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "dxkit",
             dependencies: ["DICOM", "Imaging", "Store",
-                           "Engine", "Models", "Scoring", "Reports",
+                           "Engine", "Models", "Scoring", "Reports", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.swiftLanguageMode(.v5)]),
 
@@ -67,6 +69,9 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Store", "Reports", "Models", "DICOM",
                                                         .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Store", "Models", "DICOM",
+                                                         .product(name: "GRDB", package: "GRDB.swift")],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "DICOM"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),

@@ -57,7 +57,8 @@ public struct Cohort {
         for label in 0..<classes.count {
             var patients = byPatient.filter { majority($0.value) == label }.keys.sorted()
             rng.shuffle(&patients)
-            let held = Int((Double(patients.count) * validation).rounded())
+            // At least one patient of each class stays in training.
+            let held = min(Int((Double(patients.count) * validation).rounded()), max(patients.count - 1, 0))
             for (i, p) in patients.enumerated() { assignment[p] = i < held ? .val : .train }
         }
         for i in examples.indices { examples[i].split = assignment[examples[i].instance.patient] ?? .train }
@@ -75,6 +76,9 @@ public struct Cohort {
             let n = examples.filter { $0.split == split }.count
             if split == .val && requireValidation && n == 0 {
                 throw TrainingError(file: "labels", reason: "no validation examples (\(patients.count) patients); use --validation none to train without held-out evaluation")
+            }
+            if split == .train && labels.count < 2 {
+                throw TrainingError(file: "labels", reason: "the training split (\(n) images) holds \(labels.isEmpty ? "no images" : "only class \(classes[labels.first!])"); it needs both classes")
             }
             if n > 0 && labels.count < 2 && (split != .val || requireValidation) {
                 throw TrainingError(file: "labels", reason: "the \(split.rawValue) split (\(n) images) holds only class \(classes[labels.first!]); it needs both classes")
