@@ -8,7 +8,7 @@ public enum HeatmapOverlay {
     public static func render(_ image: Image, map: [Float], mapWidth: Int, mapHeight: Int, maxSide: Int = 512) -> Image {
         let scale = min(1, Double(maxSide) / Double(max(image.width, image.height)))
         let w = max(1, Int(Double(image.width) * scale)), h = max(1, Int(Double(image.height) * scale))
-        let base = Resize.bilinear(ModelInput.rgb(image), width: w, height: h)
+        let base = Resize.area(ModelInput.rgb(image), width: w, height: h)
         let peak = map.max() ?? 0
         var out = [Float](repeating: 0, count: w * h * 3)
         for y in 0..<h {

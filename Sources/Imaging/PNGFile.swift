@@ -22,7 +22,7 @@ public enum PNGFile {
 
     /// Writes an image whose samples are in [0, 1] (e.g. `DicomImage.displayFrame`), scaled
     /// to 8 or 16 bits. 16-bit files are written linear (gAMA 1.0), as libpng's API does.
-    public static func write(_ image: Image, bitDepth: Int, to path: String) throws {
+    public static func write(_ image: Image, bitDepth: Int, to path: String, fast: Bool = false) throws {
         guard image.channels == 1 || image.channels == 3 else {
             throw ImagingError(file: path, reason: "\(image.channels) channels cannot be written as PNG")
         }
@@ -32,6 +32,7 @@ public enum PNGFile {
         png.width = png_uint_32(image.width)
         png.height = png_uint_32(image.height)
         png.format = image.channels == 3 ? formatColor : 0
+        if fast { png.flags |= 0x02 }  // PNG_IMAGE_FLAG_FAST: quicker compression, larger file
         let ok: Int32
         if bitDepth == 8 {
             let bytes = image.pixels.map { (v: Float) -> UInt8 in UInt8(Swift.min(Swift.max(v, 0), 1) * 255 + 0.5) }

@@ -20,6 +20,32 @@ public enum Resize {
         return Image(width: width, height: height, channels: c, pixels: out, photometric: image.photometric)
     }
 
+    /// Shrinks by averaging the source pixels each output pixel covers (box filter): fast and
+    /// alias-free for thumbnails; enlarging falls back to nearest.
+    public static func area(_ image: Image, width: Int, height: Int) -> Image {
+        guard width < image.width || height < image.height else { return nearest(image, width: width, height: height) }
+        let c = image.channels
+        let xs = (0...width).map { $0 * image.width / width }, ys = (0...height).map { $0 * image.height / height }
+        var out = [Float](repeating: 0, count: width * height * c)
+        image.pixels.withUnsafeBufferPointer { src in
+            for y in 0..<height {
+                let y0 = ys[y], y1 = max(ys[y + 1], y0 + 1)
+                for x in 0..<width {
+                    let x0 = xs[x], x1 = max(xs[x + 1], x0 + 1)
+                    for k in 0..<c {
+                        var s: Float = 0
+                        for yy in y0..<y1 {
+                            let row = yy * image.width
+                            for xx in x0..<x1 { s += src[(row + xx) * c + k] }
+                        }
+                        out[(y * width + x) * c + k] = s / Float((y1 - y0) * (x1 - x0))
+                    }
+                }
+            }
+        }
+        return Image(width: width, height: height, channels: c, pixels: out, photometric: image.photometric)
+    }
+
     /// Pillow's ImagingScaleAffine index rule: pos = scale/2, then pos += scale per output pixel.
     public static func nearestIndices(input: Int, output: Int) -> [Int] {
         let scale = Double(input) / Double(output)

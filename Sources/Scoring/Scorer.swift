@@ -172,8 +172,8 @@ public final class Scorer {
             let rgb = try InputLoader.rgb8(work.candidate.path)
             let input = InputLoader.prepare(rgb, for: heads[work.head].classifier.card)
             let scale = min(1, 512 / Double(max(rgb.width, rgb.height)))
-            let thumbnail = Resize.bilinear(rgb, width: max(1, Int(Double(rgb.width) * scale)),
-                                            height: max(1, Int(Double(rgb.height) * scale)))
+            let thumbnail = Resize.area(rgb, width: max(1, Int(Double(rgb.width) * scale)),
+                                        height: max(1, Int(Double(rgb.height) * scale)))
             return Prepared(work: work, input: input, thumbnail: thumbnail, error: nil, seconds: Date().timeIntervalSince(started))
         } catch {
             return Prepared(work: work, input: nil, thumbnail: nil, error: "\(error)", seconds: Date().timeIntervalSince(started))
@@ -225,7 +225,7 @@ public final class Scorer {
         let overlay = HeatmapOverlay.render(thumbnail, map: map.values, mapWidth: map.width, mapHeight: map.height)
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = "\(directory)/\(SafeName.file(sop))-\(head.name).png"
-        return (try? PNGFile.write(overlay, bitDepth: 8, to: path)) != nil ? path : nil
+        return (try? PNGFile.write(overlay, bitDepth: 8, to: path, fast: true)) != nil ? path : nil
     }
 }
 
