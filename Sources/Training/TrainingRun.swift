@@ -25,6 +25,8 @@ public struct TrainingRun {
         public var cacheDirectory = ".cache/features"
         public var warning: String?
         public var version = "0"
+        /// When set, the hyperparameters are chosen by cross-validated search first.
+        public var search: HyperparameterSearch?
         public init() {}
     }
 
@@ -34,6 +36,8 @@ public struct TrainingRun {
         public var validationAUROC: Double?
         public var validationInterval: (Double, Double)?
         public var cardPath: String
+        public var hyper: Trainer.Hyperparameters
+        public var trials: [HyperparameterSearch.Trial] = []
     }
 
     public let database: IndexDatabase
@@ -65,7 +69,18 @@ public struct TrainingRun {
         let trainSet = zip(trainEmbeddings, train).flatMap { copies, e in copies.map { ($0, e.label) } }
         let validationSet = zip(validationEmbeddings, validation).map { ($0[0], $1.label) }
 
-        let result = try Trainer(options.hyper).fit(train: trainSet, validation: validationSet, classes: options.classes.count) { e in
+        var hyper = options.hyper
+        var trials: [HyperparameterSearch.Trial] = []
+        if let search = options.search {
+            // Cross-validation over every non-test example (validation rows rejoin as folds).
+            let pooled = train + validation
+            let pooledEmbeddings = trainEmbeddings + (try extractor.embeddings(validation))
+            (hyper, trials) = try search.run(pooled, embeddings: pooledEmbeddings, classes: options.classes.count,
+                                             base: options.hyper, log: log)
+            log("search: chose \(hyper.head), lr \(hyper.learningRate), weight decay \(hyper.weightDecay)")
+        }
+
+        let result = try Trainer(hyper).fit(train: trainSet, validation: validationSet, classes: options.classes.count) { e in
             log(String(format: "epoch %3d  train loss %.4f", e.epoch, e.trainLoss) + (e.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? ""))
         }
         var auroc: Double?, interval: (Double, Double)?
@@ -76,7 +91,7 @@ public struct TrainingRun {
         }
         let outcome = Outcome(result: result, trainSize: train.count, validationSize: validation.count,
                               patients: cohort.patients.count, validationAUROC: auroc, validationInterval: interval,
-                              cardPath: "\(options.output)/model.json")
+                              cardPath: "\(options.output)/model.json", hyper: hyper, trials: trials)
         try write(outcome, backbone: backbone, cohort: cohort)
         return outcome
     }
@@ -124,7 +139,15 @@ public struct TrainingRun {
         if let auroc = o.validationAUROC { metrics["validation_auroc"] = auroc }
         if let ci = o.validationInterval { metrics["validation_auroc_95ci"] = [ci.0, ci.1] }
         if o.validationSize == 0 { metrics["note"] = "no held-out evaluation" }
-        let hyper = try JSONSerialization.jsonObject(with: JSONEncoder().encode(options.hyper))
+        let hyper = try JSONSerialization.jsonObject(with: JSONEncoder().encode(o.hyper))
+        var search: Any = NSNull()
+        if let s = options.search {
+            search = ["method": s.method, "folds": s.folds, "selection": "lowest mean cross-validated loss, folds by patient",
+                      "trials": o.trials.map { t in
+                          ["head": t.hyper.head, "learning_rate": t.hyper.learningRate, "weight_decay": t.hyper.weightDecay,
+                           "fold_losses": t.foldLosses, "mean_loss": t.meanLoss, "mean_auroc": t.meanAUROC ?? NSNull()] as [String: Any]
+                      }]
+        }
         return [
             "name": options.head, "head": options.head, "backbone": options.backbone, "head_type": head(o).kind.rawValue,
             "architecture": base.architecture, "batchnorm_epsilon": base.batchnormEpsilon,
@@ -140,7 +163,7 @@ public struct TrainingRun {
             "training": [
                 "labels_sha256": labels.sha256, "labels_file": labels.path, "split_sizes": ["train": o.trainSize, "validation": o.validationSize],
                 "patients": o.patients, "hyperparameters": hyper, "augmentation": options.augmentation.summary,
-                "best_epoch": o.result.bestEpoch, "overfitting": o.result.overfitting,
+                "best_epoch": o.result.bestEpoch, "overfitting": o.result.overfitting, "search": search,
                 "curve": o.result.curve.map { ["epoch": $0.epoch, "train_loss": $0.trainLoss, "validation_loss": $0.validationLoss ?? NSNull()] as [String: Any] },
                 "dxkit_version": options.version,
             ],

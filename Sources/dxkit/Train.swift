@@ -32,6 +32,9 @@ struct Train: ParsableCommand {
     @Option(help: "Study rule: max or laterality-mean-max.") var aggregation = "max"
     @Option(help: "Operating threshold on the positive class.") var threshold = 0.5
     @Option(help: "Warning carried by the model card and every report of this head.") var warning: String?
+    @Option(help: "Search hyperparameters (lr, weight decay, head type) first: random or grid.") var search: String?
+    @Option(help: "Configurations tried by a random search.") var trials = 8
+    @Option(help: "Cross-validation folds (by patient) for --search.") var folds = 5
     @Option(help: "Folder holding the converted models.") var modelsDir = "models"
     @Option(help: "Output folder (a sibling of the backbones, e.g. models/NAME).") var out: String
 
@@ -70,6 +73,10 @@ struct Train: ParsableCommand {
         options.threshold = threshold
         options.warning = warning
         options.version = DXKit.version
+        if let search {
+            guard search == "random" || search == "grid" else { throw ValidationError("--search takes random or grid") }
+            options.search = HyperparameterSearch(method: search, trials: trials, folds: folds)
+        }
         do {
             options.augmentation = try Augmentation(spec: augment)
             let outcome = try TrainingRun(database: IndexDatabase(path: db), labels: LabelsFile(path: labels), options: options)

@@ -103,6 +103,30 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(registered, 1, "same weights register once")
     }
 
+    func testSearchCrossValidatesByPatientAndStoresEveryTrial() throws {
+        var o = options("searched")
+        o.hyper.epochs = 15
+        o.search = HyperparameterSearch(method: "random", trials: 3, folds: 4)
+        let outcome = try TrainingRun(database: db, labels: try chestLabels(), options: o).run { _ in }
+        XCTAssertEqual(outcome.trials.count, 3)
+        for trial in outcome.trials { XCTAssertEqual(trial.foldLosses.count, 4, "one loss per patient fold") }
+        let best = try XCTUnwrap(outcome.trials.min { $0.meanLoss < $1.meanLoss })
+        XCTAssertEqual(outcome.hyper.head, best.hyper.head)
+        XCTAssertEqual(outcome.hyper.learningRate, best.hyper.learningRate)
+        let card = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("searched/model.json"))) as! [String: Any]
+        let search = try XCTUnwrap((card["training"] as? [String: Any])?["search"] as? [String: Any])
+        XCTAssertEqual((search["trials"] as? [Any])?.count, 3)
+        // Folds hold whole patients.
+        var cohort = try Cohort(labels: try chestLabels(), database: db, classes: ["NORMAL", "PNEUMONIA"])
+        cohort.splitByPatient(validation: 0, seed: 1)
+        let folds = HyperparameterSearch.patientFolds(cohort.examples, folds: 4, seed: 3)
+        var foldOfPatient: [String: Int] = [:]
+        for (e, f) in zip(cohort.examples, folds) {
+            XCTAssertEqual(foldOfPatient[e.instance.patient] ?? f, f)
+            foldOfPatient[e.instance.patient] = f
+        }
+    }
+
     func testPrototypeHeadClassifiesHeldOutViewsOfTrainingPatients() throws {
         // Few-shot: prototypes from the CC views of both patients, tested on their MLO views.
         let rows = try String(contentsOfFile: path("scripts/breast-labels.csv"), encoding: .utf8).split(separator: "\n").dropFirst()

@@ -1,0 +1,101 @@
+import Foundation
+
+/// Random or grid search over learning rate, weight decay and head type, each configuration
+/// scored by K-fold cross-validation with folds made of whole patients (stratified, seeded).
+/// The configuration with the lowest mean validation loss wins; every trial is kept.
+public struct HyperparameterSearch {
+    public struct Trial: Sendable {
+        public var hyper: Trainer.Hyperparameters
+        public var foldLosses: [Float]
+        public var meanLoss: Float
+        public var meanAUROC: Double?
+    }
+
+    public static let learningRates: [Float] = [1e-4, 3e-4, 1e-3, 3e-3]
+    public static let weightDecays: [Float] = [0, 1e-4, 1e-2]
+    public static let heads = ["linear", "mlp", "prototype"]
+
+    public var method = "random"
+    public var trials = 8
+    public var folds = 5
+
+    public init(method: String, trials: Int, folds: Int) {
+        self.method = method
+        self.trials = trials
+        self.folds = folds
+    }
+
+    /// The configurations to try, derived from `base` (seeded for random search).
+    func configurations(base: Trainer.Hyperparameters) -> [Trainer.Hyperparameters] {
+        var grid: [Trainer.Hyperparameters] = []
+        for head in Self.heads {
+            for lr in (head == "prototype" ? [base.learningRate] : Self.learningRates) {
+                for wd in (head == "prototype" ? [base.weightDecay] : Self.weightDecays) {
+                    var h = base
+                    h.head = head; h.learningRate = lr; h.weightDecay = wd
+                    grid.append(h)
+                }
+            }
+        }
+        guard method == "random", trials < grid.count else { return grid }
+        var rng = SplitMix64(seed: base.seed &+ 11)
+        rng.shuffle(&grid)
+        return Array(grid.prefix(max(1, trials)))
+    }
+
+    /// `examples` with their embeddings (copy 0 first, then augmented copies).
+    public func run(_ examples: [Cohort.Example], embeddings: [[[Float]]], classes: Int, base: Trainer.Hyperparameters,
+                    log: (String) -> Void) throws -> (best: Trainer.Hyperparameters, trials: [Trial]) {
+        let fold = Self.patientFolds(examples, folds: folds, seed: base.seed)
+        let used = Set(fold).count
+        guard used >= 2 else {
+            throw TrainingError(file: "--search", reason: "cross-validation needs at least 2 patients per class; this cohort has too few")
+        }
+        var results: [Trial] = []
+        for hyper in configurations(base: base) {
+            var losses: [Float] = [], aurocs: [Double] = []
+            for k in 0..<folds where fold.contains(k) {
+                let trainSet = examples.indices.filter { fold[$0] != k }.flatMap { i in embeddings[i].map { ($0, examples[i].label) } }
+                let heldOut = examples.indices.filter { fold[$0] == k }.map { (embeddings[$0][0], examples[$0].label) }
+                guard Set(trainSet.map(\.1)).count == classes else { continue }
+                var quiet = hyper
+                quiet.patience = max(5, hyper.patience)
+                let fit = try Trainer(quiet).fit(train: trainSet, validation: heldOut, classes: classes)
+                let counts = (0..<classes).map { c in Float(trainSet.filter { $0.1 == c }.count) }
+                let weights = counts.map { $0 > 0 ? Float(trainSet.count) / (Float(classes) * $0) : 0 }
+                losses.append(fit.head.loss(heldOut.map(\.0), heldOut.map(\.1), weights: weights))
+                if classes == 2 {
+                    let scores = heldOut.map { x -> Double in
+                        let z = fit.head.logits(x.0)
+                        return Double(1 / (1 + exp(z[0] - z[1])))
+                    }
+                    if let a = BinaryMetrics.auroc(scores, heldOut.map(\.1)) { aurocs.append(a) }
+                }
+            }
+            guard !losses.isEmpty else { continue }
+            let trial = Trial(hyper: hyper, foldLosses: losses, meanLoss: losses.reduce(0, +) / Float(losses.count),
+                              meanAUROC: aurocs.isEmpty ? nil : aurocs.reduce(0, +) / Double(aurocs.count))
+            results.append(trial)
+            log(String(format: "search: %@ lr %g wd %g → mean validation loss %.4f over %d folds", hyper.head, hyper.learningRate,
+                       hyper.weightDecay, trial.meanLoss, losses.count) + (trial.meanAUROC.map { String(format: ", AUROC %.3f", $0) } ?? ""))
+        }
+        guard let best = results.min(by: { $0.meanLoss < $1.meanLoss }) else {
+            throw TrainingError(file: "--search", reason: "no fold had both classes in training")
+        }
+        return (best.hyper, results)
+    }
+
+    /// Fold of each example: patients dealt round-robin into folds within each class, after a seeded shuffle.
+    static func patientFolds(_ examples: [Cohort.Example], folds: Int, seed: UInt64) -> [Int] {
+        var labelOf: [String: Int] = [:]
+        for e in examples { labelOf[e.instance.patient] = max(labelOf[e.instance.patient] ?? 0, e.label) }
+        var rng = SplitMix64(seed: seed &+ 5)
+        var foldOf: [String: Int] = [:]
+        for label in Set(labelOf.values).sorted() {
+            var patients = labelOf.filter { $0.value == label }.keys.sorted()
+            rng.shuffle(&patients)
+            for (i, p) in patients.enumerated() { foldOf[p] = i % max(1, folds) }
+        }
+        return examples.map { foldOf[$0.instance.patient]! }
+    }
+}
