@@ -1,4 +1,3 @@
-import CDCMTK
 import COpenJPEG
 
 /// Decodes JPEG 2000 and HTJ2K frames with OpenJPEG (DCMTK has no such codec).
@@ -18,15 +17,7 @@ enum JPEG2000Decoder {
     }
 
     static func decodeFrame(_ file: DicomFile, layout: PixelLayout, frame: Int) throws -> StoredFrame {
-        var raw: UnsafeMutablePointer<UInt8>?
-        var length = 0
-        var err = [CChar](repeating: 0, count: 512)
-        guard dx_encapsulated_frame(file.handle, UInt32(frame), UInt32(layout.frames), &raw, &length, &err, err.count) != 0,
-              let raw else {
-            throw DicomError(.decode, file: file.path, reason: String(cString: err))
-        }
-        let bytes = Array(UnsafeBufferPointer(start: raw, count: length))
-        dx_free(raw)
+        let bytes = try FrameDecoder.withEncapsulatedFrame(file, layout: layout, frame: frame) { Array($0) }
         do {
             return try decode(bytes, layout: layout)
         } catch let failure as Failure {

@@ -1,5 +1,4 @@
 import CCharLS
-import CDCMTK
 
 /// JPEG-LS lossless and near-lossless through CharLS 2 (Debian's libcharls), which decodes
 /// several times faster than the CharLS 1 copy inside DCMTK. Produces colour-by-pixel,
@@ -8,27 +7,25 @@ enum JPEGLSDecoder {
     static let transferSyntaxes: Set<String> = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"]
 
     static func decodeFrame(_ file: DicomFile, layout: PixelLayout, frame: Int) throws -> FrameDecoder.RawFrame {
-        var raw: UnsafeMutablePointer<UInt8>?
-        var length = 0
-        var err = [CChar](repeating: 0, count: 512)
-        guard dx_encapsulated_frame(file.handle, UInt32(frame), UInt32(layout.frames), &raw, &length, &err, err.count) != 0,
-              let raw else {
-            throw DicomError(.decode, file: file.path, reason: String(cString: err))
+        try FrameDecoder.withEncapsulatedFrame(file, layout: layout, frame: frame) { source in
+            try decode(source, layout: layout, file: file.path)
         }
-        defer { dx_free(raw) }
+    }
+
+    static func decode(_ source: UnsafeBufferPointer<UInt8>, layout: PixelLayout, file path: String) throws -> FrameDecoder.RawFrame {
         func fail(_ code: charls_jpegls_errc) -> DicomError {
-            DicomError(.decode, file: file.path, reason: "JPEG-LS: \(String(cString: charls_get_error_message(code)))")
+            DicomError(.decode, file: path, reason: "JPEG-LS: \(String(cString: charls_get_error_message(code)))")
         }
         guard let decoder = charls_jpegls_decoder_create() else { throw fail(CHARLS_JPEGLS_ERRC_NOT_ENOUGH_MEMORY) }
         defer { charls_jpegls_decoder_destroy(decoder) }
-        var code = charls_jpegls_decoder_set_source_buffer(decoder, raw, length)
+        var code = charls_jpegls_decoder_set_source_buffer(decoder, source.baseAddress!, source.count)
         if code == CHARLS_JPEGLS_ERRC_SUCCESS { code = charls_jpegls_decoder_read_header(decoder) }
         var info = charls_frame_info()
         if code == CHARLS_JPEGLS_ERRC_SUCCESS { code = charls_jpegls_decoder_get_frame_info(decoder, &info) }
         guard code == CHARLS_JPEGLS_ERRC_SUCCESS else { throw fail(code) }
         guard Int(info.width) == layout.columns, Int(info.height) == layout.rows,
               Int(info.component_count) == layout.samplesPerPixel else {
-            throw DicomError(.decode, file: file.path, reason: "JPEG-LS frame is \(info.width)x\(info.height)x\(info.component_count), attributes say \(layout.columns)x\(layout.rows)x\(layout.samplesPerPixel)")
+            throw DicomError(.decode, file: path, reason: "JPEG-LS frame is \(info.width)x\(info.height)x\(info.component_count), attributes say \(layout.columns)x\(layout.rows)x\(layout.samplesPerPixel)")
         }
         var interleave = CHARLS_INTERLEAVE_MODE_NONE
         _ = charls_jpegls_decoder_get_interleave_mode(decoder, &interleave)
@@ -37,7 +34,7 @@ enum JPEGLSDecoder {
         guard code == CHARLS_JPEGLS_ERRC_SUCCESS else { throw fail(code) }
         let expected = layout.pixelsPerFrame * layout.samplesPerPixel * (info.bits_per_sample > 8 ? 2 : 1)
         guard size == expected, (info.bits_per_sample > 8) == (layout.bitsAllocated == 16) else {
-            throw DicomError(.decode, file: file.path,
+            throw DicomError(.decode, file: path,
                              reason: "JPEG-LS precision \(info.bits_per_sample) does not fit Bits Allocated \(layout.bitsAllocated)")
         }
         var bytes = [UInt8](unsafeUninitializedCapacity: size + 1) { out, count in

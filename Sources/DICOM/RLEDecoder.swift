@@ -1,4 +1,3 @@
-import CDCMTK
 
 /// DICOM RLE Lossless (PS3.5 Annex G): one PackBits segment per byte plane, most significant
 /// byte first. Decodes straight into colour-by-pixel, little-endian samples — the layout
@@ -7,15 +6,9 @@ enum RLEDecoder {
     static let transferSyntax = "1.2.840.10008.1.2.5"
 
     static func decodeFrame(_ file: DicomFile, layout: PixelLayout, frame: Int) throws -> FrameDecoder.RawFrame {
-        var raw: UnsafeMutablePointer<UInt8>?
-        var length = 0
-        var err = [CChar](repeating: 0, count: 512)
-        guard dx_encapsulated_frame(file.handle, UInt32(frame), UInt32(layout.frames), &raw, &length, &err, err.count) != 0,
-              let raw else {
-            throw DicomError(.decode, file: file.path, reason: String(cString: err))
+        let bytes = try FrameDecoder.withEncapsulatedFrame(file, layout: layout, frame: frame) {
+            try decode($0, layout: layout, file: file.path)
         }
-        defer { dx_free(raw) }
-        let bytes = try decode(UnsafeBufferPointer(start: raw, count: length), layout: layout, file: file.path)
         return FrameDecoder.RawFrame(bytes: bytes, photometric: layout.photometric, planar: 0)
     }
 

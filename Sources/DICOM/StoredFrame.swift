@@ -96,6 +96,20 @@ enum FrameDecoder {
             && !(layout.photometric == "YBR_FULL_422" && !isEncapsulated(file))
     }
 
+    /// Runs `body` on one frame's compressed bitstream (its fragments concatenated by DCMTK).
+    static func withEncapsulatedFrame<T>(_ file: DicomFile, layout: PixelLayout, frame: Int,
+                                         _ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
+        var raw: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        var err = [CChar](repeating: 0, count: 512)
+        guard dx_encapsulated_frame(file.handle, UInt32(frame), UInt32(layout.frames), &raw, &length, &err, err.count) != 0,
+              let raw else {
+            throw DicomError(.decode, file: file.path, reason: String(cString: err))
+        }
+        defer { dx_free(raw) }
+        return try body(UnsafeBufferPointer(start: raw, count: length))
+    }
+
     static func isEncapsulated(_ file: DicomFile) -> Bool { dx_pixel_encapsulated(file.handle) != 0 }
     static func fragmentCount(_ file: DicomFile) -> Int { Int(dx_pixel_fragment_count(file.handle)) }
 
