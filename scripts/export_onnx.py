@@ -1,0 +1,538 @@
+#!/usr/bin/env python3
+"""Builds PyTorch versions of dxkit's three networks from models/*/model.safetensors, checks them
+against the golden logits, and exports them to ONNX for scripts/bench_models.py.
+
+Run in .venv-ref (scripts/bench-models.sh does it): torch (CPU wheel), onnx, onnxruntime, numpy,
+pillow, pydicom, pylibjpeg-rle (scripts/bench-requirements.txt).
+
+  pneumonia           Xception (Keras Applications semantics) + GAP -> Dense 128 ReLU -> Dense 2,
+                      150x150; weights models/xception-pneumonia/
+  mobilenet-v2        torchvision MobileNetV2 (reference_outputs.mobilenet_v2), 224x224
+  efficientnet-lite0  efficientnet_lite_pytorch's EfficientNet-Lite0 (same state_dict keys), static
+                      TF SAME padding for 224x224, 224x224
+
+Each module must reproduce Tests/ModelsTests/Fixtures/reference-outputs.json (max |logit diff|
+<= 1e-3, same inputs as scripts/reference_outputs.py builds them, input sha256s checked), and so
+must the exported ONNX model under ONNX Runtime. Writes .cache/bench/onnx/NAME.onnx (opset 17,
+dynamic batch axis, input "input" NCHW float32, output "logits") and .cache/bench/onnx/flops.json
+(per image: FLOPs = 2 x multiply-adds of every Conv2d / Linear, counted by forward hooks as
+2*Cout*Cin/groups*kh*kw*OH*OW and 2*in*out).
+
+Usage: export_onnx.py [--force] [--out .cache/bench/onnx] [--models NAME ...]
+Skips everything when .cache/bench/onnx/stamp.json says the weights, this script, the golden file
+and the torch/onnx versions are unchanged.
+"""
+import argparse
+import functools
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(REPO / "scripts"))
+
+GOLDEN = REPO / "Tests/ModelsTests/Fixtures/reference-outputs.json"
+OUT = REPO / ".cache/bench/onnx"
+OPSET = 17
+TOLERANCE = 1e-3
+
+# dxkit name -> (models/ folder, input size, key in reference-outputs.json)
+MODELS = {
+    "pneumonia": ("xception-pneumonia", 150, "pneumonia"),
+    "mobilenet-v2": ("mobilenet-v2", 224, "mobilenet-v2"),
+    "efficientnet-lite0": ("efficientnet-lite0", 224, "efficientnet-lite0"),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# safetensors (F32 only, as scripts/convert_weights.py writes them)
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        data = f.read()
+    header.pop("__metadata__", None)
+    out = {}
+    for k, v in header.items():
+        s, e = v["data_offsets"]
+        if v["dtype"] != "F32":
+            raise SystemExit(f"{path}: {k} has dtype {v['dtype']}, expected F32")
+        out[k] = np.frombuffer(data[s:e], dtype="<f4").reshape(v["shape"]).copy()
+    return out
+
+
+def tf_same_pads(size, k, s):
+    """TF/Keras SAME: (before, after) for one axis."""
+    total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Models
+
+def build_xception_pneumonia(size=150):
+    """Keras Applications Xception (include_top=False) + the pneumonia head, in PyTorch.
+
+    Attribute names are the Keras layer names, so the state_dict keys are the safetensors names
+    except that a separable conv's "NAME.depthwise" / "NAME.pointwise" are NAME.depthwise.weight
+    / NAME.pointwise.weight here. Padding is computed statically for `size`.
+    """
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    def bn(c):
+        return nn.BatchNorm2d(c, eps=1e-3)
+
+    class SepConv(nn.Module):
+        """Keras SeparableConv2D 3x3, stride 1, SAME (symmetric pad 1), no bias."""
+
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.depthwise = nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False)
+            self.pointwise = nn.Conv2d(cin, cout, 1, bias=False)
+
+        def forward(self, x):
+            return self.pointwise(self.depthwise(x))
+
+    class SamePool(nn.Module):
+        """Keras MaxPooling2D 3x3 stride 2 SAME (padded cells ignored) for input side `n`."""
+
+        def __init__(self, n):
+            super().__init__()
+            lo, hi = tf_same_pads(n, 3, 2)
+            if lo == hi:
+                self.pool = nn.MaxPool2d(3, 2, padding=lo)
+            elif hi == lo + 1:  # the extra cell at bottom/right: ceil_mode adds that last window
+                self.pool = nn.MaxPool2d(3, 2, padding=lo, ceil_mode=True)
+            else:
+                raise ValueError(f"unsupported SAME padding {lo},{hi}")
+            out = math.floor((n + 2 * lo - 3) / 2) + 1 if lo == hi else math.ceil((n + 2 * lo - 3) / 2) + 1
+            if out != math.ceil(n / 2):
+                raise ValueError(f"pool output {out} != SAME {math.ceil(n / 2)} for {n}")
+            self.out = out
+
+        def forward(self, x):
+            return self.pool(x)
+
+    class XceptionPneumonia(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block1_conv1 = nn.Conv2d(3, 32, 3, 2, 0, bias=False)   # VALID
+            self.block1_conv1_bn = bn(32)
+            self.block1_conv2 = nn.Conv2d(32, 64, 3, 1, 0, bias=False)  # VALID
+            self.block1_conv2_bn = bn(64)
+            n = (size - 3) // 2 + 1 - 2
+            self.pools = {}
+            for block, cin, cout in [(2, 64, 128), (3, 128, 256), (4, 256, 728)]:
+                self._sep(f"block{block}_sepconv1", cin, cout)
+                self._sep(f"block{block}_sepconv2", cout, cout)
+                self._shortcut(block, cin, cout)
+                pool = SamePool(n)
+                setattr(self, f"block{block}_pool", pool)
+                n = pool.out
+            for block in range(5, 13):
+                for j in (1, 2, 3):
+                    self._sep(f"block{block}_sepconv{j}", 728, 728)
+            self._sep("block13_sepconv1", 728, 728)
+            self._sep("block13_sepconv2", 728, 1024)
+            self._shortcut(13, 728, 1024)
+            self.block13_pool = SamePool(n)
+            self._sep("block14_sepconv1", 1024, 1536)
+            self._sep("block14_sepconv2", 1536, 2048)
+            self.head_dense1 = nn.Linear(2048, 128)
+            self.head_dense2 = nn.Linear(128, 2)
+
+        def _sep(self, name, cin, cout):
+            setattr(self, name, SepConv(cin, cout))
+            setattr(self, f"{name}_bn", bn(cout))
+
+        def _shortcut(self, block, cin, cout):
+            # 1x1 stride 2 SAME: the SAME padding of a 1x1 kernel is always 0
+            setattr(self, f"block{block}_shortcut", nn.Conv2d(cin, cout, 1, 2, 0, bias=False))
+            setattr(self, f"block{block}_shortcut_bn", bn(cout))
+
+        def sep(self, name, x):
+            return getattr(self, f"{name}_bn")(getattr(self, name)(x))
+
+        def shortcut(self, block, x):
+            return getattr(self, f"block{block}_shortcut_bn")(getattr(self, f"block{block}_shortcut")(x))
+
+        def forward(self, x):
+            x = F.relu(self.block1_conv1_bn(self.block1_conv1(x)))
+            x = F.relu(self.block1_conv2_bn(self.block1_conv2(x)))
+            # block 2: no ReLU before the first separable conv (x is already activated)
+            r = self.shortcut(2, x)
+            x = self.sep("block2_sepconv1", x)
+            x = self.sep("block2_sepconv2", F.relu(x))
+            x = self.block2_pool(x) + r
+            for block in (3, 4):
+                r = self.shortcut(block, x)
+                x = self.sep(f"block{block}_sepconv1", F.relu(x))
+                x = self.sep(f"block{block}_sepconv2", F.relu(x))
+                x = getattr(self, f"block{block}_pool")(x) + r
+            for block in range(5, 13):
+                r = x
+                for j in (1, 2, 3):
+                    x = self.sep(f"block{block}_sepconv{j}", F.relu(x))
+                x = x + r
+            r = self.shortcut(13, x)
+            x = self.sep("block13_sepconv1", F.relu(x))
+            x = self.sep("block13_sepconv2", F.relu(x))
+            x = self.block13_pool(x) + r
+            x = F.relu(self.sep("block14_sepconv1", x))
+            x = F.relu(self.sep("block14_sepconv2", x))
+            x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+            x = F.relu(self.head_dense1(x))  # Dropout 0.3: identity at inference
+            return self.head_dense2(x)
+
+    return XceptionPneumonia()
+
+
+def xception_key(name):
+    if name.endswith(".depthwise") or name.endswith(".pointwise"):
+        return name + ".weight"
+    return name
+
+
+# EfficientNet-Lite0 (efficientnet_lite_pytorch / lukemelas layout): (repeats, k, s, expand, in, out)
+EFFNET_LITE0_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40),
+                       (3, 3, 2, 6, 40, 80), (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192),
+                       (1, 3, 1, 6, 192, 320)]
+
+
+def build_efficientnet_lite0(size=224):
+    """EfficientNet-Lite0 with the reference package's module names (_conv_stem, _bn0, _blocks.i.
+    _expand_conv/_bn0/_depthwise_conv/_bn1/_project_conv/_bn2, _conv_head, _bn1, _fc): ReLU6, no
+    SE, BN eps 1e-3, TF SAME padding computed statically for `size` (ZeroPad2d, as its
+    Conv2dStaticSamePadding), residual when stride 1 and in == out."""
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    class SameConv(nn.Conv2d):
+        def __init__(self, cin, cout, k, s, n, groups=1):
+            lo, hi = tf_same_pads(n, k, s)
+            # symmetric SAME padding goes into the conv itself; only the asymmetric cases (the
+            # stride-2 convs) need an explicit zero pad (left/top lo, right/bottom hi)
+            super().__init__(cin, cout, k, s, lo if lo == hi else 0, groups=groups, bias=False)
+            self.pads = (0, 0, 0, 0) if lo == hi else (lo, hi, lo, hi)
+
+        def forward(self, x):
+            if any(self.pads):
+                x = F.pad(x, self.pads)
+            return super().forward(x)
+
+    def bn(c):
+        return nn.BatchNorm2d(c, eps=1e-3)
+
+    class MBConv(nn.Module):
+        def __init__(self, k, s, e, cin, cout, n):
+            super().__init__()
+            hid = cin * e
+            self.expand = e != 1
+            if self.expand:
+                self._expand_conv = SameConv(cin, hid, 1, 1, n)
+                self._bn0 = bn(hid)
+            self._depthwise_conv = SameConv(hid, hid, k, s, n, groups=hid)
+            self._bn1 = bn(hid)
+            self._project_conv = SameConv(hid, cout, 1, 1, math.ceil(n / s))
+            self._bn2 = bn(cout)
+            self.residual = s == 1 and cin == cout
+
+        def forward(self, inputs):
+            x = inputs
+            if self.expand:
+                x = F.relu6(self._bn0(self._expand_conv(x)))
+            x = F.relu6(self._bn1(self._depthwise_conv(x)))
+            x = self._bn2(self._project_conv(x))
+            return x + inputs if self.residual else x
+
+    class EfficientNetLite0(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self._conv_stem = SameConv(3, 32, 3, 2, size)
+            self._bn0 = bn(32)
+            n = math.ceil(size / 2)
+            blocks = []
+            for reps, k, s, e, cin, cout in EFFNET_LITE0_STAGES:
+                for j in range(reps):
+                    stride = s if j == 0 else 1
+                    blocks.append(MBConv(k, stride, e, cin if j == 0 else cout, cout, n))
+                    n = math.ceil(n / stride)
+            self._blocks = nn.ModuleList(blocks)
+            self._conv_head = SameConv(320, 1280, 1, 1, n)
+            self._bn1 = bn(1280)
+            self._fc = nn.Linear(1280, 1000)
+
+        def forward(self, x):
+            x = F.relu6(self._bn0(self._conv_stem(x)))
+            for b in self._blocks:
+                x = b(x)
+            x = F.relu6(self._bn1(self._conv_head(x)))
+            x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+            return self._fc(x)  # Dropout 0.2: identity at inference
+
+    return EfficientNetLite0()
+
+
+def build_model(name):
+    """The PyTorch module for a dxkit model name, eval(), weights from models/*/model.safetensors."""
+    import torch
+
+    folder, size, _ = MODELS[name]
+    if name == "pneumonia":
+        model, rename = build_xception_pneumonia(size), xception_key
+    elif name == "mobilenet-v2":
+        import reference_outputs as ro
+        model, rename = ro.mobilenet_v2(), (lambda k: k)
+    elif name == "efficientnet-lite0":
+        model, rename = build_efficientnet_lite0(size), (lambda k: k)
+    else:
+        raise KeyError(name)
+    path = REPO / "models" / folder / "model.safetensors"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run `make setup` (scripts/convert_weights.py) first")
+    tensors = read_safetensors(path)
+    sd = {rename(k): torch.from_numpy(v) for k, v in tensors.items()}
+    own = model.state_dict()
+    expected = {k for k in own if not k.endswith("num_batches_tracked")}
+    if set(sd) != expected:
+        diff = sorted(set(sd) ^ expected)
+        raise SystemExit(f"{name}: safetensors names differ from the module's: {diff[:10]}")
+    for k, v in sd.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise SystemExit(f"{name}: {k} has shape {tuple(v.shape)}, module wants {tuple(own[k].shape)}")
+    model.load_state_dict(sd, strict=False)
+    model.eval()
+    return model
+
+
+def input_shape(name):
+    size = MODELS[name][1]
+    return (3, size, size)
+
+
+# ----------------------------------------------------------------------------------------------
+# FLOPs
+
+def count_flops(model, name):
+    """Per image: 2 x multiply-adds of Conv2d and Linear layers (batch-1 forward with hooks)."""
+    import torch
+    from torch import nn
+
+    totals = {"conv": 0, "linear": 0}
+    hooks = []
+
+    def conv_hook(m, inp, out):
+        kh, kw = m.kernel_size
+        oh, ow = out.shape[-2:]
+        totals["conv"] += 2 * m.out_channels * (m.in_channels // m.groups) * kh * kw * oh * ow
+
+    def linear_hook(m, inp, out):
+        totals["linear"] += 2 * m.in_features * m.out_features
+
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            hooks.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            hooks.append(m.register_forward_hook(linear_hook))
+    with torch.inference_mode():
+        model(torch.zeros((1,) + input_shape(name)))
+    for h in hooks:
+        h.remove()
+    params = sum(int(p.numel()) for p in model.parameters())
+    flops = totals["conv"] + totals["linear"]
+    return {"flops": flops, "gflops": round(flops / 1e9, 4), "conv_flops": totals["conv"],
+            "linear_flops": totals["linear"], "macs": flops // 2, "parameters": params,
+            "input": [1, *input_shape(name)],
+            "counted": "2*Cout*Cin/groups*kh*kw*OH*OW per Conv2d + 2*in*out per Linear (no BN, "
+                       "activations, pooling or adds)"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Golden inputs (as scripts/reference_outputs.py builds them)
+
+@functools.lru_cache(maxsize=None)
+def mammogram_inputs():
+    import reference_outputs as ro
+    return ro.mammogram_inputs()[0]
+
+
+def golden_inputs(name, golden):
+    import reference_outputs as ro
+
+    key = MODELS[name][2]
+    ref = golden[key]
+    if name == "pneumonia":
+        u8 = [(f.stem, ro.load_rgb_nearest(f, 150)[0]) for f in ro.chest_files()]
+        norm = lambda a: a.astype(np.float32) / np.float32(127.5) - np.float32(1.0)  # noqa: E731
+    else:
+        u8 = [(f.stem, ro.load_rgb_nearest(f, 224)[0]) for f in ro.chest_files()]
+        u8 += mammogram_inputs()
+        if name == "efficientnet-lite0":
+            norm = lambda a: (a.astype(np.float32) - np.float32(127)) / np.float32(128)  # noqa: E731
+        else:
+            scale, offset = 1 / (255 * ro.IMAGENET_STD), -ro.IMAGENET_MEAN / ro.IMAGENET_STD
+            norm = lambda a: (a.astype(np.float64) * scale + offset).astype(np.float32)  # noqa: E731
+    images = ref["images"]
+    if [i["image"] for i in images] != [n for n, _ in u8]:
+        raise SystemExit(f"{name}: golden images {[i['image'] for i in images]} != inputs {[n for n, _ in u8]}")
+    for (img, a), rec in zip(u8, images):
+        if ro.sha256(a) != rec["input_sha256"]:
+            raise SystemExit(f"{name}: input {img} differs from the one the golden file was made from")
+    x = np.stack([norm(a) for _, a in u8]).transpose(0, 3, 1, 2)
+    want = np.array([r["logits"] for r in images], dtype=np.float64)
+    return np.ascontiguousarray(x, dtype=np.float32), want
+
+
+# ----------------------------------------------------------------------------------------------
+
+def fold_pads_into_convs(path, pads):
+    """The exporter writes F.pad + Conv as a Pad node (its pads computed by a small subgraph)
+    feeding the Conv, and ONNX Runtime 1.32 does not fuse them here (its NCHWc convs then need
+    layout reorders around each Pad). ONNX Conv takes asymmetric pads itself, so the Pad nodes
+    are removed and each Conv gets pads = [top, left, bottom, right]. `pads` lists the modules'
+    (left, right, top, bottom) in forward order, which is the graph's order of the Pad nodes."""
+    import onnx
+    from onnx import helper
+
+    m = onnx.load(path)
+    g = m.graph
+    nodes = list(g.node)
+    pad_nodes = [n for n in nodes if n.op_type == "Pad"]
+    if len(pad_nodes) != len(pads):
+        raise SystemExit(f"{path}: {len(pad_nodes)} Pad nodes, expected {len(pads)}")
+    consumers = {}
+    for n in nodes:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    for pad, (left, right, top, bottom) in zip(pad_nodes, pads):
+        mode = [a.s for a in pad.attribute if a.name == "mode"]
+        users = consumers.get(pad.output[0], [])
+        if (mode and mode[0] != b"constant") or len(users) != 1 or users[0].op_type != "Conv":
+            raise SystemExit(f"{path}: Pad {pad.name} is not a zero pad feeding one Conv")
+        conv = users[0]
+        if any(a.name == "pads" and any(a.ints) for a in conv.attribute):
+            raise SystemExit(f"{path}: Conv {conv.name} already pads")
+        kept = [a for a in conv.attribute if a.name not in ("pads", "auto_pad")]
+        del conv.attribute[:]
+        conv.attribute.extend(kept + [helper.make_attribute("pads", [top, left, bottom, right])])
+        conv.input[0] = pad.input[0]
+        g.node.remove(pad)
+    # drop the now unused pad-size subgraphs
+    outputs = {o.name for o in g.output}
+    while True:
+        used = {i for n in g.node for i in n.input} | outputs
+        dead = [n for n in g.node if not any(o in used for o in n.output)]
+        if not dead:
+            break
+        for n in dead:
+            g.node.remove(n)
+    used = {i for n in g.node for i in n.input}
+    for init in [t for t in g.initializer if t.name not in used]:
+        g.initializer.remove(init)
+    onnx.save(m, path)
+
+
+def stamp_of(names):
+    import onnx
+    import torch
+    h = hashlib.sha256()
+    h.update(Path(__file__).read_bytes())
+    h.update(GOLDEN.read_bytes())
+    h.update((REPO / "scripts/reference_outputs.py").read_bytes())
+    for n in sorted(names):
+        p = REPO / "models" / MODELS[n][0] / "model.safetensors"
+        st = p.stat()
+        h.update(f"{n}:{st.st_size}:{st.st_mtime_ns}".encode())
+    h.update(f"torch {torch.__version__} onnx {onnx.__version__} opset {OPSET}".encode())
+    return h.hexdigest()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--force", action="store_true", help="rebuild even if the stamp matches")
+    ap.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    args = ap.parse_args()
+
+    import torch
+    import onnx
+    import onnxruntime as ort
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp_path = out / "stamp.json"
+    stamp = stamp_of(args.models)
+    if not args.force and stamp_path.exists():
+        old = json.loads(stamp_path.read_text())
+        if old.get("stamp") == stamp and all((out / f"{n}.onnx").exists() for n in args.models) \
+                and (out / "flops.json").exists():
+            print(f"export_onnx: up to date ({out})")
+            return
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    golden = json.loads(GOLDEN.read_text())
+    flops_path = out / "flops.json"
+    flops = json.loads(flops_path.read_text()) if flops_path.exists() else {}
+    verification = {}
+    t0 = time.time()
+    for name in args.models:
+        model = build_model(name)
+        x, want = golden_inputs(name, golden)
+        with torch.inference_mode():
+            got = model(torch.from_numpy(x)).double().numpy()
+        torch_diff = float(np.abs(got - want).max())
+        if not torch_diff <= TOLERANCE:
+            raise SystemExit(f"{name}: PyTorch logits differ from the golden file by {torch_diff:.3g} "
+                             f"(> {TOLERANCE})")
+
+        path = out / f"{name}.onnx"
+        tmp = out / f"{name}.onnx.tmp"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.zeros((1,) + input_shape(name)),), str(tmp), dynamo=False,
+                              opset_version=OPSET, input_names=["input"], output_names=["logits"],
+                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                              do_constant_folding=True)
+        explicit_pads = [m.pads for m in model.modules() if any(getattr(m, "pads", (0, 0, 0, 0)))]
+        if explicit_pads:
+            fold_pads_into_convs(str(tmp), explicit_pads)
+        onnx.checker.check_model(str(tmp))
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(str(tmp), opts, providers=["CPUExecutionProvider"])
+        ort_got = sess.run(None, {"input": x})[0].astype(np.float64)
+        ort_diff = float(np.abs(ort_got - want).max())
+        if not ort_diff <= TOLERANCE:
+            raise SystemExit(f"{name}: ONNX Runtime logits differ from the golden file by {ort_diff:.3g}")
+        del sess
+        os.replace(tmp, path)
+
+        flops[name] = count_flops(model, name)
+        verification[name] = {"images": int(x.shape[0]), "torch_max_abs_diff": torch_diff,
+                              "onnxruntime_max_abs_diff": ort_diff, "tolerance": TOLERANCE}
+        print(f"export_onnx: {name:<18} {x.shape[0]} golden images: max |logit diff| torch {torch_diff:.2e}, "
+              f"onnxruntime {ort_diff:.2e}; {flops[name]['gflops']:.3f} GFLOP/image; "
+              f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path} "
+              f"({path.stat().st_size / 1e6:.1f} MB)")
+
+    flops_path.write_text(json.dumps(flops, indent=2) + "\n")
+    stamp_path.write_text(json.dumps({"stamp": stamp, "models": args.models, "verification": verification,
+                                      "versions": {"torch": torch.__version__, "onnx": onnx.__version__,
+                                                   "onnxruntime": ort.__version__, "opset": OPSET},
+                                      "seconds": round(time.time() - t0, 1)}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
