@@ -21,25 +21,21 @@ import base64
 import collections
 import csv
 import hashlib
-import io
 import json
 import os
-import pickle
-import re
-import struct
 import sys
-import zipfile
 from pathlib import Path
 
-import numpy as np
 
 SCRIPT = Path(__file__).resolve()
 REPO = SCRIPT.parent.parent
 CONVERTER_VERSION = 2
 
 
-class ConversionError(Exception):
-    pass
+from weights_common import ConversionError, read_safetensors_header, sha256_file, write_safetensors  # noqa: E402
+from weights_expected import check_tensors  # noqa: E402
+from weights_keras import keras_xception_tensors  # noqa: E402
+from weights_pth import load_pth, torch_state_dict_tensors  # noqa: E402,F401  (load_pth: used by reference_outputs.py)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -147,17 +143,6 @@ def read_data_wheels():
     return pins
 
 
-def sha256_file(path, chunk=1 << 22):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
 def check_against_record(pkg_dir, rel_file, file_sha256):
     """The unpacked file must match the sha256 its wheel's RECORD lists."""
     records = list(pkg_dir.glob("*.dist-info/RECORD"))
@@ -173,445 +158,6 @@ def check_against_record(pkg_dir, rel_file, file_sha256):
                                           f"the wheel RECORD ({row[1]})")
                 return
     raise ConversionError(f"{rel_file} is not listed in {records[0]}")
-
-
-# ----------------------------------------------------------------------------------------------
-# safetensors (written by hand: 8-byte LE header length, JSON header, raw LE data)
-
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": {k: str(v) for k, v in metadata.items()}}
-    offset = 0
-    arrays = []
-    for name, arr in tensors.items():
-        a = np.ascontiguousarray(arr, dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape),
-                        "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-        arrays.append(a)
-    hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hb += b" " * (-len(hb) % 8)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(hb)))
-        f.write(hb)
-        for a in arrays:
-            f.write(a.tobytes(order="C"))
-    os.replace(tmp, path)
-
-
-def read_safetensors_header(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        return json.loads(f.read(n))
-
-
-# ----------------------------------------------------------------------------------------------
-# torch .pth without torch: a restricted unpickler that rebuilds tensors as numpy arrays.
-# Handles both the zip format (torch >= 1.6) and the legacy format (magic number, protocol,
-# sys_info, pickled object, pickled storage keys, then per storage: int64 numel + raw bytes).
-
-STORAGE_DTYPES = {
-    "FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2",
-    "LongStorage": "<i8", "IntStorage": "<i4", "ShortStorage": "<i2",
-    "CharStorage": "i1", "ByteStorage": "u1", "BoolStorage": "?",
-}
-LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-
-
-class _StorageType:
-    def __init__(self, name):
-        self.name = name
-        self.dtype = np.dtype(STORAGE_DTYPES[name])
-
-
-class _StorageRef:
-    def __init__(self, key, stype, numel, view=None):
-        self.key, self.stype, self.numel, self.view = key, stype, numel, view
-
-
-class _LazyTensor:
-    def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
-
-    def materialize(self, storages):
-        ref = self.storage
-        base = storages[ref.key]
-        offset = self.offset
-        if ref.view is not None:
-            offset += ref.view[0]
-        n = int(np.prod(self.size)) if self.size else 1
-        if n == 0:
-            return np.zeros(self.size, dtype=base.dtype)
-        last = offset + sum((s - 1) * st for s, st in zip(self.size, self.stride))
-        if offset < 0 or last >= base.size:
-            raise ConversionError("tensor view runs past its storage")
-        view = np.lib.stride_tricks.as_strided(
-            base[offset:], shape=self.size,
-            strides=tuple(st * base.itemsize for st in self.stride), writeable=False)
-        return np.array(view, copy=True)
-
-
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
-                       backward_hooks=None, metadata=None):
-    return _LazyTensor(storage, storage_offset, size, stride)
-
-
-def _rebuild_tensor(storage, storage_offset, size, stride):
-    return _LazyTensor(storage, storage_offset, size, stride)
-
-
-def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *rest):
-    return data
-
-
-class _TorchUnpickler(pickle.Unpickler):
-    ALLOWED = {
-        ("collections", "OrderedDict"): collections.OrderedDict,
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    }
-
-    def __init__(self, f, persistent):
-        super().__init__(f, encoding="utf-8")
-        self._persistent = persistent
-
-    def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
-            return self.ALLOWED[(module, name)]
-        if module == "torch" and name in STORAGE_DTYPES:
-            return _StorageType(name)
-        raise ConversionError(f"unexpected object in .pth pickle: {module}.{name}")
-
-    def persistent_load(self, pid):
-        return self._persistent(pid)
-
-
-def _decode(x):
-    return x.decode("ascii") if isinstance(x, bytes) else x
-
-
-def load_pth(path):
-    """Returns an OrderedDict name -> numpy array, like torch.load(path) for a state_dict."""
-    refs = {}
-
-    def persistent(pid):
-        kind = _decode(pid[0])
-        if kind != "storage":
-            raise ConversionError(f"unexpected persistent id {kind!r} in {path}")
-        stype, key, _location, numel = pid[1], _decode(pid[2]), pid[3], pid[4]
-        view = pid[5] if len(pid) > 5 else None
-        if not isinstance(stype, _StorageType):
-            raise ConversionError(f"unsupported storage type {stype!r} in {path}")
-        if view is not None:  # legacy: (view_key, offset, size) into the root storage
-            view = (int(view[1]), int(view[2]))
-        ref = _StorageRef(key, stype, int(numel), view)
-        refs.setdefault(key, ref)
-        return ref
-
-    storages = {}
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-            pkl = [n for n in names if n.endswith("/data.pkl")]
-            if len(pkl) != 1:
-                raise ConversionError(f"{path}: expected one */data.pkl, found {pkl}")
-            prefix = pkl[0][: -len("data.pkl")]
-            if f"{prefix}byteorder" in names and z.read(f"{prefix}byteorder").strip() != b"little":
-                raise ConversionError(f"{path}: big-endian checkpoints are not supported")
-            obj = _TorchUnpickler(io.BytesIO(z.read(pkl[0])), persistent).load()
-            for key, ref in refs.items():
-                raw = z.read(f"{prefix}data/{key}")
-                storages[key] = np.frombuffer(raw, dtype=ref.stype.dtype)
-    else:
-        with open(path, "rb") as f:
-            magic = pickle.load(f)
-            if magic != LEGACY_MAGIC:
-                raise ConversionError(f"{path}: neither a zip nor a legacy torch checkpoint")
-            protocol = pickle.load(f)
-            sys_info = pickle.load(f)
-            if protocol != 1001 or not sys_info.get("little_endian", False):
-                raise ConversionError(f"{path}: unsupported legacy protocol {protocol} / {sys_info}")
-            obj = _TorchUnpickler(f, persistent).load()
-            keys = [_decode(k) for k in pickle.load(f)]
-            for key in keys:
-                ref = refs[key]
-                numel = struct.unpack("<q", f.read(8))[0]
-                raw = f.read(numel * ref.stype.dtype.itemsize)
-                if len(raw) != numel * ref.stype.dtype.itemsize:
-                    raise ConversionError(f"{path}: truncated storage {key}")
-                storages[key] = np.frombuffer(raw, dtype=ref.stype.dtype)
-    if not isinstance(obj, dict):
-        raise ConversionError(f"{path}: top-level object is {type(obj).__name__}, not a state_dict")
-    out = collections.OrderedDict()
-    for name, value in obj.items():
-        if not isinstance(value, _LazyTensor):
-            raise ConversionError(f"{path}: entry {name!r} is not a tensor")
-        out[name] = value.materialize(storages)
-    return out
-
-
-def torch_state_dict_tensors(path):
-    sd = load_pth(path)
-    out = collections.OrderedDict()
-    for name, arr in sd.items():
-        if name.endswith("num_batches_tracked"):
-            continue
-        if arr.dtype != np.float32:
-            raise ConversionError(f"{path}: {name} has dtype {arr.dtype}, expected float32")
-        out[name] = arr
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# Expected tensor tables (names and shapes), from the architectures' definitions.
-
-def _bn(prefix, c):
-    return [(f"{prefix}.weight", (c,)), (f"{prefix}.bias", (c,)),
-            (f"{prefix}.running_mean", (c,)), (f"{prefix}.running_var", (c,))]
-
-
-def expected_mobilenet_v2():
-    t = [("features.0.0.weight", (32, 3, 3, 3))] + _bn("features.0.1", 32)
-    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-                (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
-    cin, i = 32, 1
-    for e, c, n, _s in settings:
-        for _ in range(n):
-            hid = cin * e
-            p = f"features.{i}.conv"
-            if e == 1:
-                t += [(f"{p}.0.0.weight", (hid, 1, 3, 3))] + _bn(f"{p}.0.1", hid)
-                t += [(f"{p}.1.weight", (c, hid, 1, 1))] + _bn(f"{p}.2", c)
-            else:
-                t += [(f"{p}.0.0.weight", (hid, cin, 1, 1))] + _bn(f"{p}.0.1", hid)
-                t += [(f"{p}.1.0.weight", (hid, 1, 3, 3))] + _bn(f"{p}.1.1", hid)
-                t += [(f"{p}.2.weight", (c, hid, 1, 1))] + _bn(f"{p}.3", c)
-            cin, i = c, i + 1
-    t += [(f"features.{i}.0.weight", (1280, cin, 1, 1))] + _bn(f"features.{i}.1", 1280)
-    t += [("classifier.1.weight", (1000, 1280)), ("classifier.1.bias", (1000,))]
-    return t
-
-
-# EfficientNet-Lite0 stages (efficientnet_lite_pytorch.utils.efficientnet_lite, width/depth 1.0):
-# (repeats, kernel, stride, expand, in, out). No SE, ReLU6, stem 32 and head 1280 not scaled.
-EFFNET_LITE0_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40),
-                       (3, 3, 2, 6, 40, 80), (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192),
-                       (1, 3, 1, 6, 192, 320)]
-
-
-def effnet_lite0_blocks():
-    blocks = []
-    for r, k, s, e, cin, cout in EFFNET_LITE0_STAGES:
-        for j in range(r):
-            blocks.append(dict(kernel=k, stride=s if j == 0 else 1, expand=e,
-                               input=cin if j == 0 else cout, output=cout))
-    return blocks
-
-
-def expected_efficientnet_lite0():
-    t = [("_conv_stem.weight", (32, 3, 3, 3))] + _bn("_bn0", 32)
-    for i, b in enumerate(effnet_lite0_blocks()):
-        p = f"_blocks.{i}"
-        hid = b["input"] * b["expand"]
-        if b["expand"] != 1:
-            t += [(f"{p}._expand_conv.weight", (hid, b["input"], 1, 1))] + _bn(f"{p}._bn0", hid)
-        t += [(f"{p}._depthwise_conv.weight", (hid, 1, b["kernel"], b["kernel"]))] + _bn(f"{p}._bn1", hid)
-        t += [(f"{p}._project_conv.weight", (b["output"], hid, 1, 1))] + _bn(f"{p}._bn2", b["output"])
-    t += [("_conv_head.weight", (1280, 320, 1, 1))] + _bn("_bn1", 1280)
-    t += [("_fc.weight", (1000, 1280)), ("_fc.bias", (1000,))]
-    return t
-
-
-def expected_xception_pneumonia():
-    t = [("block1_conv1.weight", (32, 3, 3, 3))] + _bn("block1_conv1_bn", 32)
-    t += [("block1_conv2.weight", (64, 32, 3, 3))] + _bn("block1_conv2_bn", 64)
-
-    def sep(name, cin, cout):
-        return [(f"{name}.depthwise", (cin, 1, 3, 3)), (f"{name}.pointwise", (cout, cin, 1, 1))] + \
-            _bn(f"{name}_bn", cout)
-
-    def shortcut(block, cin, cout):
-        return [(f"block{block}_shortcut.weight", (cout, cin, 1, 1))] + _bn(f"block{block}_shortcut_bn", cout)
-
-    for block, cin, cout in [(2, 64, 128), (3, 128, 256), (4, 256, 728)]:
-        t += sep(f"block{block}_sepconv1", cin, cout) + sep(f"block{block}_sepconv2", cout, cout)
-        t += shortcut(block, cin, cout)
-    for block in range(5, 13):
-        for j in (1, 2, 3):
-            t += sep(f"block{block}_sepconv{j}", 728, 728)
-    t += sep("block13_sepconv1", 728, 728) + sep("block13_sepconv2", 728, 1024)
-    t += shortcut(13, 728, 1024)
-    t += sep("block14_sepconv1", 1024, 1536) + sep("block14_sepconv2", 1536, 2048)
-    t += [("head_dense1.weight", (128, 2048)), ("head_dense1.bias", (128,)),
-          ("head_dense2.weight", (2, 128)), ("head_dense2.bias", (2,))]
-    return t
-
-
-EXPECTED = {
-    "xception-pneumonia": expected_xception_pneumonia,
-    "efficientnet-lite0": expected_efficientnet_lite0,
-    "mobilenet-v2": expected_mobilenet_v2,
-}
-
-
-def check_tensors(name, tensors):
-    expected = EXPECTED[name]()
-    want = dict(expected)
-    missing = [k for k in want if k not in tensors]
-    extra = [k for k in tensors if k not in want]
-    if missing or extra:
-        raise ConversionError(f"{name}: tensor names differ from the expected architecture; "
-                              f"missing {missing[:8]}{'...' if len(missing) > 8 else ''}, "
-                              f"unexpected {extra[:8]}{'...' if len(extra) > 8 else ''}")
-    for k, shape in expected:
-        if tuple(tensors[k].shape) != tuple(shape):
-            raise ConversionError(f"{name}: {k} has shape {tuple(tensors[k].shape)}, expected {tuple(shape)}")
-        if not np.all(np.isfinite(tensors[k])):
-            raise ConversionError(f"{name}: {k} has non-finite values")
-    # write in the architecture's natural order
-    return collections.OrderedDict((k, tensors[k]) for k, _ in expected)
-
-
-# ----------------------------------------------------------------------------------------------
-# Keras 3 .keras (zip: config.json + model.weights.h5) -> torch-layout tensors.
-#
-# Keras 3 stores a layer's variables under layers/<path>/vars/<i>, where each path component is
-# the snake_case class name made unique by order of appearance within its container
-# (conv2d, conv2d_1, ..., separable_conv2d_N, batch_normalization_N), NOT the layer name. We walk
-# config.json in order to map layer names to those paths.
-
-def _snake(class_name):
-    """keras.src.utils.naming.to_snake_case."""
-    name = re.sub(r"\W+", "", class_name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _inbound(layer):
-    names = []
-    for node in layer.get("inbound_nodes", []):
-        args = node.get("args", [])
-        stack = list(args)
-        while stack:
-            a = stack.pop(0)
-            if isinstance(a, list):
-                stack[:0] = a
-            elif isinstance(a, dict) and a.get("class_name") == "__keras_tensor__":
-                names.append(a["config"]["keras_history"][0])
-    return names
-
-
-def _walk_keras(layers, prefix, out):
-    """Appends (h5 group path, layer config dict, parent container layer list) in order."""
-    used = {}
-    for layer in layers:
-        cls = layer["class_name"]
-        if cls == "InputLayer":
-            continue  # Functional.layers excludes InputLayers; they hold no variables
-        base = _snake(cls)
-        if base in used:
-            used[base] += 1
-            key = f"{base}_{used[base]}"
-        else:
-            used[base] = 0
-            key = base
-        path = f"{prefix}/{key}"
-        out.append((path, layer, layers))
-        if "layers" in layer.get("config", {}):
-            _walk_keras(layer["config"]["layers"], f"{path}/layers", out)
-
-
-def keras_xception_tensors(path):
-    import h5py
-
-    with zipfile.ZipFile(path) as z:
-        config = json.loads(z.read("config.json"))
-        h5bytes = z.read("model.weights.h5")
-    entries = []
-    _walk_keras(config["config"]["layers"], "layers", entries)
-
-    # Renames: anonymous shortcut Conv2D + BN feeding "add" after blockN_pool; head Dense layers.
-    by_name = {}
-    for _p, layer, _s in entries:
-        by_name[layer["config"]["name"]] = layer
-    rename = {}
-    for _p, layer, _s in entries:
-        if layer["class_name"] != "Add":
-            continue
-        ins = _inbound(layer)
-        pools = [n for n in ins if n.startswith("block") and n.endswith("_pool")]
-        if not pools:
-            continue
-        block = pools[0][: -len("_pool")]
-        others = [n for n in ins if n != pools[0]]
-        if len(others) != 1 or by_name[others[0]]["class_name"] != "BatchNormalization":
-            raise ConversionError(f"{path}: unexpected inputs {ins} to {layer['config']['name']}")
-        bn = others[0]
-        conv = _inbound(by_name[bn])
-        if len(conv) != 1 or by_name[conv[0]]["class_name"] != "Conv2D":
-            raise ConversionError(f"{path}: shortcut BN {bn} is not fed by a Conv2D")
-        rename[conv[0]] = f"{block}_shortcut"
-        rename[bn] = f"{block}_shortcut_bn"
-    dense = [layer["config"]["name"] for _p, layer, _s in entries if layer["class_name"] == "Dense"]
-    if len(dense) != 2:
-        raise ConversionError(f"{path}: expected 2 Dense layers in the head, found {dense}")
-    rename[dense[0]], rename[dense[1]] = "head_dense1", "head_dense2"
-
-    tensors = collections.OrderedDict()
-    with h5py.File(io.BytesIO(h5bytes), "r") as f:
-        def var(p, i):
-            key = f"{p}/vars/{i}"
-            if key not in f:
-                raise ConversionError(f"{path}: {key} missing in model.weights.h5")
-            return np.asarray(f[key], dtype=np.float32)
-
-        def nvars(p):
-            return len(f[f"{p}/vars"]) if f"{p}/vars" in f else 0
-
-        for p, layer, _s in entries:
-            cls, cfg = layer["class_name"], layer["config"]
-            name = rename.get(cfg["name"], cfg["name"])
-            if cls == "Conv2D":
-                if cfg.get("groups", 1) != 1:
-                    raise ConversionError(f"{path}: grouped Conv2D {name} unsupported")
-                tensors[f"{name}.weight"] = var(p, 0).transpose(3, 2, 0, 1)  # HWIO -> OIHW
-                if cfg["use_bias"]:
-                    tensors[f"{name}.bias"] = var(p, 1)
-                expect = 1 + bool(cfg["use_bias"])
-            elif cls == "SeparableConv2D":
-                if cfg.get("depth_multiplier", 1) != 1:
-                    raise ConversionError(f"{path}: {name} has depth_multiplier != 1")
-                tensors[f"{name}.depthwise"] = var(p, 0).transpose(2, 3, 0, 1)  # (kh,kw,C,1) -> (C,1,kh,kw)
-                tensors[f"{name}.pointwise"] = var(p, 1).transpose(3, 2, 0, 1)  # (1,1,I,O) -> (O,I,1,1)
-                if cfg["use_bias"]:
-                    tensors[f"{name}.bias"] = var(p, 2)
-                expect = 2 + bool(cfg["use_bias"])
-            elif cls == "BatchNormalization":
-                names = []
-                if cfg.get("scale", True):
-                    names.append("weight")
-                if cfg.get("center", True):
-                    names.append("bias")
-                names += ["running_mean", "running_var"]
-                for i, v in enumerate(names):
-                    tensors[f"{name}.{v}"] = var(p, i)
-                if not (cfg.get("scale", True) and cfg.get("center", True)):
-                    raise ConversionError(f"{path}: BN {name} without scale/center is unsupported")
-                expect = len(names)
-            elif cls == "Dense":
-                tensors[f"{name}.weight"] = var(p, 0).T  # (in,out) -> (out,in)
-                if cfg["use_bias"]:
-                    tensors[f"{name}.bias"] = var(p, 1)
-                expect = 1 + bool(cfg["use_bias"])
-            elif cls == "Functional":
-                continue
-            else:
-                expect = 0
-            if nvars(p) != expect:
-                raise ConversionError(f"{path}: layer {cfg['name']} ({cls}) has {nvars(p)} variables "
-                                      f"in the h5 file, expected {expect}")
-    return tensors
 
 
 # ----------------------------------------------------------------------------------------------
@@ -636,9 +182,17 @@ def imagenet_names(data):
     return names
 
 
+def scripts_sha256():
+    """One digest of this converter and its modules: a change to any of them reconverts."""
+    h = hashlib.sha256()
+    for path in sorted(SCRIPT.parent.glob("weights_*.py")) + [SCRIPT]:
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def stamp_for(src, out_st):
     s = src.stat()
-    stamp = {"converter": CONVERTER_VERSION, "script_sha256": sha256_file(SCRIPT),
+    stamp = {"converter": CONVERTER_VERSION, "script_sha256": scripts_sha256(),
              "source": str(src.resolve()), "source_size": s.st_size, "source_mtime_ns": s.st_mtime_ns}
     if out_st.exists():
         o = out_st.stat()
