@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True  # no scripts/__pycache__ in the work tree
 sys.path.insert(0, str(REPO / "scripts"))
 import convert_weights as cw  # noqa: E402
+from torch_models import read_safetensors  # noqa: E402
 
 DATA = REPO / ".cache/data"
 PNEU = DATA / "pneumonia-model-package/pneumonia_model_package"
@@ -138,24 +139,6 @@ def check_pth_reader():
                 raise SystemExit(f"{name}: .pth reader differs from torch.load at {k}")
         results[name] = {"tensors": len(ref), "identical_to_torch_load": True}
     return results
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    out, end = {}, 0
-    for k, v in header.items():
-        s, e = v["data_offsets"]
-        if v["dtype"] != "F32" or s != end:
-            raise SystemExit(f"{path}: {k}: unexpected dtype or non-contiguous offsets")
-        end = e
-        out[k] = np.frombuffer(data[s:e], dtype="<f4").reshape(v["shape"])
-    if end != len(data):
-        raise SystemExit(f"{path}: trailing bytes after the last tensor")
-    return out
 
 
 def check_converted_torch(name, state_dict):
