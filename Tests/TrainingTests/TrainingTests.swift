@@ -162,3 +162,33 @@ import DICOM
 enum DICOMFileID {
     static func patientID(_ path: String) throws -> String? { try DicomFile(path: path).string(.patientID) }
 }
+
+/// The heads' analytic gradients against central finite differences (dropout off).
+final class GradientTests: XCTestCase {
+    func testHeadGradientsMatchFiniteDifferences() {
+        for kind in [HeadModel.Kind.linear, .mlp] {
+            var rng = SplitMix64(seed: 42)
+            let dim = 6, classes = 3
+            var head = HeadModel(kind: kind, inputs: dim, hidden: 5, classes: classes,
+                                 mean: (0..<dim).map { _ in rng.normal() * 0.1 }, scale: (0..<dim).map { _ in 1 + rng.unit() }, seed: 7)
+            head.dropout = 0
+            let xs = (0..<4).map { _ in (0..<dim).map { _ in rng.normal() } }
+            let ys = [0, 1, 2, 1]
+            let weights: [Float] = [1, 2, 0.5]
+            var noise = SplitMix64(seed: 1)
+            let (_, grads) = head.lossAndGradient(xs, ys, weights: weights, rng: &noise)
+            var worst: Float = 0
+            for t in head.parameters.indices {
+                for i in head.parameters[t].indices {
+                    let h: Float = 1e-2
+                    var plus = head, minus = head
+                    plus.parameters[t][i] += h
+                    minus.parameters[t][i] -= h
+                    let numeric = (plus.loss(xs, ys, weights: weights) - minus.loss(xs, ys, weights: weights)) / (2 * h)
+                    worst = max(worst, abs(numeric - grads[t][i]))
+                }
+            }
+            XCTAssertLessThan(worst, 2e-3, "\(kind): analytic vs numeric gradient")
+        }
+    }
+}
