@@ -48,6 +48,8 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Training", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Store", "Scoring", "CPNG"],
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),
+        .target(name: "Evaluation", dependencies: ["Store"],
+                swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Reports", dependencies: ["Store", "DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Store", dependencies: ["DICOM", .product(name: "GRDB", package: "GRDB.swift")],
@@ -55,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "dxkit",
             dependencies: ["DICOM", "Imaging", "Store",
-                           "Engine", "Models", "Scoring", "Reports", "Training",
+                           "Engine", "Models", "Scoring", "Reports", "Training", "Evaluation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.swiftLanguageMode(.v5)]),
 
@@ -72,6 +74,8 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Store", "Models", "DICOM",
                                                          .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "DICOM"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),

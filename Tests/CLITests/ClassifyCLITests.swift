@@ -70,3 +70,26 @@ final class ClassifyCLITests: XCTestCase {
         XCTAssertEqual(unknown.status, 2)
     }
 }
+
+/// `dxkit metrics --json` on a CSV from any model: the contract keys, values equal to scikit-learn's.
+final class MetricsCLITests: XCTestCase {
+    func testMetricsJSONCarriesTheContractKeys() throws {
+        let fixtures = CLI.repo.appendingPathComponent("Tests/EvaluationTests/Fixtures")
+        let r = try CLI.run(["metrics", "--csv", fixtures.appendingPathComponent("scores.csv").path, "--score-col", "score",
+                             "--label-col", "label", "--group-col", "sex", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let got = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        for key in ["n", "prevalence", "auroc", "auroc_ci", "auprc", "brier", "log_loss", "ece", "mce", "sensitivity",
+                    "specificity", "ppv", "npv", "f1", "accuracy", "selection_rate", "temperature", "groups",
+                    "demographic_parity_difference", "equalized_odds_difference"] {
+            XCTAssertNotNil(got[key], key)
+        }
+        let oracle = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("metrics-oracle.json"))) as! [String: Any]
+        let want = oracle["scores_csv"] as! [String: Any]
+        XCTAssertEqual(got["auroc"] as! Double, want["auroc"] as! Double, accuracy: 1e-9)
+        XCTAssertEqual(got["equalized_odds_difference"] as! Double, want["equalized_odds_difference"] as! Double, accuracy: 1e-9)
+        let bad = try CLI.run(["metrics", "--csv", "/nonexistent.csv", "--score-col", "s", "--label-col", "l"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("/nonexistent.csv"))
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Store
+
+/// What `dxkit metrics` reports for a CSV of scores produced anywhere: discrimination,
+/// calibration (ECE, MCE, fitted temperature), rates at a threshold, and per group the same plus
+/// Fairlearn's demographic-parity and equalized-odds differences.
+public struct MetricsReport {
+    public let evaluation: BinaryEvaluation
+    public let threshold: Double
+    public let bins: Int
+    public let groups: [String: [String: BinaryEvaluation]]
+
+    public init(evaluation: BinaryEvaluation, threshold: Double = 0.5, bins: Int = 15,
+                groups: [String: [String: BinaryEvaluation]] = [:]) {
+        self.evaluation = evaluation
+        self.threshold = threshold
+        self.bins = bins
+        self.groups = groups
+    }
+
+    /// Reads scores, labels and group columns from a CSV; rows with a missing or non-numeric
+    /// score or a label other than 0/1 are refused with their line numbers.
+    public static func load(csv path: String, scoreColumn: String, labelColumn: String, groupColumns: [String],
+                            threshold: Double, bins: Int) throws -> MetricsReport {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StoreError(file: path, reason: "cannot read the CSV")
+        }
+        let table = CSV.parse(String(decoding: data, as: UTF8.self))
+        guard let header = table.first?.map({ $0.trimmingCharacters(in: .whitespaces) }) else {
+            throw StoreError(file: path, reason: "empty CSV")
+        }
+        func column(_ name: String) throws -> Int {
+            guard let i = header.firstIndex(of: name) else {
+                throw StoreError(file: path, reason: "no column '\(name)' (columns: \(header.joined(separator: ", ")))")
+            }
+            return i
+        }
+        let s = try column(scoreColumn), l = try column(labelColumn)
+        let g = try groupColumns.map(column)
+        var scores: [Double] = [], labels: [Int] = [], groupValues: [[String]] = [], problems: [String] = []
+        for (i, row) in table.enumerated().dropFirst() where !(row.count == 1 && row[0].isEmpty) {
+            func field(_ c: Int) -> String { c < row.count ? row[c].trimmingCharacters(in: .whitespaces) : "" }
+            guard let score = Double(field(s)), score >= 0, score <= 1 else {
+                problems.append("line \(i + 1): score '\(field(s))' is not a probability"); continue
+            }
+            guard let label = Int(field(l)), label == 0 || label == 1 else {
+                problems.append("line \(i + 1): label '\(field(l))' is not 0 or 1"); continue
+            }
+            scores.append(score)
+            labels.append(label)
+            groupValues.append(g.map { field($0).isEmpty ? "(missing)" : field($0) })
+        }
+        if !problems.isEmpty { throw StoreError(file: path, reason: problems.prefix(20).joined(separator: "; ")) }
+        if scores.isEmpty { throw StoreError(file: path, reason: "no rows") }
+        var groups: [String: [String: BinaryEvaluation]] = [:]
+        for (k, name) in groupColumns.enumerated() {
+            var members: [String: [Int]] = [:]
+            for (i, values) in groupValues.enumerated() { members[values[k], default: []].append(i) }
+            groups[name] = members.mapValues { idx in BinaryEvaluation(scores: idx.map { scores[$0] }, labels: idx.map { labels[$0] }) }
+        }
+        return MetricsReport(evaluation: BinaryEvaluation(scores: scores, labels: labels), threshold: threshold, bins: bins, groups: groups)
+    }
+
+    /// The JSON object: every key present; null where a value is undefined (e.g. AUROC with one class).
+    public func json() -> [String: Any] {
+        var out = Self.summary(evaluation, threshold: threshold, bins: bins)
+        if let (name, members) = groups.first, groups.count == 1 {
+            out["group_column"] = name
+            out["groups"] = members.mapValues { Self.summary($0, threshold: threshold, bins: bins) }
+            out["demographic_parity_difference"] = Fairness.demographicParityDifference(members, threshold: threshold)
+            out["equalized_odds_difference"] = Fairness.equalizedOddsDifference(members, threshold: threshold)
+        } else if !groups.isEmpty {
+            out["groups"] = groups.mapValues { members in
+                ["groups": members.mapValues { Self.summary($0, threshold: threshold, bins: bins) },
+                 "demographic_parity_difference": Fairness.demographicParityDifference(members, threshold: threshold),
+                 "equalized_odds_difference": Fairness.equalizedOddsDifference(members, threshold: threshold)] as [String: Any]
+            }
+        }
+        return out
+    }
+
+    static func summary(_ e: BinaryEvaluation, threshold: Double, bins: Int) -> [String: Any] {
+        let at = e.at(threshold)
+        let calibration = CalibrationBins(e, count: bins)
+        func v(_ x: Double?) -> Any { x ?? NSNull() }
+        return [
+            "n": e.n, "prevalence": e.prevalence, "auroc": v(e.auroc),
+            "auroc_ci": e.aurocDeLong.map { [$0.0, $0.1] } ?? NSNull(), "auprc": v(e.auprc), "brier": e.brier,
+            "log_loss": e.logLoss, "ece": calibration.ece, "mce": calibration.mce, "threshold": threshold,
+            "sensitivity": v(at.sensitivity), "specificity": v(at.specificity), "ppv": v(at.ppv), "npv": v(at.npv),
+            "f1": v(at.f1), "accuracy": at.accuracy, "selection_rate": at.selectionRate,
+            "temperature": TemperatureScaling.fit(logits: e.scores.map(TemperatureScaling.logit), labels: e.labels),
+            "small_sample": e.n < 30,
+        ]
+    }
+}
