@@ -217,11 +217,25 @@ def dxkit_passes(dxkit, jobs, group):
     return timed
 
 
+def pinned_to_one_core(timer):
+    """The same timer run with this process pinned to one CPU: some pydicom handlers (OpenJPEG in
+    pylibjpeg-openjpeg) decode with several threads, so one-job comparisons need one core each."""
+    def timed(reps):
+        everything = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(everything)})
+        try:
+            return timer(reps)
+        finally:
+            os.sched_setaffinity(0, everything)
+    return timed
+
+
 def bench_group(group, args):
     """All columns for one group; an unavailable column holds the reason as a string."""
     row = {"group": group.name, "syntax": group.syntax_label, "files": len(group.files),
            "mb": group.nbytes / MB}
-    timers = {"pydicom": pydicom_passes(group), "dcmtk": dcmtk_passes(group)}
+    timers = {"pydicom": pydicom_passes(group), "pydicom_1core": pinned_to_one_core(pydicom_passes(group)),
+              "dcmtk": dcmtk_passes(group)}
     for jobs in (1, 2):
         timers[f"dxkit_j{jobs}"] = "skipped" if args.skip_dxkit else dxkit_passes(args.dxkit, jobs, group)
     for column, timer in timers.items():
@@ -286,17 +300,17 @@ def cell(value):
     return f"{value['mb_s']:.1f}" + ("*" if value.get("failures") else "")
 
 
-def ratio(row, column):
-    ok = isinstance(row[column], dict) and isinstance(row["pydicom"], dict)
-    return f"{row[column]['mb_s'] / row['pydicom']['mb_s']:.2f}x" if ok else "n/a"
+def ratio(row, column, base="pydicom"):
+    ok = isinstance(row[column], dict) and isinstance(row[base], dict)
+    return f"{row[column]['mb_s'] / row[base]['mb_s']:.2f}x" if ok else "n/a"
 
 
 def print_table(rows):
-    header = ["group", "transfer syntax", "files", "MB", "pydicom MB/s", "dcmtk MB/s",
-              "dxkit j1 MB/s", "dxkit j2 MB/s", "j1/pydicom", "j2/pydicom"]
-    lines = [[r["group"], r["syntax"], str(r["files"]), f"{r['mb']:.1f}", cell(r["pydicom"]),
+    header = ["group", "transfer syntax", "files", "MB", "pydicom MB/s", "pydicom 1 core", "dcmtk MB/s",
+              "dxkit j1 MB/s", "dxkit j2 MB/s", "j1/pydicom 1 core", "j1/pydicom", "j2/pydicom"]
+    lines = [[r["group"], r["syntax"], str(r["files"]), f"{r['mb']:.1f}", cell(r["pydicom"]), cell(r["pydicom_1core"]),
               cell(r["dcmtk"]), cell(r["dxkit_j1"]), cell(r["dxkit_j2"]),
-              ratio(r, "dxkit_j1"), ratio(r, "dxkit_j2")] for r in rows]
+              ratio(r, "dxkit_j1", "pydicom_1core"), ratio(r, "dxkit_j1"), ratio(r, "dxkit_j2")] for r in rows]
     widths = [max(len(x) for x in column) for column in zip(header, *lines)]
     for i, line in enumerate([header, *lines]):  # text columns left-aligned, numbers right-aligned
         print("  ".join(x.ljust(w) if j < 2 else x.rjust(w)
@@ -304,7 +318,7 @@ def print_table(rows):
         if i == 0:
             print("  ".join("-" * w for w in widths))
     for r in rows:  # why a column is n/a or starred
-        for column in ("pydicom", "dcmtk", "dxkit_j1", "dxkit_j2"):
+        for column in ("pydicom", "pydicom_1core", "dcmtk", "dxkit_j1", "dxkit_j2"):
             if isinstance(r[column], str) and r[column] != "skipped":
                 print(f"  n/a {r['group']} / {column}: {r[column]}")
             elif isinstance(r[column], dict) and r[column].get("failures"):
