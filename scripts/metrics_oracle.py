@@ -112,7 +112,16 @@ def main():
     t_label = (rng.random(40) < 0.5).astype(int)
     t_score = np.round(np.clip(0.5 + 0.3 * (t_label - 0.5) + rng.normal(0, 0.25, 40), 0, 1), 1)
     write_csv(os.path.join(OUT, "ties.csv"), zip(t_score, t_label), ["score", "label"])
-    json.dump({"generator": "scripts/metrics_oracle.py", "scikit_learn": sklearn.__version__,
+    # Calibrators fitted on the same scores: isotonic predictions and Platt coefficients.
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+    iso = IsotonicRegression(out_of_bounds="clip").fit(score, label)
+    probe = np.round(np.linspace(0, 1, 41), 6)
+    z = np.log(np.clip(score, 1e-12, 1 - 1e-12) / (1 - np.clip(score, 1e-12, 1 - 1e-12)))
+    platt = LogisticRegression(penalty=None, tol=1e-12, max_iter=10000).fit(z.reshape(-1, 1), label)
+    calibration = {"probe": probe.tolist(), "isotonic": iso.predict(probe).tolist(),
+                   "platt_a": float(platt.coef_[0][0]), "platt_b": float(platt.intercept_[0])}
+    json.dump({"generator": "scripts/metrics_oracle.py", "scikit_learn": sklearn.__version__, "calibration": calibration,
                "fairlearn": fm.__name__ and __import__("fairlearn").__version__,
                "scores_csv": main_summary, "ties_csv": summary(t_score, t_label)},
               open(os.path.join(OUT, "metrics-oracle.json"), "w"), indent=1, sort_keys=True)

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// Calibration of binary scores: reliability bins, expected and maximum calibration error, and
 /// temperature scaling fitted by minimising the negative log-likelihood (Guo et al., 2017).
@@ -53,10 +54,7 @@ public struct CalibrationBins: Sendable {
 
 public enum TemperatureScaling {
     /// logit = log(s / (1 − s)), scores clipped away from 0 and 1.
-    public static func logit(_ s: Double) -> Double {
-        let p = min(max(s, 1e-12), 1 - 1e-12)
-        return log(p / (1 - p))
-    }
+    public static func logit(_ s: Double) -> Double { Calibrator.logit(s) }
 
     static func nll(_ t: Double, _ logits: [Double], _ labels: [Int]) -> Double {
         zip(logits, labels).map { z, y in

@@ -9,13 +9,16 @@ public struct MetricsReport {
     public let threshold: Double
     public let bins: Int
     public let groups: [String: [String: BinaryEvaluation]]
+    /// Stratified bootstrap for every metric's interval (nil: none).
+    public var bootstrap: Bootstrap?
 
     public init(evaluation: BinaryEvaluation, threshold: Double = 0.5, bins: Int = 15,
-                groups: [String: [String: BinaryEvaluation]] = [:]) {
+                groups: [String: [String: BinaryEvaluation]] = [:], bootstrap: Bootstrap? = nil) {
         self.evaluation = evaluation
         self.threshold = threshold
         self.bins = bins
         self.groups = groups
+        self.bootstrap = bootstrap
     }
 
     /// Reads scores, labels and group columns from a CSV; rows with a missing or non-numeric
@@ -58,23 +61,33 @@ public struct MetricsReport {
             for (i, values) in groupValues.enumerated() { members[values[k], default: []].append(i) }
             groups[name] = members.mapValues { idx in BinaryEvaluation(scores: idx.map { scores[$0] }, labels: idx.map { labels[$0] }) }
         }
-        return MetricsReport(evaluation: BinaryEvaluation(scores: scores, labels: labels), threshold: threshold, bins: bins, groups: groups)
+        return MetricsReport(evaluation: BinaryEvaluation(scores: scores, labels: labels), threshold: threshold, bins: bins,
+                             groups: groups)
     }
 
     /// The JSON object: every key present; null where a value is undefined (e.g. AUROC with one class).
     public func json() -> [String: Any] {
-        var out = Self.summary(evaluation, threshold: threshold, bins: bins)
+        var out = summary(evaluation)
         if let (name, members) = groups.first, groups.count == 1 {
             out["group_column"] = name
-            out["groups"] = members.mapValues { Self.summary($0, threshold: threshold, bins: bins) }
+            out["groups"] = members.mapValues { summary($0) }
             out["demographic_parity_difference"] = Fairness.demographicParityDifference(members, threshold: threshold)
             out["equalized_odds_difference"] = Fairness.equalizedOddsDifference(members, threshold: threshold)
         } else if !groups.isEmpty {
             out["groups"] = groups.mapValues { members in
-                ["groups": members.mapValues { Self.summary($0, threshold: threshold, bins: bins) },
+                ["groups": members.mapValues { summary($0) },
                  "demographic_parity_difference": Fairness.demographicParityDifference(members, threshold: threshold),
                  "equalized_odds_difference": Fairness.equalizedOddsDifference(members, threshold: threshold)] as [String: Any]
             }
+        }
+        return out
+    }
+
+    func summary(_ e: BinaryEvaluation) -> [String: Any] {
+        var out = Self.summary(e, threshold: threshold, bins: bins)
+        if let bootstrap, e.bothClasses {
+            out["bootstrap_ci"] = bootstrap.intervals(e, threshold: threshold, bins: bins).mapValues { [$0.0, $0.1] }
+            out["bootstrap_replicates"] = bootstrap.replicates
         }
         return out
     }

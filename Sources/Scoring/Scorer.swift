@@ -38,6 +38,9 @@ public final class Scorer {
         public let scoring: ModelCard.Scoring
         public let sha256: String
         public let positiveIndex: Int
+        /// The active calibration (identity and the card's threshold when none).
+        public var calibrator: Calibrator?
+        public var threshold: Double
 
         public init(classifier: Classifier) throws {
             let card = classifier.card
@@ -52,6 +55,7 @@ public final class Scorer {
             self.scoring = scoring
             self.sha256 = card.weightsSha256 ?? ""
             self.positiveIndex = positive
+            self.threshold = scoring.threshold
         }
 
         var negativeLabel: String {
@@ -85,9 +89,16 @@ public final class Scorer {
     public func run(progress: (Int, Int, ScoringSummary) -> Void = { _, _, _ in }) throws -> ScoringSummary {
         let start = Date()
         var summary = ScoringSummary()
-        for head in heads {
+        var heads = self.heads
+        for i in heads.indices {
+            let head = heads[i]
             let card = try String(contentsOfFile: "\(head.classifier.directory)/model.json", encoding: .utf8)
             try store.registerModel(head: head.name, name: head.classifier.card.name, weightsSha256: head.sha256, cardJSON: card)
+            if let stored = try store.activeCalibration(head: head.name, modelSha256: head.sha256),
+               let calibrator = try? JSONDecoder().decode(Calibrator.self, from: Data(stored.calibratorJSON.utf8)) {
+                heads[i].calibrator = calibrator
+                heads[i].threshold = stored.threshold
+            }
         }
         let runID = try store.startRun(version: options.version, heads: heads.map(\.name))
         let signature = "heads:" + heads.map { "\($0.name)@\($0.sha256.prefix(12))" }.sorted().joined(separator: ",")
@@ -116,10 +127,10 @@ public final class Scorer {
         try store.write(notApplicable, run: runID)
         summary.notApplicable = notApplicable.count
 
-        try score(work, runID: runID, summary: &summary, start: start, progress: progress)
+        try score(work, heads: heads, runID: runID, summary: &summary, start: start, progress: progress)
         for head in heads {
             try store.aggregateStudies(head: head.name, modelSha256: head.sha256, rule: head.scoring.aggregation.rule,
-                                       threshold: head.scoring.threshold, positiveLabel: head.scoring.positiveClass,
+                                       threshold: head.threshold, positiveLabel: head.scoring.positiveClass,
                                        negativeLabel: head.negativeLabel)
         }
         summary.seconds = Date().timeIntervalSince(start)
@@ -128,13 +139,12 @@ public final class Scorer {
     }
 
     /// Workers decode and prepare; this thread batches per head, runs the network and writes.
-    func score(_ work: [Work], runID: Int64, summary: inout ScoringSummary, start: Date,
+    func score(_ work: [Work], heads: [Head], runID: Int64, summary: inout ScoringSummary, start: Date,
                progress: (Int, Int, ScoringSummary) -> Void) throws {
         guard !work.isEmpty else { return }
         let queue = WorkQueue<Prepared>(capacity: max(2, options.jobs) * options.batchSize)
         let counter = IndexCounter()
         let group = DispatchGroup()
-        let heads = self.heads
         for _ in 0..<max(1, options.jobs) {
             group.enter()
             Thread {
@@ -200,12 +210,13 @@ public final class Scorer {
         let k = logits.count / logits.batch
         for (i, item) in ready.enumerated() {
             let p = Double(probabilities[i][head.positiveIndex])
-            let positive = p >= head.scoring.threshold
+            let calibrated = head.calibrator?.apply(p) ?? p
+            let positive = calibrated >= head.threshold
             var row = ResultRow(instanceID: item.work.candidate.instanceID, head: head.name, modelSha256: head.sha256, status: .scored)
             row.logits = Array(logits.data[(i * k)..<(i * k + k)])
             row.probability = p
-            row.calibratedProbability = p
-            row.threshold = head.scoring.threshold
+            row.calibratedProbability = calibrated
+            row.threshold = head.threshold
             row.decision = positive ? head.scoring.positiveClass : head.negativeLabel
             row.seconds = item.seconds + perImage
             if let directory = options.heatmapDirectory, let thumbnail = item.thumbnail {

@@ -137,6 +137,24 @@ enum IndexSchema {
                 );
                 """)
         }
+        m.registerMigration("v3-calibration") { db in
+            try db.execute(sql: """
+                CREATE TABLE calibrations (
+                    id INTEGER PRIMARY KEY,
+                    head TEXT NOT NULL,
+                    model_sha256 TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    calibrator TEXT NOT NULL,          -- JSON of the fitted map
+                    threshold REAL NOT NULL,           -- operating threshold on calibrated probabilities
+                    threshold_rule TEXT NOT NULL,
+                    n INTEGER NOT NULL,
+                    labels_sha256 TEXT NOT NULL,
+                    metrics TEXT NOT NULL,             -- JSON: ECE, Brier, log loss before and after
+                    fitted_at TEXT NOT NULL,
+                    active INTEGER NOT NULL DEFAULT 1
+                );
+                """)
+        }
         return m
     }
 }

@@ -12,10 +12,12 @@ struct Metrics: ParsableCommand {
     @Option(help: "Group column (repeatable).") var groupCol: [String] = []
     @Option(help: "Decision threshold.") var threshold = 0.5
     @Option(help: "Equal-width bins for ECE/MCE.") var bins = 15
+    @Option(help: "Bootstrap replicates for every metric's 95% interval (0: none).") var bootstrap = 1000
+    @Option(help: "Bootstrap seed.") var seed: UInt64 = 20261126
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
-        let report: MetricsReport
+        var report: MetricsReport
         do {
             report = try MetricsReport.load(csv: csv, scoreColumn: scoreCol, labelColumn: labelCol, groupColumns: groupCol,
                                             threshold: threshold, bins: bins)
@@ -23,6 +25,7 @@ struct Metrics: ParsableCommand {
             printError("dxkit metrics: \(error)")
             throw ExitCode(2)
         }
+        if bootstrap > 0 { report.bootstrap = Bootstrap(replicates: bootstrap, seed: seed) }
         let object = report.json()
         if json {
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))

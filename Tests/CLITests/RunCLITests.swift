@@ -15,7 +15,7 @@ final class RunCLITests: XCTestCase {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxkit-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("in"), withIntermediateDirectories: true)
         let chest = try FileManager.default.contentsOfDirectory(atPath: CLI.repo.appendingPathComponent("studies/chest").path).sorted()
-        for name in chest.prefix(8) {
+        for name in chest.prefix(4) + chest.suffix(4) {  // four normal, four pneumonia
             try FileManager.default.copyItem(atPath: CLI.repo.appendingPathComponent("studies/chest/\(name)").path,
                                              toPath: dir.appendingPathComponent("in/\(name)").path)
         }
@@ -75,6 +75,44 @@ final class RunCLITests: XCTestCase {
             XCTAssertEqual(results[0]["head"] as? String, "pneumonia")
             let images = try FileManager.default.contentsOfDirectory(atPath: "\(out)/\(folder)/images")
             XCTAssertEqual(images.count, 1, "heatmap copied next to the report")
+        }
+    }
+
+    func testCalibrateStoresAndRecalibratesExistingResults() throws {
+        let db = dir.appendingPathComponent("c.sqlite").path
+        let input = dir.appendingPathComponent("in").path
+        XCTAssertEqual(try CLI.run(["ingest", input, "--db", db]).status, 0)
+        XCTAssertEqual(try CLI.run(["score", "--db", db, "--models-dir", models, "--heads", "pneumonia"]).status, 0)
+        var csv = "path,label\n"
+        for name in try FileManager.default.contentsOfDirectory(atPath: input).sorted() {
+            csv += "\(input)/\(name),\(name.hasPrefix("NORMAL") ? 0 : 1)\n"
+        }
+        let labels = dir.appendingPathComponent("labels.csv").path
+        try csv.write(toFile: labels, atomically: true, encoding: .utf8)
+        let fit = try CLI.run(["calibrate", "--db", db, "--labels", labels, "--head", "pneumonia", "--method", "platt",
+                               "--youden", "--models-dir", models])
+        XCTAssertEqual(fit.status, 0, fit.stderr)
+        XCTAssertTrue(fit.stdout.contains("before") && fit.stdout.contains("after"), fit.stdout)
+        let redo = try CLI.run(["recalibrate-results", "--db", db, "--head", "pneumonia", "--models-dir", models])
+        XCTAssertEqual(redo.status, 0, redo.stderr)
+        XCTAssertTrue(redo.stdout.contains("recalibrated 8 pneumonia results"), redo.stdout)
+        var config = Configuration()
+        config.readonly = true
+        try DatabaseQueue(path: db, configuration: config).read { db in
+            let stored = try XCTUnwrap(try Row.fetchOne(db, sql: "SELECT * FROM calibrations WHERE active = 1"))
+            XCTAssertEqual(stored["method"] as String, "platt")
+            XCTAssertEqual(stored["n"] as Int, 8)
+            let threshold: Double = stored["threshold"]
+            let rows = try Row.fetchAll(db, sql: "SELECT probability, calibrated_probability, decision, threshold FROM results WHERE head = 'pneumonia'")
+            XCTAssertEqual(rows.count, 8)
+            var changed = 0
+            for r in rows {
+                let p: Double = r["probability"], c: Double = r["calibrated_probability"]
+                if abs(p - c) > 1e-9 { changed += 1 }
+                XCTAssertEqual(r["threshold"] as Double, threshold)
+                XCTAssertEqual(r["decision"] as String, c >= threshold ? "PNEUMONIA" : "NORMAL")
+            }
+            XCTAssertGreaterThan(changed, 0, "calibrated probabilities differ from raw ones")
         }
     }
 }

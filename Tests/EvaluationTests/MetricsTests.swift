@@ -1,4 +1,5 @@
 import Evaluation
+import Models
 import Foundation
 import XCTest
 
@@ -83,5 +84,64 @@ final class MetricsTests: XCTestCase {
         }
         XCTAssertThrowsError(try MetricsReport.load(csv: path, scoreColumn: "prob", labelColumn: "label", groupColumns: [],
                                                     threshold: 0.5, bins: 15))
+    }
+}
+
+/// The stratified bootstrap's 95% intervals cover the true AUROC and sensitivity at about the
+/// nominal rate in a simulation with known truth (binormal scores).
+final class BootstrapCoverageTests: XCTestCase {
+    func testIntervalsCoverTheTruthAtAboutTheNominalRate() {
+        var state: UInt64 = 99
+        func unit() -> Double { state = state &* 6364136223846793005 &+ 1442695040888963407; return (Double(state >> 11) + 0.5) / Double(1 << 53) }
+        func normal() -> Double { (-2 * log(unit())).squareRoot() * cos(2 * .pi * unit()) }
+        func phi(_ x: Double) -> Double { 0.5 * erfc(-x / 2.0.squareRoot()) }
+        // Positives N(1, 1), negatives N(0, 1), score = sigmoid(x); threshold 0.5 ⇔ x ≥ 0.
+        let trueAUROC = phi(1 / 2.0.squareRoot()), trueSensitivity = phi(1)
+        var coveredAUROC = 0, coveredSensitivity = 0
+        let simulations = 120
+        for _ in 0..<simulations {
+            var scores: [Double] = [], labels: [Int] = []
+            for i in 0..<150 {
+                let y = i < 60 ? 1 : 0
+                labels.append(y)
+                scores.append(1 / (1 + exp(-(normal() + Double(y)))))
+            }
+            let ci = Bootstrap(replicates: 300, seed: state).intervals(BinaryEvaluation(scores: scores, labels: labels), threshold: 0.5, bins: 15)
+            if let a = ci["auroc"], a.0 <= trueAUROC, trueAUROC <= a.1 { coveredAUROC += 1 }
+            if let s = ci["sensitivity"], s.0 <= trueSensitivity, trueSensitivity <= s.1 { coveredSensitivity += 1 }
+        }
+        let rateA = Double(coveredAUROC) / Double(simulations), rateS = Double(coveredSensitivity) / Double(simulations)
+        print("bootstrap coverage: AUROC \(rateA), sensitivity \(rateS) (nominal 0.95)")
+        XCTAssertGreaterThan(rateA, 0.85)
+        XCTAssertLessThan(rateA, 0.995)
+        XCTAssertGreaterThan(rateS, 0.85)
+        XCTAssertLessThan(rateS, 0.995)
+    }
+}
+
+/// Calibrators against scikit-learn (IsotonicRegression, unpenalised LogisticRegression on the logit).
+final class CalibratorTests: XCTestCase {
+    func testIsotonicAndPlattEqualScikitLearn() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+        let oracle = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("metrics-oracle.json"))) as! [String: Any]
+        let want = oracle["calibration"] as! [String: Any]
+        let report = try MetricsReport.load(csv: fixtures.appendingPathComponent("scores.csv").path, scoreColumn: "score",
+                                            labelColumn: "label", groupColumns: [], threshold: 0.5, bins: 15)
+        let e = report.evaluation
+        let iso = try CalibratorFitting.fit("isotonic", scores: e.scores, labels: e.labels)
+        for (x, y) in zip(want["probe"] as! [Double], want["isotonic"] as! [Double]) {
+            XCTAssertEqual(iso.apply(x), y, accuracy: 1e-9, "isotonic at \(x)")
+        }
+        guard case let .platt(a, b) = try CalibratorFitting.fit("platt", scores: e.scores, labels: e.labels) else {
+            return XCTFail("not a Platt calibrator")
+        }
+        XCTAssertEqual(a, want["platt_a"] as! Double, accuracy: 1e-6)
+        XCTAssertEqual(b, want["platt_b"] as! Double, accuracy: 1e-6)
+        // Youden and target sensitivity pick thresholds with the promised property.
+        let youden = OperatingPoint.youden(scores: e.scores, labels: e.labels)
+        let j = { (t: Double) -> Double in let at = e.at(t); return at.sensitivity! + at.specificity! - 1 }
+        for t in Set(e.scores) { XCTAssertLessThanOrEqual(j(t), j(youden) + 1e-12) }
+        let t90 = OperatingPoint.forSensitivity(0.9, scores: e.scores, labels: e.labels)
+        XCTAssertGreaterThanOrEqual(e.at(t90).sensitivity!, 0.9)
     }
 }

@@ -1,23 +1,12 @@
+import DICOM
 import Foundation
-import Store
-
-/// A failure in training input or training itself, naming the file and the reason.
-public struct TrainingError: Error, CustomStringConvertible {
-    public let file: String
-    public let reason: String
-    public init(file: String, reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-    public var description: String { "\(file): \(reason)" }
-}
 
 /// A labels CSV: a key column (`sop_instance_uid`, `study_instance_uid` or `path`), `label`
 /// (0/1 or a class name), an optional `split` (train/val/test) and an optional `patient` (used
 /// instead of PatientID for patient-level splits). Parsing checks every row and
 /// reports each bad one by line number.
-public struct LabelsFile {
-    public enum KeyKind: String, CaseIterable { case sopInstanceUID = "sop_instance_uid", studyInstanceUID = "study_instance_uid", path }
+public struct LabelsFile: Sendable {
+    public enum KeyKind: String, CaseIterable, Sendable { case sopInstanceUID = "sop_instance_uid", studyInstanceUID = "study_instance_uid", path }
 
     public struct Row: Sendable {
         public var line: Int
@@ -37,18 +26,18 @@ public struct LabelsFile {
     public init(path: String) throws {
         self.path = path
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingError(file: path, reason: "cannot read the labels file")
+            throw StoreError(file: path, reason: "cannot read the labels file")
         }
-        sha256 = data.withUnsafeBytes { ContentDigest.sha256($0) }
+        sha256 = data.withUnsafeBytes { ContentHash.sha256($0) }
         let lines = CSV.parse(String(decoding: data, as: UTF8.self))
         guard let header = lines.first?.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else {
-            throw TrainingError(file: path, reason: "empty file")
+            throw StoreError(file: path, reason: "empty file")
         }
         guard let kind = KeyKind.allCases.first(where: { header.contains($0.rawValue) }),
               let keyColumn = header.firstIndex(of: kind.rawValue) else {
-            throw TrainingError(file: path, reason: "no key column: expected one of sop_instance_uid, study_instance_uid, path")
+            throw StoreError(file: path, reason: "no key column: expected one of sop_instance_uid, study_instance_uid, path")
         }
-        guard let labelColumn = header.firstIndex(of: "label") else { throw TrainingError(file: path, reason: "no label column") }
+        guard let labelColumn = header.firstIndex(of: "label") else { throw StoreError(file: path, reason: "no label column") }
         let splitColumn = header.firstIndex(of: "split")
         let patientColumn = header.firstIndex(of: "patient")
         keyKind = kind
@@ -64,8 +53,8 @@ public struct LabelsFile {
             let patient = patientColumn.map(field).flatMap { $0.isEmpty ? nil : $0 }
             rows.append(Row(line: line, key: key, label: label, split: split, patient: patient))
         }
-        if !problems.isEmpty { throw TrainingError(file: path, reason: problems.joined(separator: "; ")) }
-        if rows.isEmpty { throw TrainingError(file: path, reason: "no labelled rows") }
+        if !problems.isEmpty { throw StoreError(file: path, reason: problems.joined(separator: "; ")) }
+        if rows.isEmpty { throw StoreError(file: path, reason: "no labelled rows") }
         self.rows = rows
     }
 }

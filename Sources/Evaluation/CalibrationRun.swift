@@ -1,0 +1,68 @@
+import Foundation
+import Models
+import Store
+
+/// `dxkit calibrate`: fits a calibrator and an operating threshold for one head's current model
+/// on labelled, scored instances; stores both with the head; reports ECE, Brier and log loss before
+/// and after. `score` applies them to new results, `recalibrate-results` to existing ones.
+public struct CalibrationRun {
+    public struct Outcome {
+        public var calibrator: Calibrator
+        public var threshold: Double
+        public var thresholdRule: String
+        public var n: Int
+        public var before: [String: Double]
+        public var after: [String: Double]
+        public var reliabilityBefore: CalibrationBins
+        public var reliabilityAfter: CalibrationBins
+    }
+
+    public enum ThresholdRule { case keep(Double), youden, sensitivity(Double) }
+
+    public let database: IndexDatabase
+    public init(database: IndexDatabase) { self.database = database }
+
+    public func run(labels: LabelsFile, head: String, modelSha256: String, classes: [String], method: String,
+                    rule: ThresholdRule) throws -> Outcome {
+        let found = try database.instances(matching: labels.rows.map(\.key), column: labels.keyKind.rawValue)
+        var labelOf: [Int64: Int] = [:], problems: [String] = []
+        for row in labels.rows {
+            let y: Int? = Int(row.label).flatMap { $0 == 0 || $0 == 1 ? $0 : nil } ?? classes.firstIndex(of: row.label)
+            guard let y else { problems.append("line \(row.line): label '\(row.label)'"); continue }
+            guard let instances = found[row.key] else { problems.append("line \(row.line): \(row.key) not ingested"); continue }
+            for i in instances { labelOf[i.instanceID] = y }
+        }
+        if !problems.isEmpty { throw StoreError(file: labels.path, reason: problems.joined(separator: "; ")) }
+        let scored = try ResultStore(database: database).probabilities(head: head, modelSha256: modelSha256,
+                                                                       instances: Array(labelOf.keys).sorted())
+        let ids = scored.keys.sorted()
+        guard ids.count >= 2 else {
+            throw StoreError(file: labels.path, reason: "only \(ids.count) labelled instance(s) have a \(head) result; score them first")
+        }
+        let scores = ids.map { scored[$0]! }, ys = ids.map { labelOf[$0]! }
+        guard Set(ys).count == 2 else { throw StoreError(file: labels.path, reason: "the labelled results hold one class only") }
+        let calibrator = try CalibratorFitting.fit(method, scores: scores, labels: ys)
+        let calibrated = scores.map(calibrator.apply)
+        let (threshold, ruleText): (Double, String)
+        switch rule {
+        case let .keep(t): (threshold, ruleText) = (t, "fixed \(t)")
+        case .youden: (threshold, ruleText) = (OperatingPoint.youden(scores: calibrated, labels: ys), "Youden's J")
+        case let .sensitivity(x): (threshold, ruleText) = (OperatingPoint.forSensitivity(x, scores: calibrated, labels: ys), "sensitivity ≥ \(x)")
+        }
+        func metrics(_ s: [Double]) -> [String: Double] {
+            let e = BinaryEvaluation(scores: s, labels: ys)
+            return ["ece": CalibrationBins(e).ece, "brier": e.brier, "log_loss": e.logLoss]
+        }
+        let outcome = Outcome(calibrator: calibrator, threshold: threshold, thresholdRule: ruleText, n: ids.count,
+                              before: metrics(scores), after: metrics(calibrated),
+                              reliabilityBefore: CalibrationBins(BinaryEvaluation(scores: scores, labels: ys)),
+                              reliabilityAfter: CalibrationBins(BinaryEvaluation(scores: calibrated, labels: ys)))
+        let json = String(decoding: try JSONEncoder().encode(calibrator), as: UTF8.self)
+        let metricsJSON = String(decoding: try JSONSerialization.data(withJSONObject: ["before": outcome.before, "after": outcome.after],
+                                                                      options: [.sortedKeys]), as: UTF8.self)
+        _ = try ResultStore(database: database).saveCalibration(head: head, modelSha256: modelSha256, method: method,
+                                                               calibratorJSON: json, threshold: threshold, thresholdRule: ruleText,
+                                                               n: ids.count, labelsSha256: labels.sha256, metricsJSON: metricsJSON)
+        return outcome
+    }
+}

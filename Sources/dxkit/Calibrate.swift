@@ -1,0 +1,79 @@
+import ArgumentParser
+import Evaluation
+import Foundation
+import Models
+import Scoring
+import Store
+
+struct Calibrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fit a calibrator and operating threshold for a head on labelled, scored studies; store them with the head.",
+        discussion: "New results use them at once; `dxkit recalibrate-results` updates existing ones without re-running the network.")
+
+    @Option(help: "SQLite index.") var db = "dxkit.sqlite"
+    @Option(help: "Labels CSV (key column, label).") var labels: String
+    @Option(help: "Head name.") var head: String
+    @Option(help: "temperature, platt or isotonic.") var method = "temperature"
+    @Option(help: "Choose the threshold reaching this sensitivity.") var targetSensitivity: Double?
+    @Flag(help: "Choose the threshold by Youden's J.") var youden = false
+    @Option(help: "Folder holding the models.") var modelsDir = "models"
+
+    func run() throws {
+        do {
+            let installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
+            let rule: CalibrationRun.ThresholdRule = youden ? .youden
+                : targetSensitivity.map { .sensitivity($0) } ?? .keep(installed.scoring.threshold)
+            let o = try CalibrationRun(database: IndexDatabase(path: db)).run(
+                labels: LabelsFile(path: labels), head: head, modelSha256: installed.sha256,
+                classes: installed.classifier.card.classes ?? [], method: method, rule: rule)
+            print("calibrated \(head) (\(o.calibrator.method)) on \(o.n) labelled results; threshold \(String(format: "%.4f", o.threshold)) (\(o.thresholdRule))")
+            for key in ["ece", "brier", "log_loss"] {
+                print(String(format: "  %-9@ before %.4f  after %.4f", key as NSString, o.before[key]!, o.after[key]!))
+            }
+            print("reliability (bin: mean score → observed rate, n), before | after:")
+            for (b, a) in zip(o.reliabilityBefore.bins, o.reliabilityAfter.bins) where b.count > 0 || a.count > 0 {
+                func cell(_ x: CalibrationBins.Bin) -> String {
+                    x.count == 0 ? "—" : String(format: "%.2f → %.2f (%d)", x.meanScore!, x.meanLabel!, x.count)
+                }
+                print(String(format: "  [%.2f, %.2f)  ", b.lower, b.upper) + cell(b) + "  |  " + cell(a))
+            }
+        } catch {
+            printError("dxkit calibrate: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct RecalibrateResults: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recalibrate-results",
+        abstract: "Apply a head's stored calibration to its existing results (no network run).")
+
+    @Option(help: "SQLite index.") var db = "dxkit.sqlite"
+    @Option(help: "Head name.") var head: String
+    @Option(help: "Folder holding the models.") var modelsDir = "models"
+
+    func run() throws {
+        do {
+            let installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
+            let store = ResultStore(database: try IndexDatabase(path: db))
+            guard let stored = try store.activeCalibration(head: head, modelSha256: installed.sha256) else {
+                printError("dxkit recalibrate-results: no calibration stored for \(head); run dxkit calibrate first")
+                throw ExitCode(2)
+            }
+            let calibrator = try JSONDecoder().decode(Calibrator.self, from: Data(stored.calibratorJSON.utf8))
+            let positive = installed.scoring.positiveClass
+            let negative = installed.classifier.card.classes?.first { $0 != positive } ?? "negative"
+            let n = try store.recalibrate(head: head, modelSha256: installed.sha256, threshold: stored.threshold,
+                                          positive: positive, negative: negative, map: calibrator.apply)
+            try store.aggregateStudies(head: head, modelSha256: installed.sha256, rule: installed.scoring.aggregation.rule,
+                                       threshold: stored.threshold, positiveLabel: positive, negativeLabel: negative)
+            print("recalibrated \(n) \(head) results (\(stored.method), threshold \(String(format: "%.4f", stored.threshold)))")
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            printError("dxkit recalibrate-results: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
