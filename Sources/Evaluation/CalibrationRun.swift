@@ -2,6 +2,22 @@ import Foundation
 import Models
 import Store
 
+/// Labels CSV rows resolved to indexed instances: instance id → 0/1 (a class name counts by its position).
+public enum LabelledInstances {
+    public static func resolve(_ labels: LabelsFile, database: IndexDatabase, classes: [String]) throws -> [Int64: Int] {
+        let found = try database.instances(matching: labels.rows.map(\.key), column: labels.keyKind.rawValue)
+        var labelOf: [Int64: Int] = [:], problems: [String] = []
+        for row in labels.rows {
+            let y: Int? = Int(row.label).flatMap { $0 == 0 || $0 == 1 ? $0 : nil } ?? classes.firstIndex(of: row.label)
+            guard let y else { problems.append("line \(row.line): label '\(row.label)'"); continue }
+            guard let instances = found[row.key] else { problems.append("line \(row.line): \(row.key) not ingested"); continue }
+            for i in instances { labelOf[i.instanceID] = y }
+        }
+        if !problems.isEmpty { throw StoreError(file: labels.path, reason: problems.joined(separator: "; ")) }
+        return labelOf
+    }
+}
+
 /// `dxkit calibrate`: fits a calibrator and an operating threshold for one head's current model
 /// on labelled, scored instances; stores both with the head; reports ECE, Brier and log loss before
 /// and after. `score` applies them to new results, `recalibrate-results` to existing ones.
@@ -24,15 +40,7 @@ public struct CalibrationRun {
 
     public func run(labels: LabelsFile, head: String, modelSha256: String, classes: [String], method: String,
                     rule: ThresholdRule) throws -> Outcome {
-        let found = try database.instances(matching: labels.rows.map(\.key), column: labels.keyKind.rawValue)
-        var labelOf: [Int64: Int] = [:], problems: [String] = []
-        for row in labels.rows {
-            let y: Int? = Int(row.label).flatMap { $0 == 0 || $0 == 1 ? $0 : nil } ?? classes.firstIndex(of: row.label)
-            guard let y else { problems.append("line \(row.line): label '\(row.label)'"); continue }
-            guard let instances = found[row.key] else { problems.append("line \(row.line): \(row.key) not ingested"); continue }
-            for i in instances { labelOf[i.instanceID] = y }
-        }
-        if !problems.isEmpty { throw StoreError(file: labels.path, reason: problems.joined(separator: "; ")) }
+        let labelOf = try LabelledInstances.resolve(labels, database: database, classes: classes)
         let scored = try ResultStore(database: database).probabilities(head: head, modelSha256: modelSha256,
                                                                        instances: Array(labelOf.keys).sorted())
         let ids = scored.keys.sorted()

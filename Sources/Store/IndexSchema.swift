@@ -155,6 +155,20 @@ enum IndexSchema {
                 );
                 """)
         }
+        m.registerMigration("v4-audits") { db in
+            try db.execute(sql: """
+                CREATE TABLE audits (
+                    id INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL,                -- 'subgroup'
+                    head TEXT NOT NULL,
+                    model_sha256 TEXT NOT NULL,
+                    labels_sha256 TEXT NOT NULL,
+                    parameters TEXT NOT NULL,          -- JSON
+                    results TEXT NOT NULL,             -- JSON: every number
+                    created_at TEXT NOT NULL
+                );
+                """)
+        }
         return m
     }
 }

@@ -9,9 +9,14 @@ struct Report: ParsableCommand {
 
     @Option(help: "SQLite index.") var db = "dxkit.sqlite"
     @Option(help: "Output folder.") var out: String
+    @Option(help: "Render this stored audit (see dxkit audit) instead of the study reports.") var audit: Int64?
 
     func run() throws {
         do {
+            if let audit {
+                print("audit report: " + (try AuditPage.write(database: IndexDatabase(path: db), audit: audit, to: out)))
+                return
+            }
             let summary = try ReportWriter(database: IndexDatabase(path: db), output: out, version: DXKit.version).write()
             print("reports: \(summary.studies) studies (\(summary.withFindings) with scored findings) in \(out)/index.html")
             for failure in summary.srFailures { printError("warning: no sr.dcm for study \(failure.study): \(failure.reason)") }

@@ -115,4 +115,60 @@ final class RunCLITests: XCTestCase {
             XCTAssertGreaterThan(changed, 0, "calibrated probabilities differ from raw ones")
         }
     }
+
+    /// An audit on a cohort built from the real chest images with assigned demographics: stored in the
+    /// index, and per group the numbers recomputed here from the stored results and labels.
+    func testAuditOnAssignedDemographicsStoresTheExpectedNumbers() throws {
+        let input = dir.appendingPathComponent("in").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: input).sorted()
+        for (i, name) in names.enumerated() {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/dcmodify")
+            p.arguments = ["-nb", "-i", "(0010,0040)=\(i % 2 == 0 ? "F" : "M")", "-i", "(0010,1010)=0\(30 + 10 * i)Y",
+                           "-i", "(0008,0070)=Vendor \(i < 4 ? "A" : "B")", "\(input)/\(name)"]
+            try p.run()
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0)
+        }
+        let db = dir.appendingPathComponent("a.sqlite").path
+        XCTAssertEqual(try CLI.run(["ingest", input, "--db", db]).status, 0)
+        XCTAssertEqual(try CLI.run(["score", "--db", db, "--models-dir", models, "--heads", "pneumonia"]).status, 0)
+        var csv = "path,label\n"
+        for name in names { csv += "\(input)/\(name),\(name.hasPrefix("NORMAL") ? 0 : 1)\n" }
+        let labels = dir.appendingPathComponent("labels.csv").path
+        try csv.write(toFile: labels, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["audit", "--db", db, "--labels", labels, "--head", "pneumonia", "--by", "sex,age_band,manufacturer",
+                             "--min-size", "2", "--bootstrap", "100", "--intersections", "--json", "--models-dir", models])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let results = object["results"] as! [String: Any]
+        XCTAssertEqual(results["n"] as? Int, 8)
+        let by = results["by"] as! [String: [String: Any]]
+        XCTAssertNotNil(by["sex & manufacturer"], "intersections")
+        let sex = by["sex"]!["groups"] as! [String: [String: Any]]
+        XCTAssertEqual(Set(sex.keys), ["sex=F", "sex=M"])
+        // Recompute TPR and selection rate of sex=F from the stored results.
+        var config = Configuration()
+        config.readonly = true
+        try DatabaseQueue(path: db, configuration: config).read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT i.path, r.calibrated_probability AS p, r.threshold AS t FROM results r JOIN instances i ON i.id = r.instance_ref
+                WHERE i.sex = 'F' AND r.head = 'pneumonia'
+                """)
+            XCTAssertEqual(rows.count, 4)
+            let positives = rows.filter { !URL(fileURLWithPath: $0["path"] as String).lastPathComponent.hasPrefix("NORMAL") }
+            let tp = positives.filter { ($0["p"] as Double) >= ($0["t"] as Double) }.count
+            let selected = rows.filter { ($0["p"] as Double) >= ($0["t"] as Double) }.count
+            XCTAssertEqual(sex["sex=F"]!["tpr"] as? Double ?? -1, Double(tp) / Double(positives.count), accuracy: 1e-12)
+            XCTAssertEqual(sex["sex=F"]!["selection_rate"] as? Double ?? -1, Double(selected) / 4, accuracy: 1e-12)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM audits"), 1)
+        }
+        let ages = Set((by["age_band"]!["groups"] as! [String: Any]).keys)
+        XCTAssertTrue(ages.isSubset(of: ["age_band=18-40", "age_band=40-65", "age_band=65+"]), "\(ages)")
+        let out = dir.appendingPathComponent("audit").path
+        let page = try CLI.run(["report", "--db", db, "--audit", "\(object["audit_id"] as! Int)", "--out", out])
+        XCTAssertEqual(page.status, 0, page.stderr)
+        let html = try String(contentsOfFile: "\(out)/audit-\(object["audit_id"] as! Int).html", encoding: .utf8)
+        XCTAssertTrue(html.contains("sex=F") && html.contains("<svg") && html.contains("Vendor A"))
+    }
 }

@@ -1,0 +1,28 @@
+import Foundation
+import Store
+
+/// `dxkit audit`: runs a subgroup audit of one head's model on labelled studies and stores it as an
+/// audit run (inputs' hash, head, model, parameters and every number) in the index.
+public struct AuditRun {
+    public let database: IndexDatabase
+    public init(database: IndexDatabase) { self.database = database }
+
+    public func run(labels: LabelsFile, head: String, modelSha256: String, classes: [String],
+                    audit: SubgroupAudit) throws -> (id: Int64, results: [String: Any]) {
+        let labelOf = try LabelledInstances.resolve(labels, database: database, classes: classes)
+        let store = ResultStore(database: database)
+        let rows = try store.auditRows(head: head, modelSha256: modelSha256, instances: labelOf.keys.sorted())
+        guard !rows.isEmpty else { throw StoreError(file: labels.path, reason: "no labelled instance has a \(head) result; score them first") }
+        let results = audit.run(rows, labels: labelOf)
+        let parameters: [String: Any] = ["by": audit.attributes, "age_bands": audit.ageBands, "reference": audit.reference ?? NSNull(),
+                                         "intersections": audit.intersections, "minimum_size": audit.minimumSize,
+                                         "threshold": audit.threshold, "bootstrap_replicates": audit.bootstrap.replicates,
+                                         "bootstrap_seed": audit.bootstrap.seed, "labels_file": labels.path]
+        func json(_ o: Any) throws -> String {
+            String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
+        }
+        let id = try store.saveAudit(kind: "subgroup", head: head, modelSha256: modelSha256, labelsSha256: labels.sha256,
+                                     parametersJSON: try json(parameters), resultsJSON: try json(results))
+        return (id, results)
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Store
+
+/// Subgroup performance of a head on labelled, scored studies, as Aequitas and Fairlearn report it:
+/// per group n, prevalence, AUROC, TPR, FPR, FNR, PPV, selection rate, ECE and Brier with bootstrap
+/// intervals; disparities against a reference group (difference and ratio, "fair" when the ratio is
+/// within [0.8, 1.25] by default); demographic-parity and equalized-odds differences; intersections.
+/// Groups smaller than `minimumSize` are reported but not judged.
+public struct SubgroupAudit {
+    public var attributes = ["sex", "age_band"]
+    public var ageBands: [Double] = [18, 40, 65]
+    public var reference: String?
+    public var intersections = false
+    public var minimumSize = 30
+    public var fairRange = (0.8, 1.25)
+    public var threshold = 0.5
+    public var bootstrap = Bootstrap(replicates: 500)
+
+    public init() {}
+
+    static let judged = ["tpr", "fpr", "fnr", "ppv", "selection_rate"]
+
+    /// The group of a row under one attribute (age bands from age_years; missing values are their own group).
+    public func value(_ attribute: String, _ row: AuditRow) -> String {
+        if attribute == "age_band" {
+            guard let age = row.attributes["age_years"].flatMap(Double.init) else { return "(missing)" }
+            var lower = 0.0
+            for edge in ageBands {
+                if age < edge { return "\(Int(lower))-\(Int(edge))" }
+                lower = edge
+            }
+            return "\(Int(lower))+"
+        }
+        return row.attributes[attribute] ?? row.attributes[attribute.lowercased()] ?? "(missing)"
+    }
+
+    /// Runs the audit on calibrated probabilities; returns a JSON-ready object with every number.
+    public func run(_ rows: [AuditRow], labels: [Int64: Int]) -> [String: Any] {
+        let items = rows.filter { labels[$0.instanceID] != nil }
+        var dimensions: [[String]] = attributes.map { [$0] }
+        if intersections && attributes.count > 1 {
+            for i in 0..<attributes.count { for j in (i + 1)..<attributes.count { dimensions.append([attributes[i], attributes[j]]) } }
+        }
+        var out: [String: Any] = ["n": items.count, "threshold": threshold, "minimum_size": minimumSize,
+                                  "fair_ratio_range": [fairRange.0, fairRange.1]]
+        let all = BinaryEvaluation(scores: items.map(\.calibratedProbability), labels: items.map { labels[$0.instanceID]! })
+        out["overall"] = summary(all)
+        var byDimension: [String: Any] = [:]
+        for dims in dimensions {
+            var members: [String: [AuditRow]] = [:]
+            for r in items { members[dims.map { "\($0)=\(value($0, r))" }.joined(separator: " & "), default: []].append(r) }
+            var evaluations: [String: BinaryEvaluation] = [:]
+            for (g, m) in members {
+                evaluations[g] = BinaryEvaluation(scores: m.map(\.calibratedProbability), labels: m.map { labels[$0.instanceID]! })
+            }
+            let groups = evaluations.mapValues { summary($0) }
+            let ref = reference.flatMap { r in evaluations.keys.first { $0.hasSuffix("=\(r)") || $0 == r } }
+                ?? evaluations.max { $0.value.n == $1.value.n ? $0.key > $1.key : $0.value.n < $1.value.n }!.key
+            var disparities: [String: Any] = [:]
+            let refAt = evaluations[ref]!.at(threshold)
+            for (g, e) in evaluations where g != ref {
+                let at = e.at(threshold)
+                var metrics: [String: Any] = [:]
+                for name in Self.judged {
+                    guard let v = rate(name, at), let r = rate(name, refAt) else { metrics[name] = NSNull(); continue }
+                    let ratio = r > 0 ? v / r : (v == 0 ? 1 : Double.infinity)
+                    var entry: [String: Any] = ["value": v, "reference": r, "difference": v - r,
+                                                "ratio": ratio.isFinite ? ratio : NSNull()]
+                    if e.n < minimumSize || evaluations[ref]!.n < minimumSize {
+                        entry["verdict"] = "not judged (n < \(minimumSize))"
+                    } else {
+                        entry["verdict"] = ratio >= fairRange.0 && ratio <= fairRange.1 ? "fair" : "unfair"
+                    }
+                    metrics[name] = entry
+                }
+                disparities[g] = metrics
+            }
+            byDimension[dims.joined(separator: " & ")] = [
+                "reference": ref, "groups": groups, "disparities": disparities,
+                "demographic_parity_difference": Fairness.demographicParityDifference(evaluations, threshold: threshold),
+                "equalized_odds_difference": Fairness.equalizedOddsDifference(evaluations, threshold: threshold),
+            ] as [String: Any]
+        }
+        out["by"] = byDimension
+        return out
+    }
+
+    func rate(_ name: String, _ at: BinaryEvaluation.AtThreshold) -> Double? {
+        switch name {
+        case "tpr": return at.sensitivity
+        case "fpr": return at.fpr
+        case "fnr": return at.fnr
+        case "ppv": return at.ppv
+        default: return at.selectionRate
+        }
+    }
+
+    func summary(_ e: BinaryEvaluation) -> [String: Any] {
+        let at = e.at(threshold)
+        func v(_ x: Double?) -> Any { x ?? NSNull() }
+        var out: [String: Any] = [
+            "n": e.n, "prevalence": e.prevalence, "auroc": v(e.auroc), "tpr": v(at.sensitivity), "fpr": v(at.fpr),
+            "fnr": v(at.fnr), "ppv": v(at.ppv), "selection_rate": at.selectionRate, "ece": CalibrationBins(e).ece,
+            "brier": e.brier, "small": e.n < minimumSize,
+        ]
+        let ci = e.bothClasses ? bootstrap.intervals(e, threshold: threshold, bins: 15) : [:]
+        var intervals: [String: Any] = [:]
+        for (name, key) in [("auroc", "auroc"), ("tpr", "sensitivity"), ("ppv", "ppv"), ("selection_rate", "selection_rate"),
+                            ("ece", "ece"), ("brier", "brier")] {
+            if let c = ci[key] { intervals[name] = [c.0, c.1] }
+        }
+        if let spec = ci["specificity"] { intervals["fpr"] = [1 - spec.1, 1 - spec.0] }
+        out["ci"] = intervals
+        return out
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Store
+
+/// A stored audit as HTML: per attribute, each metric per group as a bar with its bootstrap
+/// interval (inline SVG), the disparity table with verdicts, and the parity differences.
+public enum AuditPage {
+    public static func write(database: IndexDatabase, audit id: Int64, to directory: String) throws -> String {
+        guard let audit = try ResultStore(database: database).audit(id) else {
+            throw StoreError(file: database.path, reason: "no audit \(id)")
+        }
+        let results = (try JSONSerialization.jsonObject(with: Data(audit.results.utf8))) as? [String: Any] ?? [:]
+        let parameters = (try JSONSerialization.jsonObject(with: Data(audit.parameters.utf8))) as? [String: Any] ?? [:]
+        let e = HTML.escape
+        var body = "<h1>dxkit audit \(id): \(e(audit.head))</h1><p class=\"muted\">\(e(audit.created)); \(results["n"] ?? 0) labelled results; threshold \(results["threshold"] ?? ""); groups under \(parameters["minimum_size"] ?? "") are reported, not judged.</p>"
+        body += "<p class=\"warn\"><strong>Research use only.</strong> Small groups give wide intervals; read them before the verdicts.</p>"
+        for (dimension, value) in (results["by"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard let d = value as? [String: Any], let groups = d["groups"] as? [String: [String: Any]] else { continue }
+            body += "<h2>\(e(dimension))</h2><p>reference group: <strong>\(e(d["reference"] as? String ?? ""))</strong>; "
+            body += String(format: "demographic parity difference %.3f, equalized odds difference %.3f</p>",
+                           d["demographic_parity_difference"] as? Double ?? .nan, d["equalized_odds_difference"] as? Double ?? .nan)
+            body += "<div class=\"grid\">"
+            for metric in ["auroc", "tpr", "fpr", "ppv", "selection_rate", "ece"] {
+                body += "<div class=\"card\"><strong>\(e(metric))</strong>" + chart(groups, metric: metric) + "</div>"
+            }
+            body += "</div><table class=\"sortable\"><thead><tr><th>group</th><th>metric</th><th>value</th><th>reference</th><th>difference</th><th>ratio</th><th>verdict</th></tr></thead><tbody>"
+            for (g, metrics) in (d["disparities"] as? [String: [String: Any]] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                for (metric, entry) in metrics.sorted(by: { $0.key < $1.key }) {
+                    guard let m = entry as? [String: Any] else { continue }
+                    func f(_ k: String) -> String { (m[k] as? Double).map { String(format: "%.3f", $0) } ?? "—" }
+                    body += "<tr><td>\(e(g))</td><td>\(e(metric))</td><td>\(f("value"))</td><td>\(f("reference"))</td><td>\(f("difference"))</td><td>\(f("ratio"))</td><td>\(e(m["verdict"] as? String ?? ""))</td></tr>"
+                }
+            }
+            body += "</tbody></table>"
+        }
+        body += HTML.sortScript
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = "\(directory)/audit-\(id).html"
+        try HTML.page(title: "dxkit audit \(id)", body: body).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Horizontal bars (value) with whiskers (95% interval) per group, on a 0–1 axis.
+    static func chart(_ groups: [String: [String: Any]], metric: String) -> String {
+        let names = groups.keys.sorted()
+        let rowHeight = 22, width = 300, label = 110
+        var svg = "<svg width=\"\(width + label + 10)\" height=\"\(names.count * rowHeight + 10)\" role=\"img\">"
+        for (i, g) in names.enumerated() {
+            let y = 5 + i * rowHeight
+            let m = groups[g]!
+            svg += "<text x=\"0\" y=\"\(y + 14)\" font-size=\"11\">\(HTML.escape(String(g.prefix(18)))) (n \(m["n"] ?? 0))</text>"
+            if let v = m[metric] as? Double {
+                svg += "<rect x=\"\(label)\" y=\"\(y + 4)\" width=\"\(Int(v * Double(width)))\" height=\"12\" fill=\"#5b8def\"/>"
+                if let ci = (m["ci"] as? [String: Any])?[metric] as? [Double], ci.count == 2 {
+                    let a = label + Int(ci[0] * Double(width)), b = label + Int(ci[1] * Double(width))
+                    svg += "<line x1=\"\(a)\" x2=\"\(b)\" y1=\"\(y + 10)\" y2=\"\(y + 10)\" stroke=\"#1d2330\" stroke-width=\"2\"/>"
+                }
+                svg += "<text x=\"\(label + Int(v * Double(width)) + 4)\" y=\"\(y + 14)\" font-size=\"10\">\(String(format: "%.2f", v))</text>"
+            } else {
+                svg += "<text x=\"\(label)\" y=\"\(y + 14)\" font-size=\"10\" fill=\"#667085\">undefined</text>"
+            }
+        }
+        return svg + "</svg>"
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import GRDB
+
+/// One scored, labelled instance with the attributes audits group by.
+public struct AuditRow: Sendable {
+    public var instanceID: Int64
+    public var probability: Double
+    public var calibratedProbability: Double
+    public var attributes: [String: String]
+}
+
+extension ResultStore {
+    /// Scored results of `head`'s model for the given instances, with their DICOM attributes
+    /// (`age_years` as text, others as stored).
+    public func auditRows(head: String, modelSha256: String, instances: [Int64]) throws -> [AuditRow] {
+        try database.queue.read { db in
+            try instances.compactMap { id in
+                guard let r = try Row.fetchOne(db, sql: """
+                    SELECT r.probability, r.calibrated_probability, i.sex, i.age_years, i.manufacturer, i.model, i.institution,
+                           i.station, i.view_position, i.laterality, i.modality, i.body_part
+                    FROM results r JOIN instances i ON i.id = r.instance_ref
+                    WHERE r.instance_ref = ? AND r.head = ? AND r.model_sha256 = ? AND r.status = 'scored'
+                    """, arguments: [id, head, modelSha256]) else { return nil }
+                var attributes: [String: String] = [:]
+                for key in ["sex", "manufacturer", "model", "institution", "station", "view_position", "laterality", "modality", "body_part"] {
+                    if let v: String = r[key], !v.isEmpty { attributes[key] = v }
+                }
+                if let age: Double = r["age_years"] { attributes["age_years"] = String(age) }
+                let p: Double = r["probability"]
+                return AuditRow(instanceID: id, probability: p, calibratedProbability: r["calibrated_probability"] ?? p,
+                                attributes: attributes)
+            }
+        }
+    }
+
+    public func saveAudit(kind: String, head: String, modelSha256: String, labelsSha256: String, parametersJSON: String,
+                          resultsJSON: String) throws -> Int64 {
+        try database.queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO audits (kind, head, model_sha256, labels_sha256, parameters, results, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [kind, head, modelSha256, labelsSha256, parametersJSON, resultsJSON, Self.now()])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func audit(_ id: Int64) throws -> (head: String, created: String, parameters: String, results: String)? {
+        try database.queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT head, created_at, parameters, results FROM audits WHERE id = ?", arguments: [id]).map {
+                ($0["head"], $0["created_at"], $0["parameters"], $0["results"])
+            }
+        }
+    }
+}

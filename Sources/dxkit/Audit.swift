@@ -1,0 +1,63 @@
+import ArgumentParser
+import Evaluation
+import Foundation
+import Store
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Subgroup performance and disparities of a head on labelled studies, grouped by DICOM attributes; stored in the index.",
+        discussion: "Attributes: sex, age_band, manufacturer, model, institution, station, view_position, laterality, modality, body_part. `dxkit report --audit ID --out DIR` renders a stored audit.")
+
+    @Option(help: "SQLite index.") var db = "dxkit.sqlite"
+    @Option(help: "Labels CSV (key column, label).") var labels: String
+    @Option(help: "Head name.") var head: String
+    @Option(help: "Comma-separated attributes.") var by = "sex,age_band"
+    @Option(help: "Age band edges in years.") var ageBands = "18,40,65"
+    @Option(help: "Reference group value (default: the largest group).") var reference: String?
+    @Flag(help: "Also audit pairs of attributes.") var intersections = false
+    @Option(help: "Groups smaller than this are reported, not judged.") var minSize = 30
+    @Option(help: "Bootstrap replicates.") var bootstrap = 500
+    @Option(help: "Folder holding the models.") var modelsDir = "models"
+    @Flag(help: "Print the audit as JSON.") var json = false
+
+    func run() throws {
+        do {
+            let installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
+            var audit = SubgroupAudit()
+            audit.attributes = by.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            audit.ageBands = ageBands.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            audit.reference = reference
+            audit.intersections = intersections
+            audit.minimumSize = minSize
+            let database = try IndexDatabase(path: db)
+            audit.threshold = try ResultStore(database: database).activeCalibration(head: head, modelSha256: installed.sha256)?
+                .threshold ?? installed.threshold
+            audit.bootstrap = Bootstrap(replicates: bootstrap)
+            let (id, results) = try AuditRun(database: database).run(
+                labels: LabelsFile(path: labels), head: head, modelSha256: installed.sha256,
+                classes: installed.classifier.card.classes ?? [], audit: audit)
+            if json {
+                print(String(decoding: try JSONSerialization.data(withJSONObject: ["audit_id": id, "results": results], options: [.sortedKeys]), as: UTF8.self))
+                return
+            }
+            print("audit \(id) of \(head) on \(results["n"] ?? 0) labelled results (stored; `dxkit report --audit \(id) --out DIR` renders it)")
+            for (dimension, value) in (results["by"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                guard let d = value as? [String: Any], let groups = d["groups"] as? [String: [String: Any]] else { continue }
+                print("\n\(dimension) (reference \(d["reference"] ?? "")):")
+                for (g, m) in groups.sorted(by: { $0.key < $1.key }) {
+                    func f(_ k: String) -> String { (m[k] as? Double).map { String(format: "%.3f", $0) } ?? "—" }
+                    print("  \(g.padding(toLength: 28, withPad: " ", startingAt: 0)) n \(m["n"] ?? 0)  AUROC \(f("auroc"))  TPR \(f("tpr"))  FPR \(f("fpr"))  PPV \(f("ppv"))  ECE \(f("ece"))")
+                }
+                for (g, metrics) in (d["disparities"] as? [String: [String: Any]] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    let verdicts = Self.judged.compactMap { k in (metrics[k] as? [String: Any]).map { "\(k) \($0["verdict"] ?? "")" } }
+                    print("  vs reference, \(g): " + verdicts.joined(separator: ", "))
+                }
+            }
+        } catch {
+            printError("dxkit audit: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    static let judged = ["tpr", "fpr", "fnr", "ppv", "selection_rate"]
+}
