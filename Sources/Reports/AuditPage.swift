@@ -20,7 +20,7 @@ public enum AuditPage {
                            d["demographic_parity_difference"] as? Double ?? .nan, d["equalized_odds_difference"] as? Double ?? .nan)
             body += "<div class=\"grid\">"
             for metric in ["auroc", "tpr", "fpr", "ppv", "selection_rate", "ece"] {
-                body += "<div class=\"card\"><strong>\(e(metric))</strong>" + chart(groups, metric: metric) + "</div>"
+                body += "<div class=\"card\"><div><strong>\(e(metric))</strong></div>" + chart(groups, metric: metric) + "</div>"
             }
             body += "</div><table class=\"sortable\"><thead><tr><th>group</th><th>metric</th><th>value</th><th>reference</th><th>difference</th><th>ratio</th><th>verdict</th></tr></thead><tbody>"
             for (g, metrics) in (d["disparities"] as? [String: [String: Any]] ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -42,12 +42,15 @@ public enum AuditPage {
     /// Horizontal bars (value) with whiskers (95% interval) per group, on a 0–1 axis.
     static func chart(_ groups: [String: [String: Any]], metric: String) -> String {
         let names = groups.keys.sorted()
-        let rowHeight = 22, width = 300, label = 110
-        var svg = "<svg width=\"\(width + label + 10)\" height=\"\(names.count * rowHeight + 10)\" role=\"img\">"
+        let rowHeight = 22, width = 170, label = 115
+        var svg = "<svg style=\"display:block\" width=\"\(width + label + 10)\" height=\"\(names.count * rowHeight + 10)\" role=\"img\">"
         for (i, g) in names.enumerated() {
             let y = 5 + i * rowHeight
             let m = groups[g]!
-            svg += "<text x=\"0\" y=\"\(y + 14)\" font-size=\"11\">\(HTML.escape(String(g.prefix(18)))) (n \(m["n"] ?? 0))</text>"
+            // "sex=F & age_band=40-65" → "F & 40-65": the attribute names are in the section heading.
+            let short = g.components(separatedBy: " & ").map { $0.split(separator: "=", maxSplits: 1).last.map(String.init) ?? $0 }
+                .joined(separator: " & ")
+            svg += "<text x=\"0\" y=\"\(y + 14)\" font-size=\"11\"><title>\(HTML.escape(g))</title>\(HTML.escape(String(short.prefix(13)))) (n \(m["n"] ?? 0))</text>"
             if let v = m[metric] as? Double {
                 svg += "<rect x=\"\(label)\" y=\"\(y + 4)\" width=\"\(Int(v * Double(width)))\" height=\"12\" fill=\"#5b8def\"/>"
                 if let ci = (m["ci"] as? [String: Any])?[metric] as? [Double], ci.count == 2 {
