@@ -46,7 +46,7 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Scoring", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Store"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Training", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Store", "Scoring", "CPNG"],
+        .target(name: "Training", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Store", "Scoring", "Evaluation", "CPNG"],
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),
         .target(name: "Evaluation", dependencies: ["Store", "Models"],
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),

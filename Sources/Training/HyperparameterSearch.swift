@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 
 /// Random or grid search over learning rate, weight decay and head type, each configuration
@@ -69,7 +70,7 @@ public struct HyperparameterSearch {
                         let z = fit.head.logits(x.0)
                         return Double(1 / (1 + exp(z[0] - z[1])))
                     }
-                    if let a = BinaryMetrics.auroc(scores, heldOut.map(\.1)) { aurocs.append(a) }
+                    if let a = BinaryEvaluation(scores: scores, labels: heldOut.map(\.1)).auroc { aurocs.append(a) }
                 }
             }
             guard !losses.isEmpty else { continue }

@@ -100,37 +100,3 @@ public struct Trainer {
         return Result(head: best, curve: curve, bestEpoch: bestEpoch, overfitting: overfitting)
     }
 }
-
-/// Binary classification metrics used in training summaries.
-public enum BinaryMetrics {
-    /// AUROC by the Mann–Whitney statistic (ties count one half); nil without both classes.
-    public static func auroc(_ scores: [Double], _ labels: [Int]) -> Double? {
-        let order = scores.indices.sorted { scores[$0] < scores[$1] }
-        var ranks = [Double](repeating: 0, count: scores.count)
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j + 1 < order.count && scores[order[j + 1]] == scores[order[i]] { j += 1 }
-            for k in i...j { ranks[order[k]] = Double(i + j) / 2 + 1 }
-            i = j + 1
-        }
-        let positives = labels.filter { $0 == 1 }.count, negatives = labels.count - positives
-        guard positives > 0, negatives > 0 else { return nil }
-        let sum = zip(ranks, labels).filter { $0.1 == 1 }.map(\.0).reduce(0, +)
-        return (sum - Double(positives * (positives + 1)) / 2) / Double(positives * negatives)
-    }
-
-    /// Percentile bootstrap interval (stratified by class, seeded) of AUROC.
-    public static func aurocInterval(_ scores: [Double], _ labels: [Int], replicates: Int = 1000, seed: UInt64 = 7) -> (Double, Double)? {
-        let pos = labels.indices.filter { labels[$0] == 1 }, neg = labels.indices.filter { labels[$0] == 0 }
-        guard !pos.isEmpty, !neg.isEmpty else { return nil }
-        var rng = SplitMix64(seed: seed)
-        var values: [Double] = []
-        for _ in 0..<replicates {
-            let sample = pos.map { _ in pos[Int(rng.next() % UInt64(pos.count))] } + neg.map { _ in neg[Int(rng.next() % UInt64(neg.count))] }
-            if let a = auroc(sample.map { scores[$0] }, sample.map { labels[$0] }) { values.append(a) }
-        }
-        values.sort()
-        return (values[Int(0.025 * Double(values.count - 1))], values[Int(0.975 * Double(values.count - 1))])
-    }
-}

@@ -1,4 +1,5 @@
 import DICOM
+import Evaluation
 import Foundation
 import Imaging
 import Models
@@ -86,8 +87,9 @@ public struct TrainingRun {
         var auroc: Double?, interval: (Double, Double)?
         if !validationSet.isEmpty && options.classes.count == 2 {
             let scores = validationSet.map { Double(softmax(result.head.logits($0.0))[1]) }
-            auroc = BinaryMetrics.auroc(scores, validationSet.map(\.1))
-            interval = BinaryMetrics.aurocInterval(scores, validationSet.map(\.1), seed: options.hyper.seed)
+            let evaluation = BinaryEvaluation(scores: scores, labels: validationSet.map(\.1))
+            auroc = evaluation.auroc
+            interval = Bootstrap(replicates: 1000, seed: options.hyper.seed).intervals(evaluation, threshold: 0.5, bins: 15)["auroc"]
         }
         let outcome = Outcome(result: result, trainSize: train.count, validationSize: validation.count,
                               patients: cohort.patients.count, validationAUROC: auroc, validationInterval: interval,
