@@ -228,9 +228,10 @@ def print_table(results, flops, peak_per_core):
     disturbed = [(r["model"], r["batch"], r["threads"], k, v["other_cpu"]) for r in results
                  for k, v in r["engines"].items() if v.get("disturbed")]
     if disturbed:
+        measured = sum("images_per_second" in v for r in results for v in r["engines"].values())
         print(f"* disturbed: other processes used up to {max(d[4] for d in disturbed):.2f} CPU during "
-              f"{len(disturbed)} of {sum(len(r['engines']) for r in results)} measurements (other_cpu in "
-              "--json); rerun on an idle machine for clean numbers")
+              f"{len(disturbed)} of {measured} measurements (other_cpu in --json); rerun on an idle "
+              "machine for clean numbers")
     errors = [(r["model"], r["batch"], r["threads"], k, v["error"]) for r in results
               for k, v in r["engines"].items() if "error" in v]
     for m, b, t, k, err in errors:

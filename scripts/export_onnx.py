@@ -216,17 +216,36 @@ def fold_pads_into_convs(path, pads):
     onnx.save(m, path)
 
 
-def stamp_of(names):
+def file_digests(names, known):
+    """sha256 of each model's safetensors; reuses `known` (from the last stamp) while a file's size
+    and mtime are unchanged, so a rewrite with identical bytes (convert_weights) costs one hash."""
+    out = {}
+    for n in sorted(names):
+        p = REPO / "models" / MODELS[n][0] / "model.safetensors"
+        if not p.exists():
+            raise SystemExit(f"{p} is missing: run `make setup` (scripts/convert_weights.py) first")
+        st = p.stat()
+        k = known.get(n)
+        if k and k[0] == st.st_size and k[1] == st.st_mtime_ns:
+            out[n] = k
+        else:
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 22), b""):
+                    h.update(chunk)
+            out[n] = [st.st_size, st.st_mtime_ns, h.hexdigest()]
+    return out
+
+
+def stamp_of(digests):
     import onnx
     import torch
     h = hashlib.sha256()
     h.update(Path(__file__).read_bytes())
     h.update(GOLDEN.read_bytes())
     h.update((REPO / "scripts/reference_outputs.py").read_bytes())
-    for n in sorted(names):
-        p = REPO / "models" / MODELS[n][0] / "model.safetensors"
-        st = p.stat()
-        h.update(f"{n}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for n in sorted(digests):
+        h.update(f"{n}:{digests[n][2]}".encode())
     h.update(f"torch {torch.__version__} onnx {onnx.__version__} opset {OPSET}".encode())
     return h.hexdigest()
 
@@ -245,13 +264,18 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp_path = out / "stamp.json"
-    stamp = stamp_of(args.models)
-    if not args.force and stamp_path.exists():
+    try:
         old = json.loads(stamp_path.read_text())
-        if old.get("stamp") == stamp and all((out / f"{n}.onnx").exists() for n in args.models) \
-                and (out / "flops.json").exists():
-            print(f"export_onnx: up to date ({out})")
-            return
+    except (OSError, ValueError):
+        old = {}
+    digests = file_digests(args.models, old.get("weights", {}))
+    stamp = stamp_of(digests)
+    if not args.force and old.get("stamp") == stamp and all((out / f"{n}.onnx").exists() for n in args.models) \
+            and (out / "flops.json").exists():
+        if old.get("weights") != digests:  # same bytes, new mtimes: remember them
+            stamp_path.write_text(json.dumps(dict(old, weights=digests), indent=2) + "\n")
+        print(f"export_onnx: up to date ({out})")
+        return
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     golden = json.loads(GOLDEN.read_text())
@@ -300,7 +324,8 @@ def main():
               f"({path.stat().st_size / 1e6:.1f} MB)")
 
     flops_path.write_text(json.dumps(flops, indent=2) + "\n")
-    stamp_path.write_text(json.dumps({"stamp": stamp, "models": args.models, "verification": verification,
+    stamp_path.write_text(json.dumps({"stamp": stamp, "models": args.models, "weights": digests,
+                                      "verification": verification,
                                       "versions": {"torch": torch.__version__, "onnx": onnx.__version__,
                                                    "onnxruntime": ort.__version__, "opset": OPSET},
                                       "seconds": round(time.time() - t0, 1)}, indent=2) + "\n")
