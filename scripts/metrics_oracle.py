@@ -96,6 +96,39 @@ def write_csv(path, rows, header):
         w.writerows(rows)
 
 
+def wilson(k, n, z=1.959963984540054):
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def manifest_oracle():
+    """A metadata-only manifest (no images) and what a dataset audit must find in it (scipy chi2_contingency)."""
+    from scipy.stats import chi2_contingency
+    rng = np.random.default_rng(11)
+    n = 240
+    gender = rng.choice(["F", "M", ""], size=n, p=[0.5, 0.42, 0.08])
+    scanner = rng.choice(["Acme", "Globex"], size=n, p=[0.6, 0.4])
+    split = np.where(rng.random(n) < 0.75, "train", "val")
+    scanner = np.where((split == "val") & (rng.random(n) < 0.3), "Globex", scanner)  # a shift between splits
+    finding = (rng.random(n) < np.where(scanner == "Globex", 0.45, 0.25)).astype(int)
+    write_csv(os.path.join(OUT, "manifest.csv"), zip(gender, scanner, finding, split), ["Gender", "Scanner", "Finding", "Split"])
+    out = {}
+    for name, values in (("sex", np.where(gender == "", "(missing)", gender)), ("manufacturer", scanner)):
+        groups = sorted(set(values))
+        table = [[int(np.sum((values == g) & (finding == 0))), int(np.sum((values == g) & (finding == 1)))] for g in groups]
+        chi2, p, dof, _ = chi2_contingency(table)
+        split_table = [[int(np.sum((values == g) & (split == s))) for s in ("train", "val")] for g in groups]
+        s_chi2, s_p, s_dof, _ = chi2_contingency(split_table)
+        out[name] = {"counts": {g: int(np.sum(values == g)) for g in groups},
+                     "missing": float(np.mean(values == "(missing)")),
+                     "prevalence": {g: float(finding[values == g].mean()) for g in groups},
+                     "wilson": {g: wilson(int(finding[values == g].sum()), int(np.sum(values == g))) for g in groups},
+                     "chi2": [float(chi2), int(dof), float(p)], "split_chi2": [float(s_chi2), int(s_dof), float(s_p)]}
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     score, label, group, site = cohort(20261126, 400)
@@ -121,7 +154,9 @@ def main():
     platt = LogisticRegression(penalty=None, tol=1e-12, max_iter=10000).fit(z.reshape(-1, 1), label)
     calibration = {"probe": probe.tolist(), "isotonic": iso.predict(probe).tolist(),
                    "platt_a": float(platt.coef_[0][0]), "platt_b": float(platt.intercept_[0])}
+    manifest = manifest_oracle()
     json.dump({"generator": "scripts/metrics_oracle.py", "scikit_learn": sklearn.__version__, "calibration": calibration,
+               "manifest": manifest,
                "fairlearn": fm.__name__ and __import__("fairlearn").__version__,
                "scores_csv": main_summary, "ties_csv": summary(t_score, t_label)},
               open(os.path.join(OUT, "metrics-oracle.json"), "w"), indent=1, sort_keys=True)

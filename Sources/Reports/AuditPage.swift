@@ -11,6 +11,9 @@ public enum AuditPage {
         let results = (try JSONSerialization.jsonObject(with: Data(audit.results.utf8))) as? [String: Any] ?? [:]
         let parameters = (try JSONSerialization.jsonObject(with: Data(audit.parameters.utf8))) as? [String: Any] ?? [:]
         let e = HTML.escape
+        if audit.kind == "dataset" {
+            return try write(html: dataset(id, results: results, created: audit.created), id: id, to: directory)
+        }
         var body = "<h1>dxkit audit \(id): \(e(audit.head))</h1><p class=\"muted\">\(e(audit.created)); \(results["n"] ?? 0) labelled results; threshold \(results["threshold"] ?? ""); groups under \(parameters["minimum_size"] ?? "") are reported, not judged.</p>"
         body += "<p class=\"warn\"><strong>Research use only.</strong> Small groups give wide intervals; read them before the verdicts.</p>"
         for (dimension, value) in (results["by"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -33,10 +36,42 @@ public enum AuditPage {
             body += "</tbody></table>"
         }
         body += HTML.sortScript
+        return try write(html: body, id: id, to: directory)
+    }
+
+    static func write(html body: String, id: Int64, to directory: String) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = "\(directory)/audit-\(id).html"
         try HTML.page(title: "dxkit audit \(id)", body: body).write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    /// A dataset audit: composition and missingness per attribute, prevalence per group, split shift.
+    static func dataset(_ id: Int64, results: [String: Any], created: String) -> String {
+        let e = HTML.escape
+        func f(_ x: Any?) -> String { (x as? Double).map { String(format: "%.3f", $0) } ?? "—" }
+        var body = "<h1>dxkit dataset audit \(id)</h1><p class=\"muted\">\(e(created)); \(results["n"] ?? 0) records</p>"
+        let composition = results["composition"] as? [String: [String: [String: Any]]] ?? [:]
+        let missing = results["missingness"] as? [String: Double] ?? [:]
+        let prevalence = results["label_prevalence"] as? [String: [String: Any]] ?? [:]
+        let shift = results["split_shift"] as? [String: [String: Any]] ?? [:]
+        for attribute in composition.keys.sorted() {
+            body += "<h2>\(e(attribute))</h2><p>missing: \(String(format: "%.1f%%", 100 * (missing[attribute] ?? 0)))"
+            if let s = shift[attribute] {
+                body += "; shift between splits: χ² \(f(s["statistic"])), p \(f(s["p_value"]))"
+            }
+            let test = prevalence[attribute]?["chi_square"] as? [String: Any]
+            if let test { body += "; label × group: χ² \(f(test["statistic"])), dof \(test["dof"] ?? ""), p \(f(test["p_value"]))" }
+            body += "</p><table class=\"sortable\"><thead><tr><th>group</th><th>n</th><th>share</th><th>prevalence</th><th>95% CI</th></tr></thead><tbody>"
+            let groups = prevalence[attribute]?["groups"] as? [String: [String: Any]] ?? [:]
+            for (g, c) in composition[attribute]!.sorted(by: { $0.key < $1.key }) {
+                let p = groups[g]
+                let ci = (p?["ci"] as? [Double]).map { String(format: "%.3f–%.3f", $0[0], $0[1]) } ?? "—"
+                body += "<tr><td>\(e(g))</td><td>\(c["n"] ?? 0)</td><td>\(f(c["share"]))</td><td>\(f(p?["prevalence"]))</td><td>\(ci)</td></tr>"
+            }
+            body += "</tbody></table>"
+        }
+        return body + HTML.sortScript
     }
 
     /// Horizontal bars (value) with whiskers (95% interval) per group, on a 0–1 axis.

@@ -44,10 +44,29 @@ extension ResultStore {
         }
     }
 
-    public func audit(_ id: Int64) throws -> (head: String, created: String, parameters: String, results: String)? {
+    public func audit(_ id: Int64) throws -> (kind: String, head: String, created: String, parameters: String, results: String)? {
         try database.queue.read { db in
-            try Row.fetchOne(db, sql: "SELECT head, created_at, parameters, results FROM audits WHERE id = ?", arguments: [id]).map {
-                ($0["head"], $0["created_at"], $0["parameters"], $0["results"])
+            try Row.fetchOne(db, sql: "SELECT kind, head, created_at, parameters, results FROM audits WHERE id = ?", arguments: [id]).map {
+                ($0["kind"], $0["head"], $0["created_at"], $0["parameters"], $0["results"])
+            }
+        }
+    }
+}
+
+extension IndexDatabase {
+    /// Attributes of every decodable, unique instance (for dataset audits): id → attributes.
+    public func datasetAttributes() throws -> [(Int64, [String: String])] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, sex, age_years, view_position, manufacturer, model, institution, station, modality, body_part, laterality
+                FROM instances WHERE status = 'ok' AND has_pixel_data = 1 AND duplicate_of IS NULL ORDER BY id
+                """).map { r in
+                var a: [String: String] = [:]
+                for key in ["sex", "view_position", "manufacturer", "model", "institution", "station", "modality", "body_part", "laterality"] {
+                    if let v: String = r[key], !v.isEmpty { a[key] = v }
+                }
+                if let age: Double = r["age_years"] { a["age_years"] = String(age) }
+                return (r["id"], a)
             }
         }
     }

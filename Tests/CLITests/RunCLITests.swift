@@ -171,4 +171,42 @@ final class RunCLITests: XCTestCase {
         let html = try String(contentsOfFile: "\(out)/audit-\(object["audit_id"] as! Int).html", encoding: .utf8)
         XCTAssertTrue(html.contains("sex=F") && html.contains("<svg") && html.contains("Vendor A"))
     }
+
+    func testDatasetAuditOfIndexedImagesAndManifest() throws {
+        let input = dir.appendingPathComponent("in").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: input).sorted()
+        for (i, name) in names.enumerated() where i < 3 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/dcmodify")
+            p.arguments = ["-nb", "-i", "(0010,0040)=F", "\(input)/\(name)"]
+            try p.run()
+            p.waitUntilExit()
+        }
+        let db = dir.appendingPathComponent("d.sqlite").path
+        XCTAssertEqual(try CLI.run(["ingest", input, "--db", db]).status, 0)
+        var csv = "path,label,split\n"
+        for (i, name) in names.enumerated() { csv += "\(input)/\(name),\(name.hasPrefix("NORMAL") ? 0 : 1),\(i % 2 == 0 ? "train" : "val")\n" }
+        let labels = dir.appendingPathComponent("labels.csv").path
+        try csv.write(toFile: labels, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["audit-dataset", "--db", db, "--labels", labels, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let results = object["results"] as! [String: Any]
+        XCTAssertEqual(results["n"] as? Int, 8)
+        let sex = (results["composition"] as! [String: [String: [String: Any]]])["sex"]!
+        XCTAssertEqual(sex["F"]?["n"] as? Int, 3)
+        XCTAssertEqual(sex["(missing)"]?["n"] as? Int, 5)
+        XCTAssertEqual((results["missingness"] as! [String: Double])["sex"]!, 5.0 / 8.0, accuracy: 1e-12)
+        XCTAssertNotNil((results["label_prevalence"] as? [String: Any])?["sex"])
+        let out = dir.appendingPathComponent("da").path
+        XCTAssertEqual(try CLI.run(["report", "--db", db, "--audit", "\(object["audit_id"] as! Int)", "--out", out]).status, 0)
+        let html = try String(contentsOfFile: "\(out)/audit-\(object["audit_id"] as! Int).html", encoding: .utf8)
+        XCTAssertTrue(html.contains("dataset audit") && html.contains("(missing)"))
+        let manifest = CLI.repo.appendingPathComponent("Tests/EvaluationTests/Fixtures/manifest.csv").path
+        let m = try CLI.run(["audit-dataset", "--db", db, "--manifest", manifest, "--map", "sex=Gender,label=Finding,split=Split", "--json"])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        let bad = try CLI.run(["audit-dataset", "--db", db, "--manifest", manifest, "--map", "sex=Geschlecht"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("Geschlecht"), bad.stderr)
+    }
 }

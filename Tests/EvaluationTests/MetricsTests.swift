@@ -145,3 +145,39 @@ final class CalibratorTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(e.at(t90).sensitivity!, 0.9)
     }
 }
+
+/// A dataset audit of a metadata manifest (no images) against SciPy's chi-square tests and
+/// Wilson intervals computed independently in the oracle script.
+final class DatasetAuditTests: XCTestCase {
+    func testManifestAuditMatchesSciPy() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+        let oracle = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("metrics-oracle.json"))) as! [String: Any]
+        let want = oracle["manifest"] as! [String: [String: Any]]
+        let records = try DatasetAudit.manifest(fixtures.appendingPathComponent("manifest.csv").path,
+                                                mapping: ["sex": "Gender", "manufacturer": "Scanner", "label": "Finding", "split": "Split"])
+        XCTAssertEqual(records.count, 240)
+        var audit = DatasetAudit()
+        audit.attributes = ["sex", "manufacturer"]
+        let got = audit.run(records)
+        for attribute in ["sex", "manufacturer"] {
+            let w = want[attribute]!
+            let composition = (got["composition"] as! [String: [String: [String: Any]]])[attribute]!
+            for (g, n) in w["counts"] as! [String: Int] { XCTAssertEqual(composition[g]?["n"] as? Int, n, "\(attribute) \(g)") }
+            XCTAssertEqual((got["missingness"] as! [String: Double])[attribute]!, w["missing"] as! Double, accuracy: 1e-12)
+            let prevalence = (got["label_prevalence"] as! [String: [String: Any]])[attribute]!
+            let groups = prevalence["groups"] as! [String: [String: Any]]
+            for (g, ci) in w["wilson"] as! [String: [Double]] {
+                let mine = groups[g]!["ci"] as! [Double]
+                XCTAssertEqual(mine[0], ci[0], accuracy: 1e-12)
+                XCTAssertEqual(mine[1], ci[1], accuracy: 1e-12)
+            }
+            let chi = prevalence["chi_square"] as! [String: Any], expected = w["chi2"] as! [Double]
+            XCTAssertEqual(chi["statistic"] as! Double, expected[0], accuracy: 1e-9)
+            XCTAssertEqual(Double(chi["dof"] as! Int), expected[1])
+            XCTAssertEqual(chi["p_value"] as! Double, expected[2], accuracy: 1e-9)
+            let shift = (got["split_shift"] as! [String: [String: Any]])[attribute]!, s = w["split_chi2"] as! [Double]
+            XCTAssertEqual(shift["statistic"] as! Double, s[0], accuracy: 1e-9)
+            XCTAssertEqual(shift["p_value"] as! Double, s[2], accuracy: 1e-9)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Store
+
+/// Composition of a dataset (indexed images or a manifest of metadata): counts and shares by
+/// sex, age band, view, manufacturer, site and modality; how often each demographic tag is missing;
+/// label prevalence per group with Wilson intervals and a chi-square test of independence; and
+/// the shift of each attribute between splits (chi-square of attribute × split).
+public struct DatasetAudit {
+    public struct Record: Sendable {
+        public var attributes: [String: String]
+        public var label: Int?
+        public var split: String?
+        public init(attributes: [String: String], label: Int?, split: String?) {
+            self.attributes = attributes
+            self.label = label
+            self.split = split
+        }
+    }
+
+    public var attributes = ["sex", "age_band", "view_position", "manufacturer", "institution", "modality"]
+    public var ageBands: [Double] = [18, 40, 65]
+
+    public init() {}
+
+    func value(_ attribute: String, _ r: Record) -> String {
+        if attribute == "age_band" {
+            guard let age = r.attributes["age_years"].flatMap(Double.init) else { return "(missing)" }
+            var lower = 0.0
+            for edge in ageBands {
+                if age < edge { return "\(Int(lower))-\(Int(edge))" }
+                lower = edge
+            }
+            return "\(Int(lower))+"
+        }
+        if let v = r.attributes[attribute], !v.isEmpty { return v }
+        return "(missing)"
+    }
+
+    public func run(_ records: [Record]) -> [String: Any] {
+        var out: [String: Any] = ["n": records.count]
+        var composition: [String: Any] = [:], missingness: [String: Double] = [:]
+        var prevalence: [String: Any] = [:], shift: [String: Any] = [:]
+        let labelled = records.filter { $0.label != nil }
+        let splits = Array(Set(records.compactMap(\.split))).sorted()
+        for attribute in attributes {
+            let values = records.map { value(attribute, $0) }
+            let counts = Dictionary(grouping: values, by: { $0 }).mapValues(\.count)
+            composition[attribute] = counts.mapValues { ["n": $0, "share": Double($0) / Double(max(records.count, 1))] }
+            missingness[attribute] = Double(counts["(missing)"] ?? 0) / Double(max(records.count, 1))
+            if !labelled.isEmpty {
+                let groups = Array(Set(labelled.map { value(attribute, $0) })).sorted()
+                var perGroup: [String: Any] = [:]
+                var table: [[Double]] = []
+                for g in groups {
+                    let members = labelled.filter { value(attribute, $0) == g }
+                    let positives = members.filter { $0.label == 1 }.count
+                    let ci = Statistics.wilson(positives, members.count)
+                    perGroup[g] = ["n": members.count, "positives": positives,
+                                   "prevalence": Double(positives) / Double(members.count),
+                                   "ci": ci.map { [$0.0, $0.1] } ?? NSNull()] as [String: Any]
+                    table.append([Double(members.count - positives), Double(positives)])
+                }
+                var entry: [String: Any] = ["groups": perGroup]
+                if let test = Statistics.chiSquare(table) {
+                    entry["chi_square"] = ["statistic": test.statistic, "dof": test.degreesOfFreedom, "p_value": test.pValue]
+                }
+                prevalence[attribute] = entry
+            }
+            if splits.count >= 2 {
+                let groups = Array(Set(values)).sorted()
+                let table = groups.map { g in splits.map { s in Double(records.filter { $0.split == s && value(attribute, $0) == g }.count) } }
+                if let test = Statistics.chiSquare(table) {
+                    shift[attribute] = ["statistic": test.statistic, "dof": test.degreesOfFreedom, "p_value": test.pValue,
+                                        "splits": splits]
+                }
+            }
+        }
+        out["composition"] = composition
+        out["missingness"] = missingness
+        if !prevalence.isEmpty { out["label_prevalence"] = prevalence }
+        if !shift.isEmpty { out["split_shift"] = shift }
+        return out
+    }
+
+    /// Records from a metadata CSV without images: `mapping` names the CSV column for each of
+    /// sex, age (years), view_position, manufacturer, institution, modality, label (0/1) and split.
+    public static func manifest(_ path: String, mapping: [String: String]) throws -> [Record] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw StoreError(file: path, reason: "cannot read the manifest") }
+        let table = CSV.parse(String(decoding: data, as: UTF8.self))
+        guard let header = table.first?.map({ $0.trimmingCharacters(in: .whitespaces) }) else { throw StoreError(file: path, reason: "empty manifest") }
+        var index: [String: Int] = [:]
+        for (key, column) in mapping {
+            guard let i = header.firstIndex(of: column) else {
+                throw StoreError(file: path, reason: "no column '\(column)' for \(key) (columns: \(header.joined(separator: ", ")))")
+            }
+            index[key] = i
+        }
+        return table.dropFirst().filter { !($0.count == 1 && $0[0].isEmpty) }.map { row in
+            func field(_ key: String) -> String? {
+                guard let i = index[key], i < row.count else { return nil }
+                let v = row[i].trimmingCharacters(in: .whitespaces)
+                return v.isEmpty ? nil : v
+            }
+            var attributes: [String: String] = [:]
+            for key in ["sex", "view_position", "manufacturer", "institution", "modality"] { attributes[key] = field(key) }
+            attributes["age_years"] = field("age")
+            return Record(attributes: attributes, label: field("label").flatMap(Int.init), split: field("split"))
+        }
+    }
+}
