@@ -103,6 +103,10 @@ public struct MetricsReport {
             "sensitivity": v(at.sensitivity), "specificity": v(at.specificity), "ppv": v(at.ppv), "npv": v(at.npv),
             "f1": v(at.f1), "accuracy": at.accuracy, "selection_rate": at.selectionRate,
             "temperature": TemperatureScaling.fit(logits: e.scores.map(TemperatureScaling.logit), labels: e.labels),
+            "ece_adaptive": CalibrationBins(e, count: bins, equalMass: true).ece,
+            "reliability": calibration.bins.filter { $0.count > 0 }.map {
+                ["lower": $0.lower, "upper": $0.upper, "n": $0.count, "mean_score": $0.meanScore!, "observed": $0.meanLabel!] as [String: Any]
+            },
             "small_sample": e.n < 30,
         ]
     }

@@ -38,6 +38,11 @@ final class MetricsTests: XCTestCase {
                                             labelColumn: "label", groupColumns: ["sex"], threshold: 0.5, bins: 15)
         let got = report.json()
         compare(got, want, "all")
+        let reliability = got["reliability"] as! [[String: Any]]
+        XCTAssertEqual(reliability.map { $0["n"] as! Int }.reduce(0, +), 400, "reliability bins cover every score")
+        let adaptive = got["ece_adaptive"] as! Double
+        XCTAssertGreaterThan(adaptive, 0)
+        XCTAssertLessThan(abs(adaptive - (got["ece"] as! Double)), 0.1, "equal-mass and equal-width ECE agree roughly")
         let groupsWant = want["groups"] as! [String: [String: Any]]
         let groupsGot = got["groups"] as! [String: [String: Any]]
         XCTAssertEqual(Set(groupsGot.keys), Set(groupsWant.keys))
