@@ -103,6 +103,25 @@ public struct BinaryEvaluation: Sendable {
         return r
     }
 
+    /// ROC curve points (FPR, TPR) at every distinct threshold, from (0, 0) to (1, 1); nil with one class.
+    public var rocCurve: [(Double, Double)]? {
+        guard bothClasses else { return nil }
+        let p = Double(positives), q = Double(n - positives)
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        var tp = 0.0, fp = 0.0, points = [(0.0, 0.0)]
+        var i = 0
+        while i < order.count {
+            var j = i
+            while j < order.count && scores[order[j]] == scores[order[i]] {
+                if labels[order[j]] == 1 { tp += 1 } else { fp += 1 }
+                j += 1
+            }
+            points.append((fp / q, tp / p))
+            i = j
+        }
+        return points
+    }
+
     /// Midranks (1-based, ties averaged).
     static func midranks(_ v: [Double]) -> [Double] {
         let order = v.indices.sorted { v[$0] < v[$1] }

@@ -111,6 +111,13 @@ public struct SubgroupAudit {
         }
         if let spec = ci["specificity"] { intervals["fpr"] = [1 - spec.1, 1 - spec.0] }
         out["ci"] = intervals
+        if let roc = e.rocCurve {
+            let step = max(1, roc.count / 60)
+            out["roc"] = stride(from: 0, to: roc.count, by: step).map { [roc[$0].0, roc[$0].1] } + [[1.0, 1.0]]
+        }
+        out["reliability"] = CalibrationBins(e, count: 10).bins.filter { $0.count > 0 }.map {
+            ["mean_score": $0.meanScore!, "observed": $0.meanLabel!, "n": $0.count] as [String: Any]
+        }
         return out
     }
 }

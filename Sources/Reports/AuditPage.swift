@@ -25,6 +25,8 @@ public enum AuditPage {
             for metric in ["auroc", "tpr", "fpr", "ppv", "selection_rate", "ece"] {
                 body += "<div class=\"card\"><div><strong>\(e(metric))</strong></div>" + chart(groups, metric: metric) + "</div>"
             }
+            body += "<div class=\"card\"><div><strong>ROC per group</strong></div>" + curves(groups, key: "roc", x: "fpr", y: "tpr") + "</div>"
+            body += "<div class=\"card\"><div><strong>reliability per group</strong></div>" + curves(groups, key: "reliability", x: "mean score", y: "observed") + "</div>"
             body += "</div><table class=\"sortable\"><thead><tr><th>group</th><th>metric</th><th>value</th><th>reference</th><th>difference</th><th>ratio</th><th>verdict</th></tr></thead><tbody>"
             for (g, metrics) in (d["disparities"] as? [String: [String: Any]] ?? [:]).sorted(by: { $0.key < $1.key }) {
                 for (metric, entry) in metrics.sorted(by: { $0.key < $1.key }) {
@@ -74,6 +76,41 @@ public enum AuditPage {
         return body + HTML.sortScript
     }
 
+    /// "sex=F & age_band=40-65" → "F & 40-65": the attribute names are in the section heading.
+    static func shortName(_ group: String) -> String {
+        group.components(separatedBy: " & ").map { $0.split(separator: "=", maxSplits: 1).last.map(String.init) ?? $0 }
+            .joined(separator: " & ")
+    }
+
+    static let palette = ["#5b8def", "#e4572e", "#29bf12", "#a846a0", "#f3a712", "#17becf", "#8c564b", "#7f7f7f"]
+
+    /// One polyline per group on a unit square with the diagonal: ROC points, or reliability bins.
+    static func curves(_ groups: [String: [String: Any]], key: String, x: String, y: String) -> String {
+        let size = 220, pad = 24
+        var svg = "<svg style=\"display:block\" width=\"\(size + pad + 110)\" height=\"\(size + pad + 10)\" role=\"img\">"
+        svg += "<rect x=\"\(pad)\" y=\"5\" width=\"\(size)\" height=\"\(size)\" fill=\"none\" stroke=\"#d0d5dd\"/>"
+        svg += "<line x1=\"\(pad)\" y1=\"\(size + 5)\" x2=\"\(pad + size)\" y2=\"5\" stroke=\"#d0d5dd\" stroke-dasharray=\"4 3\"/>"
+        svg += "<text x=\"\(pad)\" y=\"\(size + 20)\" font-size=\"10\">\(HTML.escape(x)) →</text>"
+        svg += "<text x=\"0\" y=\"14\" font-size=\"10\">\(HTML.escape(y))</text>"
+        for (i, g) in groups.keys.sorted().enumerated() {
+            let color = palette[i % palette.count]
+            let points: [(Double, Double)]
+            if key == "roc" {
+                points = (groups[g]?["roc"] as? [[Double]] ?? []).map { ($0[0], $0[1]) }
+            } else {
+                points = (groups[g]?["reliability"] as? [[String: Any]] ?? []).compactMap {
+                    guard let s = $0["mean_score"] as? Double, let o = $0["observed"] as? Double else { return nil }
+                    return (s, o)
+                }
+            }
+            guard !points.isEmpty else { continue }
+            let path = points.map { "\(pad + Int($0.0 * Double(size))),\(5 + size - Int($0.1 * Double(size)))" }.joined(separator: " ")
+            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            svg += "<text x=\"\(pad + size + 8)\" y=\"\(16 + 14 * i)\" font-size=\"10\" fill=\"\(color)\">\(HTML.escape(String(shortName(g).prefix(16))))</text>"
+        }
+        return svg + "</svg>"
+    }
+
     /// Horizontal bars (value) with whiskers (95% interval) per group, on a 0–1 axis.
     static func chart(_ groups: [String: [String: Any]], metric: String) -> String {
         let names = groups.keys.sorted()
@@ -82,9 +119,7 @@ public enum AuditPage {
         for (i, g) in names.enumerated() {
             let y = 5 + i * rowHeight
             let m = groups[g]!
-            // "sex=F & age_band=40-65" → "F & 40-65": the attribute names are in the section heading.
-            let short = g.components(separatedBy: " & ").map { $0.split(separator: "=", maxSplits: 1).last.map(String.init) ?? $0 }
-                .joined(separator: " & ")
+            let short = shortName(g)
             svg += "<text x=\"0\" y=\"\(y + 14)\" font-size=\"11\"><title>\(HTML.escape(g))</title>\(HTML.escape(String(short.prefix(13)))) (n \(m["n"] ?? 0))</text>"
             if let v = m[metric] as? Double {
                 svg += "<rect x=\"\(label)\" y=\"\(y + 4)\" width=\"\(Int(v * Double(width)))\" height=\"12\" fill=\"#5b8def\"/>"
