@@ -2,10 +2,10 @@
 """Golden values for dxkit's metrics, computed with scikit-learn, Fairlearn and SciPy.
 
 Writes Tests/EvaluationTests/Fixtures/{scores.csv, ties.csv, metrics-oracle.json}. Run by hand in .venv-ref
-(pip install scikit-learn==1.9.1 fairlearn==0.15.0 scipy==1.17.1):
+(pip install scikit-learn==1.9.1 fairlearn==0.15.0 scipy==1.17.1 netcal==1.4.0):
   .venv-ref/bin/python scripts/metrics_oracle.py
-ECE and MCE follow the definition dxkit documents (15 equal-width bins on the positive-class
-probability, a score of 1 in the last bin; sum of |mean label - mean score| x bin share); DeLong's
+ECE and MCE come from netcal, asserted equal to the definition dxkit documents (15 equal-width bins on the
+positive-class probability, a score of 1 in the last bin; sum of |mean label - mean score| x bin share); DeLong's
 interval is computed here independently of dxkit from the structural components.
 """
 import csv
@@ -44,6 +44,16 @@ def delong(score, label):
 
 
 def ece_mce(score, label, bins=15):
+    """netcal's ECE and MCE (15 equal-width bins on the positive-class probability), checked against
+    the definition dxkit documents, computed here with numpy."""
+    from netcal.metrics import ECE, MCE
+    ece, mce = definition_ece_mce(score, label, bins)
+    n_ece, n_mce = float(ECE(bins=bins).measure(score, label)), float(MCE(bins=bins).measure(score, label))
+    assert abs(n_ece - ece) < 1e-12 and abs(n_mce - mce) < 1e-12, (n_ece, ece, n_mce, mce)
+    return n_ece, n_mce
+
+
+def definition_ece_mce(score, label, bins=15):
     idx = np.minimum((score * bins).astype(int), bins - 1)
     ece, mce = 0.0, 0.0
     for b in range(bins):
@@ -155,7 +165,9 @@ def main():
     calibration = {"probe": probe.tolist(), "isotonic": iso.predict(probe).tolist(),
                    "platt_a": float(platt.coef_[0][0]), "platt_b": float(platt.intercept_[0])}
     manifest = manifest_oracle()
-    json.dump({"generator": "scripts/metrics_oracle.py", "scikit_learn": sklearn.__version__, "calibration": calibration,
+    import netcal
+    json.dump({"generator": "scripts/metrics_oracle.py", "scikit_learn": sklearn.__version__, "netcal": netcal.__version__,
+               "calibration": calibration,
                "manifest": manifest,
                "fairlearn": fm.__name__ and __import__("fairlearn").__version__,
                "scores_csv": main_summary, "ties_csv": summary(t_score, t_label)},

@@ -11,7 +11,12 @@ public struct AuditRun {
                     audit: SubgroupAudit) throws -> (id: Int64, results: [String: Any]) {
         let labelOf = try LabelledInstances.resolve(labels, database: database, classes: classes)
         let store = ResultStore(database: database)
-        let rows = try store.auditRows(head: head, modelSha256: modelSha256, instances: labelOf.keys.sorted())
+        var rows = try store.auditRows(head: head, modelSha256: modelSha256, instances: labelOf.keys.sorted())
+        // Extra columns of the labels file (demographics not in the headers) join the DICOM attributes.
+        let found = try database.instances(matching: labels.rows.map(\.key), column: labels.keyKind.rawValue)
+        var extraOf: [Int64: [String: String]] = [:]
+        for row in labels.rows where !row.extra.isEmpty { for i in found[row.key] ?? [] { extraOf[i.instanceID] = row.extra } }
+        for i in rows.indices { rows[i].attributes.merge(extraOf[rows[i].instanceID] ?? [:]) { _, csv in csv } }
         guard !rows.isEmpty else { throw StoreError(file: labels.path, reason: "no labelled instance has a \(head) result; score them first") }
         let results = audit.run(rows, labels: labelOf)
         let parameters: [String: Any] = ["by": audit.attributes, "age_bands": audit.ageBands, "reference": audit.reference ?? NSNull(),

@@ -15,6 +15,8 @@ public struct LabelsFile: Sendable {
         public var split: String?
         /// From an optional `patient` column, for data whose PatientID is not per patient.
         public var patient: String?
+        /// Every other column (e.g. demographics not in the DICOM headers), by header name.
+        public var extra: [String: String] = [:]
     }
 
     public let path: String
@@ -51,7 +53,12 @@ public struct LabelsFile: Sendable {
             if label.isEmpty { problems.append("line \(line): empty label") }
             if let split, !["train", "val", "test"].contains(split) { problems.append("line \(line): split '\(split)' is not train/val/test") }
             let patient = patientColumn.map(field).flatMap { $0.isEmpty ? nil : $0 }
-            rows.append(Row(line: line, key: key, label: label, split: split, patient: patient))
+            var extra: [String: String] = [:]
+            for (c, name) in header.enumerated() where ![keyColumn, labelColumn, splitColumn, patientColumn].contains(c) {
+                let v = field(c)
+                if !v.isEmpty { extra[name] = v }
+            }
+            rows.append(Row(line: line, key: key, label: label, split: split, patient: patient, extra: extra))
         }
         if !problems.isEmpty { throw StoreError(file: path, reason: problems.joined(separator: "; ")) }
         if rows.isEmpty { throw StoreError(file: path, reason: "no labelled rows") }

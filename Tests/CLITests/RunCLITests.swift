@@ -133,11 +133,11 @@ final class RunCLITests: XCTestCase {
         let db = dir.appendingPathComponent("a.sqlite").path
         XCTAssertEqual(try CLI.run(["ingest", input, "--db", db]).status, 0)
         XCTAssertEqual(try CLI.run(["score", "--db", db, "--models-dir", models, "--heads", "pneumonia"]).status, 0)
-        var csv = "path,label\n"
-        for name in names { csv += "\(input)/\(name),\(name.hasPrefix("NORMAL") ? 0 : 1)\n" }
+        var csv = "path,label,site\n"
+        for (i, name) in names.enumerated() { csv += "\(input)/\(name),\(name.hasPrefix("NORMAL") ? 0 : 1),\(i % 3 == 0 ? "north" : "south")\n" }
         let labels = dir.appendingPathComponent("labels.csv").path
         try csv.write(toFile: labels, atomically: true, encoding: .utf8)
-        let r = try CLI.run(["audit", "--db", db, "--labels", labels, "--head", "pneumonia", "--by", "sex,age_band,manufacturer",
+        let r = try CLI.run(["audit", "--db", db, "--labels", labels, "--head", "pneumonia", "--by", "sex,age_band,manufacturer,site",
                              "--min-size", "2", "--bootstrap", "100", "--intersections", "--json", "--models-dir", models])
         XCTAssertEqual(r.status, 0, r.stderr)
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
@@ -145,6 +145,7 @@ final class RunCLITests: XCTestCase {
         XCTAssertEqual(results["n"] as? Int, 8)
         let by = results["by"] as! [String: [String: Any]]
         XCTAssertNotNil(by["sex & manufacturer"], "intersections")
+        XCTAssertEqual(Set((by["site"]!["groups"] as! [String: Any]).keys), ["site=north", "site=south"], "groups from a CSV column")
         let sex = by["sex"]!["groups"] as! [String: [String: Any]]
         XCTAssertEqual(Set(sex.keys), ["sex=F", "sex=M"])
         // Recompute TPR and selection rate of sex=F from the stored results.
