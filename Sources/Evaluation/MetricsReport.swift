@@ -11,6 +11,8 @@ public struct MetricsReport {
     public let groups: [String: [String: BinaryEvaluation]]
     /// Stratified bootstrap for every metric's interval (nil: none).
     public var bootstrap: Bootstrap?
+    /// The rows with their group values, for the subgroup audit (disparities and verdicts).
+    public var auditRows: [AuditRow] = []
 
     public init(evaluation: BinaryEvaluation, threshold: Double = 0.5, bins: Int = 15,
                 groups: [String: [String: BinaryEvaluation]] = [:], bootstrap: Bootstrap? = nil) {
@@ -61,8 +63,13 @@ public struct MetricsReport {
             for (i, values) in groupValues.enumerated() { members[values[k], default: []].append(i) }
             groups[name] = members.mapValues { idx in BinaryEvaluation(scores: idx.map { scores[$0] }, labels: idx.map { labels[$0] }) }
         }
-        return MetricsReport(evaluation: BinaryEvaluation(scores: scores, labels: labels), threshold: threshold, bins: bins,
-                             groups: groups)
+        var report = MetricsReport(evaluation: BinaryEvaluation(scores: scores, labels: labels), threshold: threshold, bins: bins,
+                                   groups: groups)
+        report.auditRows = scores.indices.map { i in
+            AuditRow(instanceID: Int64(i), probability: scores[i], calibratedProbability: scores[i],
+                     attributes: Dictionary(uniqueKeysWithValues: zip(groupColumns, groupValues[i])))
+        }
+        return report
     }
 
     /// The JSON object: every key present; null where a value is undefined (e.g. AUROC with one class).
@@ -73,7 +80,16 @@ public struct MetricsReport {
             out["groups"] = members.mapValues { summary($0) }
             out["demographic_parity_difference"] = Fairness.demographicParityDifference(members, threshold: threshold)
             out["equalized_odds_difference"] = Fairness.equalizedOddsDifference(members, threshold: threshold)
-        } else if !groups.isEmpty {
+        }
+        if !groups.isEmpty && !auditRows.isEmpty {
+            var audit = SubgroupAudit()
+            audit.attributes = Array(groups.keys).sorted()
+            audit.threshold = threshold
+            audit.bootstrap = bootstrap ?? Bootstrap(replicates: 200)
+            let labels = Dictionary(uniqueKeysWithValues: auditRows.indices.map { (Int64($0), evaluation.labels[$0]) })
+            out["audit"] = audit.run(auditRows, labels: labels)
+        }
+        if groups.count > 1 {
             out["groups"] = groups.mapValues { members in
                 ["groups": members.mapValues { summary($0) },
                  "demographic_parity_difference": Fairness.demographicParityDifference(members, threshold: threshold),

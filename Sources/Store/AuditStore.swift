@@ -7,6 +7,13 @@ public struct AuditRow: Sendable {
     public var probability: Double
     public var calibratedProbability: Double
     public var attributes: [String: String]
+
+    public init(instanceID: Int64, probability: Double, calibratedProbability: Double, attributes: [String: String]) {
+        self.instanceID = instanceID
+        self.probability = probability
+        self.calibratedProbability = calibratedProbability
+        self.attributes = attributes
+    }
 }
 
 extension ResultStore {

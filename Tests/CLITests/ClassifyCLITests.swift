@@ -88,6 +88,10 @@ final class MetricsCLITests: XCTestCase {
         let want = oracle["scores_csv"] as! [String: Any]
         XCTAssertEqual(got["auroc"] as! Double, want["auroc"] as! Double, accuracy: 1e-9)
         XCTAssertEqual(got["equalized_odds_difference"] as! Double, want["equalized_odds_difference"] as! Double, accuracy: 1e-9)
+        let audit = try XCTUnwrap((got["audit"] as? [String: Any])?["by"] as? [String: [String: Any]])
+        let disparities = try XCTUnwrap(audit["sex"]?["disparities"] as? [String: [String: Any]])
+        XCTAssertFalse(disparities.isEmpty, "the subgroup audit runs on any CSV")
+        for (_, metrics) in disparities { XCTAssertNotNil((metrics["tpr"] as? [String: Any])?["verdict"]) }
         let bad = try CLI.run(["metrics", "--csv", "/nonexistent.csv", "--score-col", "s", "--label-col", "l"])
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.stderr.contains("/nonexistent.csv"))
