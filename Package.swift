@@ -50,7 +50,7 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),
         .target(name: "Evaluation", dependencies: ["Store", "Models"],
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),
-        .target(name: "Reports", dependencies: ["Store", "DICOM", .product(name: "GRDB", package: "GRDB.swift")],
+        .target(name: "Reports", dependencies: ["Store", "DICOM", "Evaluation", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Store", dependencies: ["DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),

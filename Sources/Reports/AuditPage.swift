@@ -86,27 +86,29 @@ public enum AuditPage {
 
     /// One polyline per group on a unit square with the diagonal: ROC points, or reliability bins.
     static func curves(_ groups: [String: [String: Any]], key: String, x: String, y: String) -> String {
+        let series: [(String, [(Double, Double)])] = groups.keys.sorted().map { g in
+            if key == "roc" { return (shortName(g), (groups[g]?["roc"] as? [[Double]] ?? []).map { ($0[0], $0[1]) }) }
+            return (shortName(g), (groups[g]?["reliability"] as? [[String: Any]] ?? []).compactMap {
+                guard let s = $0["mean_score"] as? Double, let o = $0["observed"] as? Double else { return nil }
+                return (s, o)
+            })
+        }
+        return unitSquare(series, x: x, y: y)
+    }
+
+    /// Named polylines on [0, 1]² with the diagonal, as inline SVG.
+    static func unitSquare(_ series: [(String, [(Double, Double)])], x: String, y: String) -> String {
         let size = 220, pad = 24
         var svg = "<svg style=\"display:block\" width=\"\(size + pad + 110)\" height=\"\(size + pad + 10)\" role=\"img\">"
         svg += "<rect x=\"\(pad)\" y=\"5\" width=\"\(size)\" height=\"\(size)\" fill=\"none\" stroke=\"#d0d5dd\"/>"
         svg += "<line x1=\"\(pad)\" y1=\"\(size + 5)\" x2=\"\(pad + size)\" y2=\"5\" stroke=\"#d0d5dd\" stroke-dasharray=\"4 3\"/>"
         svg += "<text x=\"\(pad)\" y=\"\(size + 20)\" font-size=\"10\">\(HTML.escape(x)) →</text>"
         svg += "<text x=\"0\" y=\"14\" font-size=\"10\">\(HTML.escape(y))</text>"
-        for (i, g) in groups.keys.sorted().enumerated() {
+        for (i, (name, points)) in series.enumerated() where !points.isEmpty {
             let color = palette[i % palette.count]
-            let points: [(Double, Double)]
-            if key == "roc" {
-                points = (groups[g]?["roc"] as? [[Double]] ?? []).map { ($0[0], $0[1]) }
-            } else {
-                points = (groups[g]?["reliability"] as? [[String: Any]] ?? []).compactMap {
-                    guard let s = $0["mean_score"] as? Double, let o = $0["observed"] as? Double else { return nil }
-                    return (s, o)
-                }
-            }
-            guard !points.isEmpty else { continue }
             let path = points.map { "\(pad + Int($0.0 * Double(size))),\(5 + size - Int($0.1 * Double(size)))" }.joined(separator: " ")
             svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(pad + size + 8)\" y=\"\(16 + 14 * i)\" font-size=\"10\" fill=\"\(color)\">\(HTML.escape(String(shortName(g).prefix(16))))</text>"
+            svg += "<text x=\"\(pad + size + 8)\" y=\"\(16 + 14 * i)\" font-size=\"10\" fill=\"\(color)\">\(HTML.escape(String(name.prefix(16))))</text>"
         }
         return svg + "</svg>"
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Evaluation
 import Foundation
 import Models
+import Reports
 import Scoring
 import Store
 
@@ -17,6 +18,7 @@ struct Calibrate: ParsableCommand {
     @Option(help: "Choose the threshold reaching this sensitivity.") var targetSensitivity: Double?
     @Flag(help: "Choose the threshold by Youden's J.") var youden = false
     @Option(help: "Folder holding the models.") var modelsDir = "models"
+    @Option(help: "Also write the reliability diagram and numbers as HTML into this folder.") var out: String?
 
     func run() throws {
         do {
@@ -36,6 +38,12 @@ struct Calibrate: ParsableCommand {
                     x.count == 0 ? "—" : String(format: "%.2f → %.2f (%d)", x.meanScore!, x.meanLabel!, x.count)
                 }
                 print(String(format: "  [%.2f, %.2f)  ", b.lower, b.upper) + cell(b) + "  |  " + cell(a))
+            }
+            if let out {
+                let page = try CalibrationPage.write(head: head, method: o.calibrator.method, threshold: o.threshold, rule: o.thresholdRule,
+                                                     n: o.n, before: o.before, after: o.after, reliabilityBefore: o.reliabilityBefore,
+                                                     reliabilityAfter: o.reliabilityAfter, to: out)
+                print("reliability diagram: \(page)")
             }
         } catch {
             printError("dxkit calibrate: \(error)")

@@ -90,9 +90,11 @@ final class RunCLITests: XCTestCase {
         let labels = dir.appendingPathComponent("labels.csv").path
         try csv.write(toFile: labels, atomically: true, encoding: .utf8)
         let fit = try CLI.run(["calibrate", "--db", db, "--labels", labels, "--head", "pneumonia", "--method", "platt",
-                               "--youden", "--models-dir", models])
+                               "--youden", "--models-dir", models, "--out", dir.appendingPathComponent("cal").path])
         XCTAssertEqual(fit.status, 0, fit.stderr)
         XCTAssertTrue(fit.stdout.contains("before") && fit.stdout.contains("after"), fit.stdout)
+        let page = try String(contentsOfFile: dir.appendingPathComponent("cal/calibration-pneumonia.html").path, encoding: .utf8)
+        XCTAssertTrue(page.contains("reliability diagram") && page.contains("<polyline"))
         let redo = try CLI.run(["recalibrate-results", "--db", db, "--head", "pneumonia", "--models-dir", models])
         XCTAssertEqual(redo.status, 0, redo.stderr)
         XCTAssertTrue(redo.stdout.contains("recalibrated 8 pneumonia results"), redo.stdout)
