@@ -21,6 +21,7 @@ public struct AuditRun {
         let results = audit.run(rows, labels: labelOf)
         let parameters: [String: Any] = ["by": audit.attributes, "age_bands": audit.ageBands, "reference": audit.reference ?? NSNull(),
                                          "intersections": audit.intersections, "minimum_size": audit.minimumSize,
+                                         "fair_ratio_range": [audit.fairRange.0, audit.fairRange.1],
                                          "threshold": audit.threshold, "bootstrap_replicates": audit.bootstrap.replicates,
                                          "bootstrap_seed": audit.bootstrap.seed, "labels_file": labels.path]
         func json(_ o: Any) throws -> String {

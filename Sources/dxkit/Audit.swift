@@ -17,6 +17,7 @@ struct Audit: ParsableCommand {
     @Flag(help: "Also audit pairs of attributes.") var intersections = false
     @Option(help: "Groups smaller than this are reported, not judged.") var minSize = 30
     @Option(help: "Bootstrap replicates.") var bootstrap = 500
+    @Option(help: "Ratios to the reference judged fair, as LOW,HIGH.") var fairRange = "0.8,1.25"
     @Option(help: "Folder holding the models.") var modelsDir = "models"
     @Flag(help: "Print the audit as JSON.") var json = false
 
@@ -33,6 +34,9 @@ struct Audit: ParsableCommand {
             audit.threshold = try ResultStore(database: database).activeCalibration(head: head, modelSha256: installed.sha256)?
                 .threshold ?? installed.threshold
             audit.bootstrap = Bootstrap(replicates: bootstrap)
+            let range = fairRange.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard range.count == 2, range[0] > 0, range[0] < range[1] else { throw ValidationError("--fair-range takes LOW,HIGH, e.g. 0.8,1.25") }
+            audit.fairRange = (range[0], range[1])
             let (id, results) = try AuditRun(database: database).run(
                 labels: LabelsFile(path: labels), head: head, modelSha256: installed.sha256,
                 classes: installed.classifier.card.classes ?? [], audit: audit)
