@@ -65,8 +65,8 @@ def build_model(name):
     if name == "pneumonia":
         model, rename = build_xception_pneumonia(size), xception_key
     elif name == "mobilenet-v2":
-        import reference_outputs as ro
-        model, rename = ro.mobilenet_v2(), (lambda k: k)
+        from torch_models import mobilenet_v2
+        model, rename = mobilenet_v2(), (lambda k: k)
     elif name == "efficientnet-lite0":
         model, rename = build_efficientnet_lite0(size), (lambda k: k)
     else:

@@ -234,3 +234,46 @@ def build_efficientnet_lite0(size=224):
             return self._fc(x)  # Dropout 0.2: identity at inference
 
     return EfficientNetLite0()
+
+
+def mobilenet_v2():
+    """torchvision.models.MobileNetV2 (width 1.0), same module tree and state_dict keys."""
+    import torch
+    from torch import nn
+
+    class ConvBNReLU(nn.Sequential):
+        def __init__(self, cin, cout, k=3, s=1, groups=1):
+            super().__init__(nn.Conv2d(cin, cout, k, s, (k - 1) // 2, groups=groups, bias=False),
+                             nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+
+    class InvertedResidual(nn.Module):
+        def __init__(self, cin, cout, s, t):
+            super().__init__()
+            hid = int(round(cin * t))
+            self.use_res = s == 1 and cin == cout
+            layers = [] if t == 1 else [ConvBNReLU(cin, hid, k=1)]
+            layers += [ConvBNReLU(hid, hid, s=s, groups=hid), nn.Conv2d(hid, cout, 1, 1, 0, bias=False),
+                       nn.BatchNorm2d(cout)]
+            self.conv = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return x + self.conv(x) if self.use_res else self.conv(x)
+
+    class MobileNetV2(nn.Module):
+        def __init__(self):
+            super().__init__()
+            feats, cin = [ConvBNReLU(3, 32, s=2)], 32
+            for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                               (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+                for i in range(n):
+                    feats.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
+                    cin = c
+            feats.append(ConvBNReLU(cin, 1280, k=1))
+            self.features = nn.Sequential(*feats)
+            self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, 1000))
+
+        def forward(self, x):
+            x = nn.functional.adaptive_avg_pool2d(self.features(x), 1)
+            return self.classifier(torch.flatten(x, 1))
+
+    return MobileNetV2()
