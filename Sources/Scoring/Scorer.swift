@@ -71,7 +71,8 @@ public final class Scorer {
     struct Prepared {
         var work: Work
         var input: [Float]?
-        var thumbnail: DICOM.Image?
+        /// 8-bit RGB thumbnail (≤ 512 px) for the heatmap overlay: a quarter of the memory of floats.
+        var thumbnail: Thumbnail?
         var error: String?
         var seconds: Double
     }
@@ -142,7 +143,8 @@ public final class Scorer {
     func score(_ work: [Work], heads: [Head], runID: Int64, summary: inout ScoringSummary, start: Date,
                progress: (Int, Int, ScoringSummary) -> Void) throws {
         guard !work.isEmpty else { return }
-        let queue = WorkQueue<Prepared>(capacity: max(2, options.jobs) * options.batchSize)
+        // Enough prepared images for one batch plus what the workers hold: memory stays bounded.
+        let queue = WorkQueue<Prepared>(capacity: options.batchSize + 2 * max(1, options.jobs))
         let counter = IndexCounter()
         let group = DispatchGroup()
         for _ in 0..<max(1, options.jobs) {
@@ -184,7 +186,8 @@ public final class Scorer {
             let scale = min(1, 512 / Double(max(rgb.width, rgb.height)))
             let thumbnail = Resize.area(rgb, width: max(1, Int(Double(rgb.width) * scale)),
                                         height: max(1, Int(Double(rgb.height) * scale)))
-            return Prepared(work: work, input: input, thumbnail: thumbnail, error: nil, seconds: Date().timeIntervalSince(started))
+            return Prepared(work: work, input: input, thumbnail: Thumbnail(thumbnail), error: nil,
+                            seconds: Date().timeIntervalSince(started))
         } catch {
             return Prepared(work: work, input: nil, thumbnail: nil, error: "\(error)", seconds: Date().timeIntervalSince(started))
         }
@@ -222,7 +225,7 @@ public final class Scorer {
             if let directory = options.heatmapDirectory, let thumbnail = item.thumbnail {
                 let decided = positive ? head.positiveIndex : (head.positiveIndex == 0 ? 1 : 0)
                 row.heatmapPath = writeHeatmap(features: features, item: i, classIndex: decided, head: head,
-                                               thumbnail: thumbnail, sop: item.work.candidate.sopInstanceUID, directory: directory)
+                                               thumbnail: thumbnail.image, sop: item.work.candidate.sopInstanceUID, directory: directory)
             }
             rows.append(row)
         }
@@ -240,4 +243,18 @@ public final class Scorer {
     }
 }
 
+/// An 8-bit RGB image kept between preprocessing and the heatmap overlay.
+struct Thumbnail {
+    var width: Int, height: Int
+    var bytes: [UInt8]
 
+    init(_ image: DICOM.Image) {
+        width = image.width
+        height = image.height
+        bytes = ModelInput.rgb(image).pixels.map { UInt8(Swift.min(Swift.max($0, 0), 255).rounded()) }
+    }
+
+    var image: DICOM.Image {
+        DICOM.Image(width: width, height: height, channels: 3, pixels: bytes.map(Float.init), photometric: "RGB")
+    }
+}
