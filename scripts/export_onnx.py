@@ -52,7 +52,7 @@ MODELS = {
 
 
 # ----------------------------------------------------------------------------------------------
-# safetensors (F32 only, as scripts/convert_weights.py writes them)
+# Models (definitions and the safetensors reader in scripts/torch_models.py)
 
 from torch_models import build_efficientnet_lite0, build_xception_pneumonia, read_safetensors, xception_key  # noqa: E402
 
@@ -243,7 +243,8 @@ def stamp_of(digests):
     h = hashlib.sha256()
     h.update(Path(__file__).read_bytes())
     h.update(GOLDEN.read_bytes())
-    h.update((REPO / "scripts/reference_outputs.py").read_bytes())
+    for script in ("reference_outputs.py", "torch_models.py"):  # golden inputs, model definitions
+        h.update((REPO / "scripts" / script).read_bytes())
     for n in sorted(digests):
         h.update(f"{n}:{digests[n][2]}".encode())
     h.update(f"torch {torch.__version__} onnx {onnx.__version__} opset {OPSET}".encode())
