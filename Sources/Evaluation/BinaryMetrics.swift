@@ -47,19 +47,11 @@ public struct BinaryEvaluation: Sendable {
     /// Average precision (scikit-learn's average_precision_score): Σ (R_i − R_{i−1}) P_i over thresholds.
     public var auprc: Double? {
         guard positives > 0 else { return nil }
-        let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        var tp = 0.0, fp = 0.0, previousRecall = 0.0, ap = 0.0
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j < order.count && scores[order[j]] == scores[order[i]] {
-                if labels[order[j]] == 1 { tp += 1 } else { fp += 1 }
-                j += 1
-            }
+        var previousRecall = 0.0, ap = 0.0
+        for (tp, fp) in cumulativeCounts {
             let recall = tp / Double(positives)
             ap += (recall - previousRecall) * (tp / (tp + fp))
             previousRecall = recall
-            i = j
         }
         return ap
     }
@@ -107,8 +99,14 @@ public struct BinaryEvaluation: Sendable {
     public var rocCurve: [(Double, Double)]? {
         guard bothClasses else { return nil }
         let p = Double(positives), q = Double(n - positives)
+        return [(0.0, 0.0)] + cumulativeCounts.map { tp, fp in (fp / q, tp / p) }
+    }
+
+    /// True and false positives when every score at or above each distinct threshold, highest
+    /// first, is called positive (ties enter together).
+    var cumulativeCounts: [(tp: Double, fp: Double)] {
         let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        var tp = 0.0, fp = 0.0, points = [(0.0, 0.0)]
+        var tp = 0.0, fp = 0.0, out: [(tp: Double, fp: Double)] = []
         var i = 0
         while i < order.count {
             var j = i
@@ -116,10 +114,10 @@ public struct BinaryEvaluation: Sendable {
                 if labels[order[j]] == 1 { tp += 1 } else { fp += 1 }
                 j += 1
             }
-            points.append((fp / q, tp / p))
+            out.append((tp, fp))
             i = j
         }
-        return points
+        return out
     }
 
     /// Midranks (1-based, ties averaged).

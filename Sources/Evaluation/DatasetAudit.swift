@@ -22,19 +22,7 @@ public struct DatasetAudit {
 
     public init() {}
 
-    func value(_ attribute: String, _ r: Record) -> String {
-        if attribute == "age_band" {
-            guard let age = r.attributes["age_years"].flatMap(Double.init) else { return "(missing)" }
-            var lower = 0.0
-            for edge in ageBands {
-                if age < edge { return "\(Int(lower))-\(Int(edge))" }
-                lower = edge
-            }
-            return "\(Int(lower))+"
-        }
-        if let v = r.attributes[attribute], !v.isEmpty { return v }
-        return "(missing)"
-    }
+    func value(_ attribute: String, _ r: Record) -> String { Grouping.value(attribute, r.attributes, ageBands: ageBands) }
 
     public func run(_ records: [Record]) -> [String: Any] {
         var out: [String: Any] = ["n": records.count]

@@ -22,16 +22,7 @@ public struct SubgroupAudit {
 
     /// The group of a row under one attribute (age bands from age_years; missing values are their own group).
     public func value(_ attribute: String, _ row: AuditRow) -> String {
-        if attribute == "age_band" {
-            guard let age = row.attributes["age_years"].flatMap(Double.init) else { return "(missing)" }
-            var lower = 0.0
-            for edge in ageBands {
-                if age < edge { return "\(Int(lower))-\(Int(edge))" }
-                lower = edge
-            }
-            return "\(Int(lower))+"
-        }
-        return row.attributes[attribute] ?? row.attributes[attribute.lowercased()] ?? "(missing)"
+        Grouping.value(attribute, row.attributes, ageBands: ageBands)
     }
 
     /// Runs the audit on calibrated probabilities; returns a JSON-ready object with every number.

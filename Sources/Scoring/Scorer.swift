@@ -58,7 +58,8 @@ public final class Scorer {
             self.threshold = scoring.threshold
         }
 
-        var negativeLabel: String {
+        /// The class decided when the positive class's probability is below the threshold.
+        public var negativeLabel: String {
             classifier.card.classes?.enumerated().first { $0.offset != positiveIndex }?.element ?? "negative"
         }
     }
@@ -95,11 +96,7 @@ public final class Scorer {
             let head = heads[i]
             let card = try String(contentsOfFile: "\(head.classifier.directory)/model.json", encoding: .utf8)
             try store.registerModel(head: head.name, name: head.classifier.card.name, weightsSha256: head.sha256, cardJSON: card)
-            if let stored = try store.activeCalibration(head: head.name, modelSha256: head.sha256),
-               let calibrator = try? JSONDecoder().decode(Calibrator.self, from: Data(stored.calibratorJSON.utf8)) {
-                heads[i].calibrator = calibrator
-                heads[i].threshold = stored.threshold
-            }
+            try heads[i].applyStoredCalibration(store)
         }
         let runID = try store.startRun(version: options.version, heads: heads.map(\.name))
         let signature = "heads:" + heads.map { "\($0.name)@\($0.sha256.prefix(12))" }.sorted().joined(separator: ",")

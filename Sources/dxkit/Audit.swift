@@ -23,7 +23,7 @@ struct Audit: ParsableCommand {
 
     func run() throws {
         do {
-            let installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
+            var installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
             var audit = SubgroupAudit()
             audit.attributes = by.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             audit.ageBands = ageBands.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -31,8 +31,8 @@ struct Audit: ParsableCommand {
             audit.intersections = intersections
             audit.minimumSize = minSize
             let database = try IndexDatabase(path: db)
-            audit.threshold = try ResultStore(database: database).activeCalibration(head: head, modelSha256: installed.sha256)?
-                .threshold ?? installed.threshold
+            try installed.applyStoredCalibration(ResultStore(database: database))
+            audit.threshold = installed.threshold
             audit.bootstrap = Bootstrap(replicates: bootstrap)
             let range = fairRange.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard range.count == 2, range[0] > 0, range[0] < range[1] else { throw ValidationError("--fair-range takes LOW,HIGH, e.g. 0.8,1.25") }

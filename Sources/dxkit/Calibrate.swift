@@ -64,18 +64,10 @@ struct RecalibrateResults: ParsableCommand {
     func run() throws {
         do {
             let installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
-            let store = ResultStore(database: try IndexDatabase(path: db))
-            guard let stored = try store.activeCalibration(head: head, modelSha256: installed.sha256) else {
+            guard let (n, stored) = try Recalibration.run(database: IndexDatabase(path: db), head: installed) else {
                 printError("dxkit recalibrate-results: no calibration stored for \(head); run dxkit calibrate first")
                 throw ExitCode(2)
             }
-            let calibrator = try JSONDecoder().decode(Calibrator.self, from: Data(stored.calibratorJSON.utf8))
-            let positive = installed.scoring.positiveClass
-            let negative = installed.classifier.card.classes?.first { $0 != positive } ?? "negative"
-            let n = try store.recalibrate(head: head, modelSha256: installed.sha256, threshold: stored.threshold,
-                                          positive: positive, negative: negative, map: calibrator.apply)
-            try store.aggregateStudies(head: head, modelSha256: installed.sha256, rule: installed.scoring.aggregation.rule,
-                                       threshold: stored.threshold, positiveLabel: positive, negativeLabel: negative)
             print("recalibrated \(n) \(head) results (\(stored.method), threshold \(String(format: "%.4f", stored.threshold)))")
         } catch let e as ExitCode {
             throw e
