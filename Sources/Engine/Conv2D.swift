@@ -36,6 +36,16 @@ public final class Conv2D: Layer, @unchecked Sendable {
         self.bias = b
     }
 
+    /// Weights already packed [(ky, kx, ci), co] with BatchNorm folded in (a trained copy).
+    public init(packed: [Float], bias: [Float], like other: Conv2D) {
+        precondition(packed.count == other.weights.count && bias.count == other.outChannels, "conv weight count")
+        inChannels = other.inChannels; outChannels = other.outChannels
+        kernelHeight = other.kernelHeight; kernelWidth = other.kernelWidth
+        stride = other.stride; padding = other.padding; activation = other.activation
+        weights = packed
+        self.bias = bias
+    }
+
     public func outputSize(height: Int, width: Int) -> (Int, Int, Padding) {
         let p = padding.resolve(height: height, width: width, kernel: kernelHeight, stride: stride)
         return (Padding.output(height, kernel: kernelHeight, stride: stride, before: p.top, after: p.bottom),

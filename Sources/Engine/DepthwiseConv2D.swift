@@ -31,6 +31,22 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
         self.bias = b
     }
 
+    /// Weights already packed [ky * k + kx, c] with BatchNorm folded in (a trained copy).
+    public init(packed: [Float], bias: [Float], like other: DepthwiseConv2D) {
+        precondition(packed.count == other.weights.count && bias.count == other.channels, "depthwise weight count")
+        channels = other.channels; kernel = other.kernel; stride = other.stride
+        padding = other.padding; activation = other.activation
+        weights = packed
+        self.bias = bias
+    }
+
+    /// Output size and the padding used for an input of `height` x `width`.
+    public func outputSize(height: Int, width: Int) -> (Int, Int, Padding) {
+        let p = padding.resolve(height: height, width: width, kernel: kernel, stride: stride)
+        return (Padding.output(height, kernel: kernel, stride: stride, before: p.top, after: p.bottom),
+                Padding.output(width, kernel: kernel, stride: stride, before: p.left, after: p.right), p)
+    }
+
     public func forward(_ nhwc: Tensor) -> Tensor {
         let input = nhwc.toNHWC()
         precondition(input.channels == channels, "depthwise expects \(channels) channels, got \(input.channels)")

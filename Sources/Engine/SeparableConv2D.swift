@@ -13,5 +13,11 @@ public final class SeparableConv2D: Layer, @unchecked Sendable {
                                 padding: .fixed(.none), batchNorm: batchNorm, activation: activation)
     }
 
+    /// From already built steps (a trained copy).
+    public init(depthwise: DepthwiseConv2D, pointwise: Conv2D) {
+        self.depthwise = depthwise
+        self.pointwise = pointwise
+    }
+
     public func forward(_ input: Tensor) -> Tensor { Profiler.shared.run(pointwise, Profiler.shared.run(depthwise, input)) }
 }
