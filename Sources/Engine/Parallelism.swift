@@ -8,6 +8,9 @@ public enum Parallelism {
     /// Cores to use (default: all).
     public nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    /// Lets OpenBLAS use `threads` cores for each GEMM (training runs one batch at a time this way).
+    public static func shareEachGEMM(threads: Int = Parallelism.threads) { openblas_set_num_threads(Int32(max(1, threads))) }
+
     /// Runs `layer` on `input` (NCHW or NHWC, batch first) using `threads` cores.
     public static func forward(_ layer: Layer, _ input: Tensor, threads: Int = Parallelism.threads) -> Tensor {
         let n = input.batch

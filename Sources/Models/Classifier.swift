@@ -16,8 +16,9 @@ public final class Classifier: @unchecked Sendable {
             // A trained head: the backbone's features from its own folder, the head from head.safetensors.
             let base = try Classifier(directory: URL(fileURLWithPath: directory).deletingLastPathComponent()
                 .appendingPathComponent(backbone).path)
-            features = base.features
-            head = try TrainedHead.layers(SafeTensors(path: "\(directory)/head.safetensors"), type: type)
+            let file = try SafeTensors(path: "\(directory)/head.safetensors")
+            features = try TrainedHead.features(base.features, unfrozen: card.unfrozenBlocks ?? 0, file: file)
+            head = try TrainedHead.layers(file, type: type)
             return
         }
         let weights = Weights(file: try SafeTensors(path: "\(directory)/model.safetensors"),

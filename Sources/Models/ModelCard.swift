@@ -48,6 +48,9 @@ public struct ModelCard: Decodable, Sendable {
     /// For heads trained by dxkit: the backbone's model folder (a sibling) and the head type.
     public var backbone: String?
     public var headType: String?
+    /// For heads trained with `--unfreeze K`: the backbone's last K blocks were retrained and
+    /// their tensors are stored with the head (`tail.N` in head.safetensors).
+    public var unfrozenBlocks: Int?
     /// Shown prominently wherever the head's results appear.
     public var warning: String?
     public var trainingData: String?
@@ -76,15 +79,18 @@ public struct ModelCard: Decodable, Sendable {
 
     /// A metric value as the card states it (number or text).
     public enum MetricValue: Decodable, Sendable, CustomStringConvertible {
-        case number(Double), text(String)
+        case number(Double), text(String), numbers([Double])
         public init(from decoder: Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if let d = try? c.decode(Double.self) { self = .number(d) } else { self = .text(try c.decode(String.self)) }
+            if let d = try? c.decode(Double.self) { self = .number(d) }
+            else if let list = try? c.decode([Double].self) { self = .numbers(list) }
+            else { self = .text(try c.decode(String.self)) }
         }
         public var description: String {
             switch self {
             case let .number(d): return String(d)
             case let .text(t): return t
+            case let .numbers(list): return list.map { String(format: "%.3f", $0) }.joined(separator: "–")
             }
         }
     }

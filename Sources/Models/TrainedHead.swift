@@ -5,6 +5,39 @@ import Foundation
 /// loaded as engine layers: the input standardisation is folded into the first dense layer;
 /// prototype heads L2-normalise, then take scaled cosine similarities to the class prototypes.
 public enum TrainedHead {
+    /// The backbone's features with its last `k` top-level blocks rebuilt from the `tail.N`
+    /// tensors stored with the head (nothing changes when `k` is 0).
+    public static func features(_ base: Sequential, unfrozen k: Int, file: SafeTensors) throws -> Sequential {
+        guard k > 0 else { return base }
+        let start = try tailStart(base, unfrozen: k, file: file.path)
+        let tail = Sequential(Array(base.layers[start...]))
+        guard let expected = LayerParameters.of(tail) else {
+            throw ModelError(file: file.path, reason: "the backbone's last \(k) blocks hold layers that cannot be trained")
+        }
+        let stored = try expected.indices.map { i -> [Float] in
+            let values = try file.tensor("tail.\(i)")
+            guard values.count == expected[i].count else {
+                throw ModelError(file: file.path, reason: "tail.\(i) holds \(values.count) values; the backbone's block needs \(expected[i].count)")
+            }
+            return values
+        }
+        if file.shape("tail.\(expected.count)") != nil {
+            throw ModelError(file: file.path, reason: "more tail tensors than the backbone's last \(k) blocks hold")
+        }
+        var index = 0
+        let rebuilt = base.layers[start...].map { LayerParameters.replacing($0, with: stored, index: &index) }
+        return Sequential(Array(base.layers[..<start]) + rebuilt)
+    }
+
+    /// Index of the first of the last `k` blocks; the input conversion and stem always stay frozen.
+    public static func tailStart(_ features: Sequential, unfrozen k: Int, file: String) throws -> Int {
+        let blocks = features.layers.count - 2
+        guard k >= 0, k <= blocks else {
+            throw ModelError(file: file, reason: "cannot unfreeze \(k) blocks: this backbone has \(blocks) after its stem")
+        }
+        return features.layers.count - k
+    }
+
     public static func layers(_ file: SafeTensors, type: String) throws -> Sequential {
         switch type {
         case "prototype":

@@ -3,6 +3,7 @@ import Engine
 /// Xception (Chollet, 2017), as Keras Applications builds it: entry flow with strided
 /// residual shortcuts, eight middle-flow blocks of three separable convolutions, exit flow.
 /// Weights use Keras' layer names (see scripts/convert_weights.py). Output: 2048 feature maps.
+/// Each top-level layer is one of Keras' blocks (block1's two convolutions are separate layers).
 public enum Xception {
     public static func features(_ w: Weights) throws -> Sequential {
         var layers: [Layer] = [
@@ -25,8 +26,10 @@ public enum Xception {
         }
         // Exit flow.
         layers.append(try entryBlock(w, block: 13, in: 728, mid: 728, out: 1024, reluFirst: true))
-        layers.append(try w.separable("block14_sepconv1", in: 1024, out: 1536, bn: "block14_sepconv1_bn", activation: .relu))
-        layers.append(try w.separable("block14_sepconv2", in: 1536, out: 2048, bn: "block14_sepconv2_bn", activation: .relu))
+        layers.append(Sequential([
+            try w.separable("block14_sepconv1", in: 1024, out: 1536, bn: "block14_sepconv1_bn", activation: .relu),
+            try w.separable("block14_sepconv2", in: 1536, out: 2048, bn: "block14_sepconv2_bn", activation: .relu),
+        ]))
         return Sequential(layers)
     }
 

@@ -5,9 +5,10 @@ import Imaging
 import Models
 import Scoring
 
-/// Embeddings at the freeze point (the backbone's globally pooled features), computed once per
-/// image and augmentation copy and cached on disk keyed by backbone weights, file content and
-/// copy, so that epochs, searches and re-runs only train the head.
+/// What training starts from, computed once per image and augmentation copy and cached on disk
+/// keyed by backbone weights, file content, copy and freeze point, so that epochs, searches and
+/// re-runs only train what is unfrozen: the backbone's globally pooled features (frozen backbone)
+/// or its feature maps where the unfrozen blocks begin (`--unfreeze K`).
 public struct FeatureExtractor {
     public let backbone: Classifier
     public let cacheDirectory: String
@@ -19,27 +20,54 @@ public struct FeatureExtractor {
         self.augmentation = augmentation
     }
 
-    /// Embeddings of each example: copy 0 (as is) first, then the augmented copies.
-    public func embeddings(_ examples: [Cohort.Example], progress: (Int, Int) -> Void = { _, _ in }) throws -> [[[Float]]] {
+    /// Pooled embeddings of each example: copy 0 (as is) first, then the augmented copies (none
+    /// for the examples in `plain`).
+    public func embeddings(_ examples: [Cohort.Example], plain: Set<Int> = [], progress: (Int, Int) -> Void = { _, _ in }) throws -> [[[Float]]] {
+        try computeOrRead(examples, suffix: "", plain: plain, progress: progress) { input in
+            (GlobalAveragePool().forward(backbone.features.forward(input)).data, nil)
+        }.map { try $0.map { file in
+            guard let values = Self.read(file) else { throw TrainingError(file: file, reason: "unreadable feature cache") }
+            return values
+        } }
+    }
+
+    /// Cache files of each example's feature maps at the input of top-level layer `cut` (copy 0
+    /// first, then the augmented copies), with the maps' [height, width, channels].
+    public func activations(_ examples: [Cohort.Example], cut: Int, plain: Set<Int> = [],
+                            progress: (Int, Int) -> Void = { _, _ in }) throws -> (shape: [Int], files: [[String]]) {
+        let frozen = Sequential(Array(backbone.features.layers[..<cut]))
+        let files = try computeOrRead(examples, suffix: "-cut\(cut)", plain: plain, progress: progress) { input in
+            let map = frozen.forward(input).toNHWC()
+            return (map.data, Array(map.shape.dropFirst()))
+        }
+        guard let first = files.first?.first, let shape = Self.readShape(first) else {
+            throw TrainingError(file: cacheDirectory, reason: "no feature maps were cached")
+        }
+        return (shape, files)
+    }
+
+    /// Cache file of every example and copy, computing (`compute`: network input → values and,
+    /// for maps, their shape) only what is not cached yet.
+    func computeOrRead(_ examples: [Cohort.Example], suffix: String, plain: Set<Int>, progress: (Int, Int) -> Void,
+                       compute: (Tensor) -> ([Float], [Int]?)) throws -> [[String]] {
         let card = backbone.card
         let folder = "\(cacheDirectory)/\((card.weightsSha256 ?? card.name).prefix(16))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var out: [[[Float]]] = []
+        var out: [[String]] = []
         for (i, e) in examples.enumerated() {
-            var copies: [[Float]] = []
+            var copies: [String] = []
             var image: DICOM.Image?
-            for copy in 0...augmentation.copies {
+            for copy in 0...(plain.contains(i) ? 0 : augmentation.copies) {
                 let tag = copy == 0 ? "plain" : "aug\(copy)-\(augmentation.summary.hashValueStable)"
-                let file = "\(folder)/\(e.instance.sha256.prefix(32))-\(tag).f32"
-                if let cached = Self.read(file) { copies.append(cached); continue }
+                let file = "\(folder)/\(e.instance.sha256.prefix(32))-\(tag)\(suffix).f32"
+                copies.append(file)
+                if Self.read(file) != nil { continue }  // cached and whole
                 if image == nil { image = try InputLoader.rgb8(e.instance.path) }
                 let seed = UInt64(copy) &* 0x9E3779B97F4A7C15 ^ e.instance.sha256.hashValueStable
                 let source = copy == 0 ? image! : augmentation.apply(image!, seed: seed)
                 let input = InputLoader.prepare(source, for: card)
-                let features = backbone.features.forward(Tensor(shape: [1, 3, card.input.height, card.input.width], data: input))
-                let pooled = GlobalAveragePool().forward(features).data
-                try Self.write(pooled, to: file)
-                copies.append(pooled)
+                let (values, shape) = compute(Tensor(shape: [1, 3, card.input.height, card.input.width], data: input))
+                try Self.write(values, shape: shape, to: file)
             }
             out.append(copies)
             progress(i + 1, examples.count)
@@ -47,14 +75,35 @@ public struct FeatureExtractor {
         return out
     }
 
+    /// Values of a cache file (after its shape header, for maps); nil when missing or damaged.
     static func read(_ path: String) -> [Float]? {
-        guard let data = FileManager.default.contents(atPath: path), data.count % 4 == 0, !data.isEmpty else { return nil }
-        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        guard let data = FileManager.default.contents(atPath: path), data.count % 4 == 0, data.count >= 4 else { return nil }
+        let values: [Float] = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        guard path.hasSuffix(".f32"), path.contains("-cut") else { return values }
+        guard let shape = shape(of: data), values.count == 3 + shape.reduce(1, *) else { return nil }
+        return Array(values[3...])
     }
 
-    static func write(_ values: [Float], to path: String) throws {
+    /// [height, width, channels] of a feature-map cache file.
+    static func readShape(_ path: String) -> [Int]? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return shape(of: handle.readData(ofLength: 12))
+    }
+
+    static func shape(of data: Data) -> [Int]? {
+        guard data.count >= 12 else { return nil }
+        let dims: [Int32] = data.prefix(12).withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+        return dims.allSatisfy { $0 > 0 } ? dims.map(Int.init) : nil
+    }
+
+    /// Writes atomically (rename), so an interrupted run never leaves a truncated cache file.
+    static func write(_ values: [Float], shape: [Int]?, to path: String) throws {
         let tmp = path + ".tmp"
-        try values.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: tmp))
+        var data = Data()
+        if let shape { shape.map { Int32($0) }.withUnsafeBytes { data.append(contentsOf: $0) } }
+        values.withUnsafeBytes { data.append(contentsOf: $0) }
+        try data.write(to: URL(fileURLWithPath: tmp))
         guard rename(tmp, path) == 0 else { throw TrainingError(file: path, reason: "cannot write the feature cache") }
     }
 }

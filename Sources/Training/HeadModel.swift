@@ -83,10 +83,12 @@ public struct HeadModel: Sendable {
         parameters = [sums]
     }
 
-    /// Weighted cross-entropy of a batch and its gradient with respect to every parameter.
-    /// Dropout masks come from `rng` (training only).
-    func lossAndGradient(_ xs: [[Float]], _ ys: [Int], weights: [Float], rng: inout SplitMix64) -> (Float, [[Float]]) {
+    /// Weighted cross-entropy of a batch and its gradient with respect to every parameter and,
+    /// when asked, to each input embedding. Dropout masks come from `rng` (training only).
+    func lossAndGradient(_ xs: [[Float]], _ ys: [Int], weights: [Float], rng: inout SplitMix64,
+                         inputGradients: Bool = false) -> (loss: Float, grads: [[Float]], inputs: [[Float]]) {
         var grads = parameters.map { [Float](repeating: 0, count: $0.count) }
+        var dInputs: [[Float]] = []
         var loss: Float = 0, total: Float = 0
         for (x0, y) in zip(xs, ys) {
             let x = standardise(x0)
@@ -116,27 +118,37 @@ public struct HeadModel: Sendable {
                         dh[j] += dz[c] * parameters[2][c * hidden + j]
                     }
                 }
+                var dx = [Float](repeating: 0, count: inputGradients ? inputs : 0)
                 for j in 0..<hidden where mask[j] != 0 {
                     let g = dh[j] * mask[j]
                     grads[1][j] += g
                     for i in 0..<inputs { grads[0][j * inputs + i] += g * x[i] }
+                    if inputGradients { for i in 0..<inputs { dx[i] += g * parameters[0][j * inputs + i] } }
                 }
+                if inputGradients { dInputs.append((0..<inputs).map { dx[$0] * scale[$0] }) }
             } else {
+                var dx = [Float](repeating: 0, count: inputGradients ? inputs : 0)
                 for c in 0..<classes {
                     grads[1][c] += dz[c]
                     for i in 0..<inputs { grads[0][c * inputs + i] += dz[c] * x[i] }
+                    if inputGradients { for i in 0..<inputs { dx[i] += dz[c] * parameters[0][c * inputs + i] } }
                 }
+                if inputGradients { dInputs.append((0..<inputs).map { dx[$0] * scale[$0] }) }
             }
         }
         let n = max(total, 1e-12)
-        return (loss / n, grads.map { $0.map { $0 / n } })
+        return (loss / n, grads.map { $0.map { $0 / n } }, dInputs.map { $0.map { $0 / n } })
     }
 
     /// Mean weighted cross-entropy at inference (no dropout).
     public func loss(_ xs: [[Float]], _ ys: [Int], weights: [Float]) -> Float {
+        Self.crossEntropy(xs.map(logits), ys, weights: weights)
+    }
+
+    /// Mean weighted cross-entropy of logits.
+    public static func crossEntropy(_ logits: [[Float]], _ ys: [Int], weights: [Float]) -> Float {
         var loss: Float = 0, total: Float = 0
-        for (x, y) in zip(xs, ys) {
-            let z = logits(x)
+        for (z, y) in zip(logits, ys) {
             let m = z.max()!
             loss += weights[y] * (log(z.map { exp($0 - m) }.reduce(0, +)) + m - z[y])
             total += weights[y]

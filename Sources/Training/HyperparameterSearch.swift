@@ -1,7 +1,7 @@
 import Evaluation
 import Foundation
 
-/// Random or grid search over learning rate, weight decay and head type, each configuration
+/// Random or grid search over learning rate, weight decay, head type and unfrozen blocks, each configuration
 /// scored by K-fold cross-validation with folds made of whole patients (stratified, seeded).
 /// The configuration with the lowest mean validation loss wins; every trial is kept.
 public struct HyperparameterSearch {
@@ -19,34 +19,41 @@ public struct HyperparameterSearch {
     public var method = "random"
     public var trials = 8
     public var folds = 5
+    /// Numbers of unfrozen backbone blocks to try (prototype heads only with 0).
+    public var unfreezeChoices = [0]
 
-    public init(method: String, trials: Int, folds: Int) {
+    public init(method: String, trials: Int, folds: Int, unfreezeChoices: [Int] = [0]) {
         self.method = method
         self.trials = trials
         self.folds = folds
+        self.unfreezeChoices = unfreezeChoices.isEmpty ? [0] : unfreezeChoices
     }
 
     /// The configurations to try, derived from `base` (seeded for random search).
     func configurations(base: Trainer.Hyperparameters) -> [Trainer.Hyperparameters] {
         var grid: [Trainer.Hyperparameters] = []
         for head in Self.heads {
-            for lr in (head == "prototype" ? [base.learningRate] : Self.learningRates) {
-                for wd in (head == "prototype" ? [base.weightDecay] : Self.weightDecays) {
-                    var h = base
-                    h.head = head; h.learningRate = lr; h.weightDecay = wd
-                    grid.append(h)
+            for k in (head == "prototype" ? [0] : unfreezeChoices) {
+                for lr in (head == "prototype" ? [base.learningRate] : Self.learningRates) {
+                    for wd in (head == "prototype" ? [base.weightDecay] : Self.weightDecays) {
+                        var h = base
+                        h.head = head; h.learningRate = lr; h.weightDecay = wd; h.unfreeze = k
+                        grid.append(h)
+                    }
                 }
             }
         }
+        if !unfreezeChoices.contains(0) { grid.removeAll { $0.head == "prototype" } }
         guard method == "random", trials < grid.count else { return grid }
         var rng = SplitMix64(seed: base.seed &+ 11)
         rng.shuffle(&grid)
         return Array(grid.prefix(max(1, trials)))
     }
 
-    /// `examples` with their embeddings (copy 0 first, then augmented copies).
-    public func run(_ examples: [Cohort.Example], embeddings: [[[Float]]], classes: Int, base: Trainer.Hyperparameters,
-                    log: (String) -> Void) throws -> (best: Trainer.Hyperparameters, trials: [Trial]) {
+    /// Cross-validates every configuration on `inputs`' examples and returns the best.
+    func run(_ inputs: TrainingInputs, classes: Int, base: Trainer.Hyperparameters,
+             log: (String) -> Void) throws -> (best: Trainer.Hyperparameters, trials: [Trial]) {
+        let examples = inputs.examples
         let fold = Self.patientFolds(examples, folds: folds, seed: base.seed)
         let used = Set(fold).count
         guard used >= 2 else {
@@ -56,29 +63,27 @@ public struct HyperparameterSearch {
         for hyper in configurations(base: base) {
             var losses: [Float] = [], aurocs: [Double] = []
             for k in 0..<folds where fold.contains(k) {
-                let trainSet = examples.indices.filter { fold[$0] != k }.flatMap { i in embeddings[i].map { ($0, examples[i].label) } }
-                let heldOut = examples.indices.filter { fold[$0] == k }.map { (embeddings[$0][0], examples[$0].label) }
-                guard Set(trainSet.map(\.1)).count == classes else { continue }
+                let train = examples.indices.filter { fold[$0] != k }, heldOut = examples.indices.filter { fold[$0] == k }
+                guard Set(train.map { examples[$0].label }).count == classes else { continue }
                 var quiet = hyper
                 quiet.patience = max(5, hyper.patience)
-                let fit = try Trainer(quiet).fit(train: trainSet, validation: heldOut, classes: classes)
-                let counts = (0..<classes).map { c in Float(trainSet.filter { $0.1 == c }.count) }
-                let weights = counts.map { $0 > 0 ? Float(trainSet.count) / (Float(classes) * $0) : 0 }
-                losses.append(fit.head.loss(heldOut.map(\.0), heldOut.map(\.1), weights: weights))
+                let fit = try inputs.fit(quiet, train: train, validation: heldOut, classes: classes)
+                let labels = heldOut.map { examples[$0].label }
+                let logits = try inputs.logits(fit, quiet, of: heldOut)
+                let weights = Trainer.classWeights(train.map { examples[$0].label }, classes: classes)
+                losses.append(HeadModel.crossEntropy(logits, labels, weights: weights))
                 if classes == 2 {
-                    let scores = heldOut.map { x -> Double in
-                        let z = fit.head.logits(x.0)
-                        return Double(1 / (1 + exp(z[0] - z[1])))
-                    }
-                    if let a = BinaryEvaluation(scores: scores, labels: heldOut.map(\.1)).auroc { aurocs.append(a) }
+                    let scores = logits.map { z in Double(1 / (1 + exp(z[0] - z[1]))) }
+                    if let a = BinaryEvaluation(scores: scores, labels: labels).auroc { aurocs.append(a) }
                 }
             }
             guard !losses.isEmpty else { continue }
             let trial = Trial(hyper: hyper, foldLosses: losses, meanLoss: losses.reduce(0, +) / Float(losses.count),
                               meanAUROC: aurocs.isEmpty ? nil : aurocs.reduce(0, +) / Double(aurocs.count))
             results.append(trial)
-            log(String(format: "search: %@ lr %g wd %g → mean validation loss %.4f over %d folds", hyper.head, hyper.learningRate,
-                       hyper.weightDecay, trial.meanLoss, losses.count) + (trial.meanAUROC.map { String(format: ", AUROC %.3f", $0) } ?? ""))
+            log(String(format: "search: %@ unfreeze %d lr %g wd %g → mean validation loss %.4f over %d folds", hyper.head,
+                       hyper.unfreeze, hyper.learningRate, hyper.weightDecay, trial.meanLoss, losses.count)
+                + (trial.meanAUROC.map { String(format: ", AUROC %.3f", $0) } ?? ""))
         }
         guard let best = results.min(by: { $0.meanLoss < $1.meanLoss }) else {
             throw TrainingError(file: "--search", reason: "no fold had both classes in training")

@@ -2,6 +2,7 @@ import Foundation
 
 /// Fits a head on cached embeddings: AdamW with a cosine or step schedule, class weights for
 /// imbalance, early stopping on validation loss keeping the best epoch. Deterministic for a seed.
+/// The same epoch loop fine-tunes a backbone's last blocks with the head (see `FineTuner`).
 public struct Trainer {
     public struct Hyperparameters: Codable, Sendable {
         public var head: String = "linear"
@@ -13,6 +14,10 @@ public struct Trainer {
         public var patience = 15
         public var hidden = 128
         public var seed: UInt64 = 1
+        /// Backbone blocks retrained with the head (0: frozen backbone, cached embeddings).
+        public var unfreeze = 0
+        /// The unfrozen blocks' learning rate as a share of the head's.
+        public var backboneLearningRateScale: Float = 0.1
         public init() {}
     }
 
@@ -24,6 +29,8 @@ public struct Trainer {
 
     public struct Result: Sendable {
         public var head: HeadModel
+        /// Tensors of the retrained backbone blocks (`LayerParameters` order); empty when frozen.
+        public var tail: [[Float]] = []
         public var curve: [Epoch]
         public var bestEpoch: Int
         /// Validation loss rose well above its best while training loss kept falling.
@@ -37,21 +44,10 @@ public struct Trainer {
     /// `train`: embeddings (augmented copies included) with labels; `validation` may be empty.
     public func fit(train: [([Float], Int)], validation: [([Float], Int)], classes: Int,
                     progress: (Epoch) -> Void = { _ in }) throws -> Result {
-        guard let dim = train.first?.0.count else { throw TrainingError(file: "training", reason: "no training examples") }
-        guard let kind = HeadModel.Kind(rawValue: hyper.head) else {
-            throw TrainingError(file: "--head-type", reason: "unknown head type \(hyper.head) (linear, mlp, prototype)")
-        }
-        // Standardisation from the training set.
-        var mean = [Float](repeating: 0, count: dim), scale = [Float](repeating: 1, count: dim)
-        for (x, _) in train { for i in 0..<dim { mean[i] += x[i] } }
-        for i in 0..<dim { mean[i] /= Float(train.count) }
-        var variance = [Float](repeating: 0, count: dim)
-        for (x, _) in train { for i in 0..<dim { variance[i] += (x[i] - mean[i]) * (x[i] - mean[i]) } }
-        for i in 0..<dim { scale[i] = 1 / max((variance[i] / Float(train.count)).squareRoot(), 1e-6) }
-
-        var head = HeadModel(kind: kind, inputs: dim, hidden: hyper.hidden, classes: classes, mean: mean, scale: scale, seed: hyper.seed)
-        let counts = (0..<classes).map { c in Float(train.filter { $0.1 == c }.count) }
-        let weights = counts.map { $0 > 0 ? Float(train.count) / (Float(classes) * $0) : 0 }
+        guard !train.isEmpty else { throw TrainingError(file: "training", reason: "no training examples") }
+        let kind = try headKind()
+        let weights = Self.classWeights(train.map(\.1), classes: classes)
+        var head = initialHead(kind, embeddings: train.map(\.0), classes: classes)
         if kind == .prototype {
             head.fitPrototypes(train.map(\.0), train.map(\.1))
             let epoch = Epoch(epoch: 1, trainLoss: head.loss(train.map(\.0), train.map(\.1), weights: weights),
@@ -59,11 +55,47 @@ public struct Trainer {
             progress(epoch)
             return Result(head: head, curve: [epoch], bestEpoch: 1, overfitting: false)
         }
-        var optimizer = AdamW(shapes: head.parameters, learningRate: hyper.learningRate, weightDecay: hyper.weightDecay)
+        let model = HeadOnEmbeddings(head: head, optimizer: AdamW(shapes: head.parameters, learningRate: hyper.learningRate,
+                                                                   weightDecay: hyper.weightDecay),
+                                     train: train, validation: validation, weights: weights)
+        let (best, curve, bestEpoch, overfitting) = try loop(model, count: train.count, progress: progress)
+        return Result(head: best.head, curve: curve, bestEpoch: bestEpoch, overfitting: overfitting)
+    }
+
+    func headKind() throws -> HeadModel.Kind {
+        guard let kind = HeadModel.Kind(rawValue: hyper.head) else {
+            throw TrainingError(file: "--head-type", reason: "unknown head type \(hyper.head) (linear, mlp, prototype)")
+        }
+        return kind
+    }
+
+    /// A fresh head whose input standardisation comes from the training embeddings.
+    func initialHead(_ kind: HeadModel.Kind, embeddings: [[Float]], classes: Int) -> HeadModel {
+        let dim = embeddings[0].count, n = Float(embeddings.count)
+        var mean = [Float](repeating: 0, count: dim), scale = [Float](repeating: 1, count: dim)
+        for x in embeddings { for i in 0..<dim { mean[i] += x[i] } }
+        for i in 0..<dim { mean[i] /= n }
+        var variance = [Float](repeating: 0, count: dim)
+        for x in embeddings { for i in 0..<dim { variance[i] += (x[i] - mean[i]) * (x[i] - mean[i]) } }
+        for i in 0..<dim { scale[i] = 1 / max((variance[i] / n).squareRoot(), 1e-6) }
+        return HeadModel(kind: kind, inputs: dim, hidden: hyper.hidden, classes: classes, mean: mean, scale: scale, seed: hyper.seed)
+    }
+
+    /// Inverse class frequency, so each class weighs the same in the loss.
+    static func classWeights(_ labels: [Int], classes: Int) -> [Float] {
+        let counts = (0..<classes).map { c in Float(labels.filter { $0 == c }.count) }
+        return counts.map { $0 > 0 ? Float(labels.count) / (Float(classes) * $0) : 0 }
+    }
+
+    /// The epoch loop: schedule, seeded shuffles, early stopping on validation loss (training loss
+    /// when there is no validation set) keeping the best epoch, and the overfitting verdict.
+    func loop<M: EpochModel>(_ start: M, count: Int, progress: (Epoch) -> Void) throws
+        -> (best: M, curve: [Epoch], bestEpoch: Int, overfitting: Bool) {
+        var model = start
         var rng = SplitMix64(seed: hyper.seed &+ 1)
-        var order = Array(train.indices)
+        var order = Array(0..<count)
         var curve: [Epoch] = []
-        var best = head, bestLoss = Float.infinity, bestEpoch = 1, sinceBest = 0
+        var best = model, bestLoss = Float.infinity, bestEpoch = 1, sinceBest = 0
         for epoch in 1...max(1, hyper.epochs) {
             let rate: Float
             switch hyper.schedule {
@@ -72,31 +104,54 @@ public struct Trainer {
             }
             rng.shuffle(&order)
             var total: Float = 0
-            for start in stride(from: 0, to: order.count, by: max(1, hyper.batch)) {
-                let batch = order[start..<min(start + hyper.batch, order.count)]
-                let (loss, grads) = head.lossAndGradient(batch.map { train[$0].0 }, batch.map { train[$0].1 }, weights: weights, rng: &rng)
-                total += loss * Float(batch.count)
-                optimizer.update(&head.parameters, grads, rate: rate)
+            for first in stride(from: 0, to: order.count, by: max(1, hyper.batch)) {
+                let batch = Array(order[first..<min(first + hyper.batch, order.count)])
+                total += try model.step(batch, rate: rate, rng: &rng) * Float(batch.count)
             }
-            let trainLoss = total / Float(order.count)
-            let validationLoss = validation.isEmpty ? nil : head.loss(validation.map(\.0), validation.map(\.1), weights: weights)
-            let record = Epoch(epoch: epoch, trainLoss: trainLoss, validationLoss: validationLoss)
+            let validationLoss = try model.validationLoss()
+            let record = Epoch(epoch: epoch, trainLoss: total / Float(order.count), validationLoss: validationLoss)
             curve.append(record)
             progress(record)
-            let monitored = validationLoss ?? trainLoss
+            let monitored = validationLoss ?? record.trainLoss
             if monitored < bestLoss - 1e-6 {
-                bestLoss = monitored; best = head; bestEpoch = epoch; sinceBest = 0
+                bestLoss = monitored; best = model; bestEpoch = epoch; sinceBest = 0
             } else {
                 sinceBest += 1
                 if validationLoss != nil && sinceBest >= hyper.patience { break }
             }
         }
-        if validation.isEmpty { best = head; bestEpoch = curve.count }
+        if curve.last?.validationLoss == nil { best = model; bestEpoch = curve.count }
         let overfitting: Bool = {
             guard let last = curve.last, let lastVal = last.validationLoss, curve.count > bestEpoch else { return false }
             let trainBest = curve[bestEpoch - 1].trainLoss
             return lastVal > bestLoss * 1.1 && last.trainLoss < trainBest * 0.9
         }()
-        return Result(head: best, curve: curve, bestEpoch: bestEpoch, overfitting: overfitting)
+        return (best, curve, bestEpoch, overfitting)
+    }
+}
+
+/// What the epoch loop trains: a value whose copies are checkpoints.
+protocol EpochModel {
+    /// One optimisation step on the training examples at `batch`; returns their mean loss.
+    mutating func step(_ batch: [Int], rate: Float, rng: inout SplitMix64) throws -> Float
+    /// Mean loss over the validation set, nil without one.
+    func validationLoss() throws -> Float?
+}
+
+/// A head trained on fixed embeddings.
+struct HeadOnEmbeddings: EpochModel {
+    var head: HeadModel
+    var optimizer: AdamW
+    let train: [([Float], Int)], validation: [([Float], Int)]
+    let weights: [Float]
+
+    mutating func step(_ batch: [Int], rate: Float, rng: inout SplitMix64) -> Float {
+        let (loss, grads, _) = head.lossAndGradient(batch.map { train[$0].0 }, batch.map { train[$0].1 }, weights: weights, rng: &rng)
+        optimizer.update(&head.parameters, grads, rate: rate)
+        return loss
+    }
+
+    func validationLoss() -> Float? {
+        validation.isEmpty ? nil : head.loss(validation.map(\.0), validation.map(\.1), weights: weights)
     }
 }

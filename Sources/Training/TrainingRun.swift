@@ -51,7 +51,7 @@ public struct TrainingRun {
         self.options = options
     }
 
-    public func run(log: (String) -> Void) throws -> Outcome {
+    public func run(log: @escaping (String) -> Void) throws -> Outcome {
         var cohort = try Cohort(labels: labels, database: database, classes: options.classes)
         let explicitSplits = labels.rows.contains { $0.split != nil }
         if !explicitSplits {
@@ -64,30 +64,28 @@ public struct TrainingRun {
 
         let backbone = try Classifier(directory: "\(options.modelsDirectory)/\(options.backbone)")
         let extractor = FeatureExtractor(backbone: backbone, cacheDirectory: options.cacheDirectory, augmentation: options.augmentation)
-        let trainEmbeddings = try extractor.embeddings(train) { done, total in log("features: \(done)/\(total)") }
-        let validationEmbeddings = try FeatureExtractor(backbone: backbone, cacheDirectory: options.cacheDirectory,
-                                                        augmentation: Augmentation()).embeddings(validation)
-        let trainSet = zip(trainEmbeddings, train).flatMap { copies, e in copies.map { ($0, e.label) } }
-        let validationSet = zip(validationEmbeddings, validation).map { ($0[0], $1.label) }
+        // Training rows first, then validation rows; validation rows need augmented copies only when a
+        // search folds them into training.
+        let examples = train + validation
+        let trainIndices = Array(train.indices), validationIndices = Array(train.count..<examples.count)
+        let inputs = TrainingInputs(examples: examples, backbone: backbone, extractor: extractor,
+                                    plain: options.search == nil ? Set(validationIndices) : [], log: log)
 
         var hyper = options.hyper
         var trials: [HyperparameterSearch.Trial] = []
         if let search = options.search {
             // Cross-validation over every non-test example (validation rows rejoin as folds).
-            let pooled = train + validation
-            let pooledEmbeddings = trainEmbeddings + (try extractor.embeddings(validation))
-            (hyper, trials) = try search.run(pooled, embeddings: pooledEmbeddings, classes: options.classes.count,
-                                             base: options.hyper, log: log)
-            log("search: chose \(hyper.head), lr \(hyper.learningRate), weight decay \(hyper.weightDecay)")
+            (hyper, trials) = try search.run(inputs, classes: options.classes.count, base: options.hyper, log: log)
+            log("search: chose \(hyper.head), unfreeze \(hyper.unfreeze), lr \(hyper.learningRate), weight decay \(hyper.weightDecay)")
         }
 
-        let result = try Trainer(hyper).fit(train: trainSet, validation: validationSet, classes: options.classes.count) { e in
+        let result = try inputs.fit(hyper, train: trainIndices, validation: validationIndices, classes: options.classes.count) { e in
             log(String(format: "epoch %3d  train loss %.4f", e.epoch, e.trainLoss) + (e.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? ""))
         }
         var auroc: Double?, interval: (Double, Double)?
-        if !validationSet.isEmpty && options.classes.count == 2 {
-            let scores = validationSet.map { Double(softmax(result.head.logits($0.0))[1]) }
-            let evaluation = BinaryEvaluation(scores: scores, labels: validationSet.map(\.1))
+        if !validation.isEmpty && options.classes.count == 2 {
+            let scores = try inputs.logits(result, hyper, of: validationIndices).map { Double(softmax($0)[1]) }
+            let evaluation = BinaryEvaluation(scores: scores, labels: validation.map(\.label))
             auroc = evaluation.auroc
             interval = Bootstrap(replicates: 1000, seed: options.hyper.seed).intervals(evaluation, threshold: 0.5, bins: 15)["auroc"]
         }
@@ -122,8 +120,11 @@ public struct TrainingRun {
         if head.kind != .prototype {
             tensors += [("input_mean", [head.inputs], head.mean), ("input_scale", [head.inputs], head.scale)]
         }
+        // Retrained backbone blocks, packed as the engine runs them (see LayerParameters).
+        tensors += o.result.tail.enumerated().map { ("tail.\($0)", [$1.count], $1) }
         let weightsPath = "\(options.output)/head.safetensors"
-        try SafeTensorsWriter.write(tensors, metadata: ["head": options.head, "backbone": options.backbone], to: weightsPath)
+        try SafeTensorsWriter.write(tensors, metadata: ["head": options.head, "backbone": options.backbone,
+                                                        "unfrozen_blocks": String(o.hyper.unfreeze)], to: weightsPath)
         let sha = try ContentHash.sha256(file: weightsPath)
         try LearningCurves.png(o.result.curve, bestEpoch: o.result.bestEpoch, to: "\(options.output)/curves.png")
 
@@ -146,12 +147,13 @@ public struct TrainingRun {
         if let s = options.search {
             search = ["method": s.method, "folds": s.folds, "selection": "lowest mean cross-validated loss, folds by patient",
                       "trials": o.trials.map { t in
-                          ["head": t.hyper.head, "learning_rate": t.hyper.learningRate, "weight_decay": t.hyper.weightDecay,
+                          ["head": t.hyper.head, "unfreeze": t.hyper.unfreeze, "learning_rate": t.hyper.learningRate, "weight_decay": t.hyper.weightDecay,
                            "fold_losses": t.foldLosses, "mean_loss": t.meanLoss, "mean_auroc": t.meanAUROC ?? NSNull()] as [String: Any]
                       }]
         }
         return [
             "name": options.head, "head": options.head, "backbone": options.backbone, "head_type": head(o).kind.rawValue,
+            "unfrozen_blocks": o.hyper.unfreeze,
             "architecture": base.architecture, "batchnorm_epsilon": base.batchnormEpsilon,
             "input": ["height": base.input.height, "width": base.input.width, "channels": base.input.channels,
                       "color": base.input.color, "resize": base.input.resize,

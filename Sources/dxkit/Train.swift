@@ -9,7 +9,9 @@ struct Train: ParsableCommand {
         discussion: """
             Labels CSV: a key column (sop_instance_uid, study_instance_uid or path), label (0/1 or a class name) and an \
             optional split (train/val/test). Without split, patients are split (no patient in two splits), stratified, \
-            seeded. Embeddings are computed once and cached (.cache/features); epochs train only the head. The head \
+            seeded. Embeddings are computed once and cached (.cache/features); epochs train only the head. With \
+            --unfreeze K the backbone's last K blocks are retrained with the head (BatchNorm statistics frozen): \
+            their input maps are cached instead, and the blocks' new weights are stored with the head. The head \
             is written to --out and registered, so `dxkit score` uses it at once.
             """)
 
@@ -28,6 +30,9 @@ struct Train: ParsableCommand {
     @Option(help: "Early-stopping patience in epochs.") var patience = 15
     @Option(help: "Augmentation, e.g. copies=4,rotate=5,scale=0.9,brightness=0.1,contrast=0.1[,flip].") var augment = ""
     @Option var seed: UInt64 = 1
+    @Option(help: "Retrain the backbone's last K blocks with the head (0: frozen backbone).") var unfreeze = 0
+    @Option(help: "Learning rate of the unfrozen blocks as a share of --lr.") var backboneLrScale: Float = 0.1
+    @Option(help: "Unfrozen-block counts a --search tries, e.g. 0,1,2 (default: --unfreeze).") var searchUnfreeze: String?
     @Option(help: "Routing preset for scoring: chest or mammography.") var routing = "chest"
     @Option(help: "Study rule: max or laterality-mean-max.") var aggregation = "max"
     @Option(help: "Operating threshold on the positive class.") var threshold = 0.5
@@ -68,6 +73,12 @@ struct Train: ParsableCommand {
         options.hyper.schedule = schedule
         options.hyper.patience = patience
         options.hyper.seed = seed
+        options.hyper.unfreeze = unfreeze
+        options.hyper.backboneLearningRateScale = backboneLrScale
+        guard unfreeze >= 0 else { throw ValidationError("--unfreeze takes a number of blocks, 0 or more") }
+        guard unfreeze == 0 || headType != "prototype" else {
+            throw ValidationError("--unfreeze needs a linear or mlp head: prototype heads are not trained by gradient")
+        }
         options.routing = rules
         options.aggregation = aggregation
         options.threshold = threshold
@@ -75,13 +86,20 @@ struct Train: ParsableCommand {
         options.version = DXKit.version
         if let search {
             guard search == "random" || search == "grid" else { throw ValidationError("--search takes random or grid") }
-            options.search = HyperparameterSearch(method: search, trials: trials, folds: folds)
+            let choices = try (searchUnfreeze ?? String(unfreeze)).split(separator: ",").map { part -> Int in
+                guard let k = Int(part.trimmingCharacters(in: .whitespaces)), k >= 0 else {
+                    throw ValidationError("--search-unfreeze takes block counts such as 0,1,2, not \(part)")
+                }
+                return k
+            }
+            options.search = HyperparameterSearch(method: search, trials: trials, folds: folds, unfreezeChoices: choices)
         }
         do {
             options.augmentation = try Augmentation(spec: augment)
             let outcome = try TrainingRun(database: IndexDatabase(path: db), labels: LabelsFile(path: labels), options: options)
                 .run { printError($0) }
-            var line = "trained \(head) (\(headType) on \(backbone)): \(outcome.trainSize) training images, \(outcome.validationSize) validation, best epoch \(outcome.result.bestEpoch)"
+            let unfrozen = outcome.hyper.unfreeze > 0 ? ", last \(outcome.hyper.unfreeze) blocks retrained" : ""
+            var line = "trained \(head) (\(outcome.hyper.head) on \(backbone)\(unfrozen)): \(outcome.trainSize) training images, \(outcome.validationSize) validation, best epoch \(outcome.result.bestEpoch)"
             if let auroc = outcome.validationAUROC { line += String(format: ", validation AUROC %.3f", auroc) }
             if let ci = outcome.validationInterval { line += String(format: " (95%% CI %.3f–%.3f)", ci.0, ci.1) }
             if outcome.result.overfitting { line += "; OVERFITTING: validation loss diverged from training loss" }

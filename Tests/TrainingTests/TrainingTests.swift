@@ -176,8 +176,20 @@ final class GradientTests: XCTestCase {
             let ys = [0, 1, 2, 1]
             let weights: [Float] = [1, 2, 0.5]
             var noise = SplitMix64(seed: 1)
-            let (_, grads) = head.lossAndGradient(xs, ys, weights: weights, rng: &noise)
+            let (_, grads, inputGrads) = head.lossAndGradient(xs, ys, weights: weights, rng: &noise, inputGradients: true)
             var worst: Float = 0
+            for n in xs.indices {
+                for i in 0..<dim {
+                    let h: Float = 1e-2
+                    var plus = xs, minus = xs
+                    plus[n][i] += h
+                    minus[n][i] -= h
+                    let numeric = (head.loss(plus, ys, weights: weights) - head.loss(minus, ys, weights: weights)) / (2 * h)
+                    worst = max(worst, abs(numeric - inputGrads[n][i]))
+                }
+            }
+            XCTAssertLessThan(worst, 2e-3, "\(kind): analytic vs numeric gradient of the inputs")
+            worst = 0
             for t in head.parameters.indices {
                 for i in head.parameters[t].indices {
                     let h: Float = 1e-2

@@ -1,0 +1,120 @@
+import Engine
+import Foundation
+
+/// Feature maps at the freeze point with their labels: one NHWC map per item, all of one shape,
+/// held in memory when they fit under `memoryLimit` bytes and otherwise read back from their
+/// cache files for each batch.
+public struct ActivationSet {
+    public let shape: [Int]
+    public let labels: [Int]
+    let files: [String]
+    let values: [[Float]]?
+
+    public static let memoryLimit = 2 << 30
+
+    public init(shape: [Int], files: [String], labels: [Int]) throws {
+        self.shape = shape
+        self.files = files
+        self.labels = labels
+        values = files.count * shape.reduce(4, *) <= Self.memoryLimit ? try files.map(Self.load) : nil
+    }
+
+    public var count: Int { labels.count }
+
+    static func load(_ file: String) throws -> [Float] {
+        guard let v = FeatureExtractor.read(file) else { throw TrainingError(file: file, reason: "unreadable feature-map cache") }
+        return v
+    }
+
+    /// The maps of `indices` as one [B, H, W, C] batch.
+    func batch(_ indices: [Int]) throws -> Tensor {
+        var data: [Float] = []
+        data.reserveCapacity(indices.count * shape.reduce(1, *))
+        for i in indices {
+            let v = try values?[i] ?? Self.load(files[i])
+            guard v.count == shape.reduce(1, *) else { throw TrainingError(file: files[i], reason: "feature map of another shape") }
+            data += v
+        }
+        return Tensor(shape: [indices.count] + shape, data: data, layout: .nhwc)
+    }
+}
+
+/// Fine-tunes a backbone's last blocks together with a linear or MLP head (`--unfreeze K`): each
+/// step runs the unfrozen blocks forward from the cached freeze-point maps, pools, applies the
+/// head, and back-propagates through head, pooling and blocks; AdamW updates the head at the
+/// scheduled rate and the blocks at `backboneLearningRateScale` times it. The epoch loop,
+/// early stopping and checkpointing are `Trainer`'s.
+public struct FineTuner {
+    public let hyper: Trainer.Hyperparameters
+    public let tail: TrainableTail
+
+    public init(_ hyper: Trainer.Hyperparameters, tail: TrainableTail) {
+        self.hyper = hyper
+        self.tail = tail
+    }
+
+    public func fit(train: ActivationSet, validation: ActivationSet, classes: Int,
+                    progress: (Trainer.Epoch) -> Void = { _ in }) throws -> Trainer.Result {
+        guard train.count > 0 else { throw TrainingError(file: "training", reason: "no training examples") }
+        let trainer = Trainer(hyper)
+        let kind = try trainer.headKind()
+        guard kind != .prototype else {
+            throw TrainingError(file: "--unfreeze", reason: "prototype heads are not trained by gradient; use --unfreeze 0 with them")
+        }
+        Parallelism.shareEachGEMM()
+        let parameters = tail.initialParameters
+        let start = try TailAndHead.embeddings(tail, parameters, train, batch: hyper.batch)
+        let head = trainer.initialHead(kind, embeddings: start, classes: classes)
+        let model = TailAndHead(tail: tail, parameters: parameters, head: head,
+                                headOptimizer: AdamW(shapes: head.parameters, learningRate: hyper.learningRate, weightDecay: hyper.weightDecay),
+                                tailOptimizer: AdamW(shapes: parameters, learningRate: hyper.learningRate, weightDecay: hyper.weightDecay),
+                                train: train, validation: validation, weights: Trainer.classWeights(train.labels, classes: classes),
+                                rateScale: hyper.backboneLearningRateScale, batchSize: hyper.batch)
+        let (best, curve, bestEpoch, overfitting) = try trainer.loop(model, count: train.count, progress: progress)
+        return Trainer.Result(head: best.head, tail: best.parameters, curve: curve, bestEpoch: bestEpoch, overfitting: overfitting)
+    }
+}
+
+/// The unfrozen blocks and the head, trained together; copies are checkpoints.
+struct TailAndHead: EpochModel {
+    let tail: TrainableTail
+    var parameters: [[Float]]
+    var head: HeadModel
+    var headOptimizer: AdamW, tailOptimizer: AdamW
+    let train: ActivationSet, validation: ActivationSet
+    let weights: [Float]
+    let rateScale: Float
+    let batchSize: Int
+
+    mutating func step(_ batch: [Int], rate: Float, rng: inout SplitMix64) throws -> Float {
+        let maps = tail.forward(try train.batch(batch), parameters)
+        let pooled = GlobalAveragePool().forward(maps)
+        let c = pooled.count / batch.count
+        let embeddings = (0..<batch.count).map { Array(pooled.data[($0 * c)..<(($0 + 1) * c)]) }
+        let (loss, headGrads, inputGrads) = head.lossAndGradient(embeddings, batch.map { train.labels[$0] }, weights: weights,
+                                                                 rng: &rng, inputGradients: true)
+        let dMaps = Gradients.globalAveragePool(input: maps, dy: Tensor(shape: [batch.count, c], data: inputGrads.flatMap { $0 }))
+        let tailGrads = tail.backward(dMaps, parameters)
+        headOptimizer.update(&head.parameters, headGrads, rate: rate)
+        tailOptimizer.update(&parameters, tailGrads, rate: rate * rateScale)
+        return loss
+    }
+
+    func validationLoss() throws -> Float? {
+        guard validation.count > 0 else { return nil }
+        let e = try Self.embeddings(tail, parameters, validation, batch: batchSize)
+        return head.loss(e, validation.labels, weights: weights)
+    }
+
+    /// Pooled outputs of the blocks for every item of `set`.
+    static func embeddings(_ tail: TrainableTail, _ parameters: [[Float]], _ set: ActivationSet, batch: Int) throws -> [[Float]] {
+        var out: [[Float]] = []
+        for first in stride(from: 0, to: set.count, by: max(1, batch)) {
+            let indices = Array(first..<min(first + max(1, batch), set.count))
+            let pooled = GlobalAveragePool().forward(tail.forward(try set.batch(indices), parameters))
+            let c = pooled.count / indices.count
+            out += (0..<indices.count).map { Array(pooled.data[($0 * c)..<(($0 + 1) * c)]) }
+        }
+        return out
+    }
+}
