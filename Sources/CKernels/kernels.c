@@ -128,3 +128,12 @@ void dx_pool_nhwc(const float *restrict in, int n, int h, int w, int c, int k, i
         }
     }
 }
+
+MULTIVERSION
+void dx_activation_backward(const float *restrict out, float *restrict grad, long count, int activation) {
+    if (activation == 1) {
+        for (long i = 0; i < count; i++) grad[i] = out[i] > 0.f ? grad[i] : 0.f;
+    } else if (activation == 2) {
+        for (long i = 0; i < count; i++) grad[i] = (out[i] > 0.f) & (out[i] < 6.f) ? grad[i] : 0.f;
+    }
+}

@@ -11,6 +11,13 @@ public enum Parallelism {
     /// Lets OpenBLAS use `threads` cores for each GEMM (training runs one batch at a time this way).
     public static func shareEachGEMM(threads: Int = Parallelism.threads) { openblas_set_num_threads(Int32(max(1, threads))) }
 
+    /// Runs `body(slice)` for slices 0..<count at once, one core each, with single-threaded BLAS.
+    public static func each(_ count: Int, _ body: (Int) -> Void) {
+        guard count > 1 else { shareEachGEMM(); if count == 1 { body(0) }; return }
+        openblas_set_num_threads(1)
+        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
+
     /// Runs `layer` on `input` (NCHW or NHWC, batch first) using `threads` cores.
     public static func forward(_ layer: Layer, _ input: Tensor, threads: Int = Parallelism.threads) -> Tensor {
         let n = input.batch

@@ -19,6 +19,15 @@ public struct ActivationSet {
         values = files.count * shape.reduce(4, *) <= Self.memoryLimit ? try files.map(Self.load) : nil
     }
 
+    /// Maps already in memory (benchmarks, tests).
+    public init(shape: [Int], values: [[Float]], labels: [Int]) {
+        precondition(values.count == labels.count && values.allSatisfy { $0.count == shape.reduce(1, *) }, "map sizes")
+        self.shape = shape
+        self.files = []
+        self.labels = labels
+        self.values = values
+    }
+
     public var count: Int { labels.count }
 
     static func load(_ file: String) throws -> [Float] {
@@ -65,7 +74,8 @@ public struct FineTuner {
         let parameters = tail.initialParameters
         let start = try TailAndHead.embeddings(tail, parameters, train, batch: hyper.batch)
         let head = trainer.initialHead(kind, embeddings: start, classes: classes)
-        let model = TailAndHead(tail: tail, parameters: parameters, head: head,
+        let tails = try (0..<max(1, Parallelism.threads)).map { i in i == 0 ? tail : try TrainableTail(tail.blocks) }
+        let model = TailAndHead(tails: tails, parameters: parameters, head: head,
                                 headOptimizer: AdamW(shapes: head.parameters, learningRate: hyper.learningRate, weightDecay: hyper.weightDecay),
                                 tailOptimizer: AdamW(shapes: parameters, learningRate: hyper.learningRate, weightDecay: hyper.weightDecay),
                                 train: train, validation: validation, weights: Trainer.classWeights(train.labels, classes: classes),
@@ -75,9 +85,12 @@ public struct FineTuner {
     }
 }
 
-/// The unfrozen blocks and the head, trained together; copies are checkpoints.
+/// The unfrozen blocks and the head, trained together; copies are checkpoints. Each step splits
+/// its batch into one slice per core (each with its own copy of the blocks' activations and
+/// single-threaded BLAS) and adds the slices' gradients in slice order, weighted by their share
+/// of the batch's loss weight: the same gradient as the whole batch, deterministic for a thread count.
 struct TailAndHead: EpochModel {
-    let tail: TrainableTail
+    let tails: [TrainableTail]
     var parameters: [[Float]]
     var head: HeadModel
     var headOptimizer: AdamW, tailOptimizer: AdamW
@@ -86,17 +99,44 @@ struct TailAndHead: EpochModel {
     let rateScale: Float
     let batchSize: Int
 
+    var tail: TrainableTail { tails[0] }
+
     mutating func step(_ batch: [Int], rate: Float, rng: inout SplitMix64) throws -> Float {
-        let maps = tail.forward(try train.batch(batch), parameters)
-        let pooled = GlobalAveragePool().forward(maps)
-        let c = pooled.count / batch.count
-        let embeddings = (0..<batch.count).map { Array(pooled.data[($0 * c)..<(($0 + 1) * c)]) }
-        let (loss, headGrads, inputGrads) = head.lossAndGradient(embeddings, batch.map { train.labels[$0] }, weights: weights,
-                                                                 rng: &rng, inputGradients: true)
-        let dMaps = Gradients.globalAveragePool(input: maps, dy: Tensor(shape: [batch.count, c], data: inputGrads.flatMap { $0 }))
-        let tailGrads = tail.backward(dMaps, parameters)
-        headOptimizer.update(&head.parameters, headGrads, rate: rate)
-        tailOptimizer.update(&parameters, tailGrads, rate: rate * rateScale)
+        let slices = min(tails.count, batch.count)
+        let bounds = (0...slices).map { $0 * batch.count / slices }
+        let seeds = (0..<slices).map { _ in rng.next() }
+        let total = batch.reduce(Float(0)) { $0 + self.weights[self.train.labels[$1]] }
+        let inputs = try (0..<slices).map { try train.batch(Array(batch[bounds[$0]..<bounds[$0 + 1]])) }
+        var outcomes = [(loss: Float, share: Float, head: [[Float]], tail: [[Float]])?](repeating: nil, count: slices)
+        let lock = NSLock()
+        let (head, parameters, tails, classWeights, labels) = (self.head, self.parameters, self.tails, self.weights, train.labels)
+        Parallelism.each(slices) { s in
+            let part = Array(batch[bounds[s]..<bounds[s + 1]])
+            let maps = tails[s].forward(inputs[s], parameters)
+            let pooled = GlobalAveragePool().forward(maps)
+            let c = pooled.count / part.count
+            let embeddings = (0..<part.count).map { Array(pooled.data[($0 * c)..<(($0 + 1) * c)]) }
+            var noise = SplitMix64(seed: seeds[s])
+            let (loss, headGrads, inputGrads) = head.lossAndGradient(embeddings, part.map { labels[$0] }, weights: classWeights,
+                                                                     rng: &noise, inputGradients: true)
+            let share = part.reduce(Float(0)) { $0 + classWeights[labels[$1]] } / max(total, 1e-12)
+            let dMaps = Gradients.globalAveragePool(input: maps, dy: Tensor(shape: [part.count, c],
+                                                                              data: inputGrads.flatMap { $0.map { $0 * share } }))
+            let tailGrads = tails[s].backward(dMaps, parameters)
+            lock.lock()
+            outcomes[s] = (loss, share, headGrads, tailGrads)
+            lock.unlock()
+        }
+        var headGrads = outcomes[0]!.head.map { $0.map { $0 * outcomes[0]!.share } }
+        var tailGrads = outcomes[0]!.tail
+        var loss = outcomes[0]!.loss * outcomes[0]!.share
+        for o in outcomes.dropFirst().map({ $0! }) {
+            for t in headGrads.indices { accumulate(&headGrads[t], o.head[t].map { $0 * o.share }) }
+            for t in tailGrads.indices { accumulate(&tailGrads[t], o.tail[t]) }
+            loss += o.loss * o.share
+        }
+        headOptimizer.update(&self.head.parameters, headGrads, rate: rate)
+        tailOptimizer.update(&self.parameters, tailGrads, rate: rate * rateScale)
         return loss
     }
 

@@ -176,13 +176,21 @@ struct AdamW {
     mutating func update(_ parameters: inout [[Float]], _ grads: [[Float]], rate: Float) {
         step += 1
         let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
         for t in parameters.indices {
             let decay = t % 2 == 0 ? weightDecay : 0
-            for i in parameters[t].indices {
-                let g = grads[t][i]
-                m[t][i] = beta1 * m[t][i] + (1 - beta1) * g
-                v[t][i] = beta2 * v[t][i] + (1 - beta2) * g * g
-                parameters[t][i] -= rate * ((m[t][i] / c1) / ((v[t][i] / c2).squareRoot() + epsilon) + decay * parameters[t][i])
+            parameters[t].withUnsafeMutableBufferPointer { p in
+                m[t].withUnsafeMutableBufferPointer { m in
+                    v[t].withUnsafeMutableBufferPointer { v in
+                        grads[t].withUnsafeBufferPointer { g in
+                            for i in 0..<p.count {
+                                m[i] = b1 * m[i] + (1 - b1) * g[i]
+                                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                                p[i] -= rate * ((m[i] / c1) / ((v[i] / c2).squareRoot() + eps) + decay * p[i])
+                            }
+                        }
+                    }
+                }
             }
         }
     }

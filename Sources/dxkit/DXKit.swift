@@ -10,7 +10,7 @@ struct DXKit: ParsableCommand {
         commandName: "dxkit",
         abstract: "DICOM ingestion, decoding and (soon) scoring, calibration and audits — no Python, no GPU.",
         version: version,
-        subcommands: [Run.self, Ingest.self, Score.self, Report.self, Train.self, Metrics.self, Calibrate.self, RecalibrateResults.self, Audit.self, AuditDataset.self, Inspect.self, ExportPNG.self, Classify.self, BenchDecode.self, BenchModels.self]
+        subcommands: [Run.self, Ingest.self, Score.self, Report.self, Train.self, Metrics.self, Calibrate.self, RecalibrateResults.self, Audit.self, AuditDataset.self, Inspect.self, ExportPNG.self, Classify.self, BenchDecode.self, BenchModels.self, BenchTrain.self]
     )
 
     /// Frames are tens of megabytes: keep freed blocks in the heap for reuse instead of returning

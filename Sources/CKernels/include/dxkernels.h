@@ -26,6 +26,10 @@ void dx_add_activation(const float *a, const float *b, float *out, long count, i
 /* out[i] = act(in[i]). */
 void dx_activation(const float *in, float *out, long count, int activation);
 
+/* Gradient through an activation (1 ReLU, 2 ReLU6) in place, from the activation's output:
+ * grad[i] is kept where the output is on the activation's sloped part, zeroed elsewhere. */
+void dx_activation_backward(const float *out, float *grad, long count, int activation);
+
 /* Max (average = 0) or average (1, padding excluded) pooling, output [n][oh][ow][c]. */
 void dx_pool_nhwc(const float *in, int n, int h, int w, int c, int k, int stride, int pad_top, int pad_left,
                   int oh, int ow, int average, float *out);

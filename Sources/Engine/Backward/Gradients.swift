@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 
 /// Backward passes of the engine's ops on NHWC maps, for fine-tuning the last blocks of a
 /// backbone. Each takes the gradient of the loss with respect to an op's output and returns the
@@ -12,13 +13,7 @@ public enum Gradients {
         precondition(dy.count == y.count, "activation gradient shape")
         var dx = dy
         dx.data.withUnsafeMutableBufferPointer { d in
-            y.data.withUnsafeBufferPointer { o in
-                switch activation {
-                case .relu: for i in 0..<d.count where o[i] <= 0 { d[i] = 0 }
-                case .relu6: for i in 0..<d.count where o[i] <= 0 || o[i] >= 6 { d[i] = 0 }
-                case .identity: break
-                }
-            }
+            y.data.withUnsafeBufferPointer { o in dx_activation_backward(o.baseAddress, d.baseAddress, d.count, activation.code) }
         }
         return dx
     }
