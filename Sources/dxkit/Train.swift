@@ -41,6 +41,7 @@ struct Train: ParsableCommand {
     @Option(help: "Configurations tried by a random search.") var trials = 8
     @Option(help: "Cross-validation folds (by patient) for --search.") var folds = 5
     @Option(help: "Folder holding the converted models.") var modelsDir = "models"
+    @Option(help: "Where embeddings and freeze-point maps are cached.") var cacheDir = ".cache/features"
     @Option(help: "Output folder (a sibling of the backbones, e.g. models/NAME).") var out: String
 
     static let backbones = ["xception": "xception-pneumonia", "efficientnet-lite0": "efficientnet-lite0", "mobilenet-v2": "mobilenet-v2"]
@@ -63,6 +64,7 @@ struct Train: ParsableCommand {
         options.classes = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         options.backbone = folder
         options.modelsDirectory = modelsDir
+        options.cacheDirectory = cacheDir
         options.output = out
         options.validation = validation == "none" ? 0 : (Double(validation) ?? 0.2)
         options.hyper.head = headType

@@ -137,6 +137,46 @@ final class FineTuningTests: XCTestCase {
         XCTAssertLessThan(maxDiff(logits, trained), 1e-3, "loaded \(logits) vs trained \(trained)")
     }
 
+    func testSearchTriesUnfrozenBlockCounts() throws {
+        let grid = HyperparameterSearch(method: "grid", trials: 0, folds: 3, unfreezeChoices: [0, 2]).configurations(base: .init())
+        XCTAssertEqual(grid.count, 2 * 2 * 4 * 3 + 1, "linear and mlp × K {0, 2} × 4 rates × 3 decays, plus one prototype")
+        XCTAssertEqual(Set(grid.map(\.unfreeze)), [0, 2])
+        XCTAssertTrue(grid.filter { $0.head == "prototype" }.allSatisfy { $0.unfreeze == 0 })
+        let onlyTwo = HyperparameterSearch(method: "grid", trials: 0, folds: 3, unfreezeChoices: [2]).configurations(base: .init())
+        XCTAssertTrue(onlyTwo.allSatisfy { $0.unfreeze == 2 && $0.head != "prototype" })
+
+        // A cross-validated search whose trials fine-tune the last block, folds by patient.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxkit-search-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
+        _ = try Ingestor(database: db, jobs: 2).run(paths: [path("studies/chest")])
+        var csv = "path,label\n"
+        for name in try FileManager.default.contentsOfDirectory(atPath: path("studies/chest")).sorted() {
+            csv += "\(path("studies/chest/\(name)")),\(name.hasPrefix("NORMAL") ? "NORMAL" : "PNEUMONIA")\n"
+        }
+        try csv.write(toFile: dir.appendingPathComponent("labels.csv").path, atomically: true, encoding: .utf8)
+        var o = TrainingRun.Options()
+        o.head = "searched"
+        o.classes = ["NORMAL", "PNEUMONIA"]
+        o.backbone = "mobilenet-v2"
+        o.modelsDirectory = path("models")
+        o.output = dir.appendingPathComponent("searched").path
+        o.cacheDirectory = dir.appendingPathComponent("features").path
+        o.hyper.epochs = 3
+        o.hyper.batch = 8
+        o.search = HyperparameterSearch(method: "random", trials: 2, folds: 2, unfreezeChoices: [1])
+        let outcome = try TrainingRun(database: db, labels: LabelsFile(path: dir.appendingPathComponent("labels.csv").path), options: o)
+            .run { _ in }
+        XCTAssertEqual(outcome.trials.count, 2)
+        XCTAssertTrue(outcome.trials.allSatisfy { $0.hyper.unfreeze == 1 && $0.foldLosses.count == 2 })
+        XCTAssertEqual(outcome.hyper.unfreeze, 1)
+        XCTAssertEqual(outcome.result.tail.count, 2, "features.18: weights and bias")
+        let card = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("searched/model.json"))) as! [String: Any]
+        let trials = ((card["training"] as? [String: Any])?["search"] as? [String: Any])?["trials"] as? [[String: Any]]
+        XCTAssertEqual(trials?.compactMap { $0["unfreeze"] as? Int }, [1, 1])
+    }
+
     func maxDiff(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
 }
 import Scoring
