@@ -140,10 +140,10 @@ struct TailAndHead: EpochModel {
         return loss
     }
 
-    func validationLoss() throws -> Float? {
+    func heldOut() throws -> (loss: Float, auroc: Double?)? {
         guard validation.count > 0 else { return nil }
         let e = try Self.embeddings(tail, parameters, validation, batch: batchSize)
-        return head.loss(e, validation.labels, weights: weights)
+        return Trainer.validation(e.map(head.logits), validation.labels, weights: weights)
     }
 
     /// Pooled outputs of the blocks for every item of `set`.

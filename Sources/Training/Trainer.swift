@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 
 /// Fits a head on cached embeddings: AdamW with a cosine or step schedule, class weights for
@@ -25,6 +26,10 @@ public struct Trainer {
         public var epoch: Int
         public var trainLoss: Float
         public var validationLoss: Float?
+        /// Validation AUROC of the positive (last) class, for two-class heads with both classes held out.
+        public var validationAUROC: Double?
+        /// Wall time of the epoch, validation included.
+        public var seconds: Double = 0
     }
 
     public struct Result: Sendable {
@@ -50,8 +55,9 @@ public struct Trainer {
         var head = initialHead(kind, embeddings: train.map(\.0), classes: classes)
         if kind == .prototype {
             head.fitPrototypes(train.map(\.0), train.map(\.1))
+            let held = validation.isEmpty ? nil : Self.validation(validation.map { head.logits($0.0) }, validation.map(\.1), weights: weights)
             let epoch = Epoch(epoch: 1, trainLoss: head.loss(train.map(\.0), train.map(\.1), weights: weights),
-                              validationLoss: validation.isEmpty ? nil : head.loss(validation.map(\.0), validation.map(\.1), weights: weights))
+                              validationLoss: held?.loss, validationAUROC: held?.auroc)
             progress(epoch)
             return Result(head: head, curve: [epoch], bestEpoch: 1, overfitting: false)
         }
@@ -97,6 +103,7 @@ public struct Trainer {
         var curve: [Epoch] = []
         var best = model, bestLoss = Float.infinity, bestEpoch = 1, sinceBest = 0
         for epoch in 1...max(1, hyper.epochs) {
+            let started = DispatchTime.now().uptimeNanoseconds
             let rate: Float
             switch hyper.schedule {
             case "step": rate = hyper.learningRate * pow(0.1, Float((epoch - 1) / max(1, hyper.epochs / 3)))
@@ -108,8 +115,10 @@ public struct Trainer {
                 let batch = Array(order[first..<min(first + hyper.batch, order.count)])
                 total += try model.step(batch, rate: rate, rng: &rng) * Float(batch.count)
             }
-            let validationLoss = try model.validationLoss()
-            let record = Epoch(epoch: epoch, trainLoss: total / Float(order.count), validationLoss: validationLoss)
+            let held = try model.heldOut()
+            let validationLoss = held?.loss
+            let record = Epoch(epoch: epoch, trainLoss: total / Float(order.count), validationLoss: validationLoss,
+                               validationAUROC: held?.auroc, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             curve.append(record)
             progress(record)
             let monitored = validationLoss ?? record.trainLoss
@@ -134,8 +143,18 @@ public struct Trainer {
 protocol EpochModel {
     /// One optimisation step on the training examples at `batch`; returns their mean loss.
     mutating func step(_ batch: [Int], rate: Float, rng: inout SplitMix64) throws -> Float
-    /// Mean loss over the validation set, nil without one.
-    func validationLoss() throws -> Float?
+    /// Loss and AUROC on the validation set (see `Trainer.validation`), nil without one.
+    func heldOut() throws -> (loss: Float, auroc: Double?)?
+}
+
+extension Trainer {
+    /// Mean weighted cross-entropy of held-out logits and, for two classes, the AUROC of the positive class.
+    static func validation(_ logits: [[Float]], _ labels: [Int], weights: [Float]) -> (loss: Float, auroc: Double?) {
+        let loss = HeadModel.crossEntropy(logits, labels, weights: weights)
+        guard logits.first?.count == 2 else { return (loss, nil) }
+        let scores = logits.map { Double(1 / (1 + exp($0[0] - $0[1]))) }
+        return (loss, BinaryEvaluation(scores: scores, labels: labels).auroc)
+    }
 }
 
 /// A head trained on fixed embeddings.
@@ -151,7 +170,7 @@ struct HeadOnEmbeddings: EpochModel {
         return loss
     }
 
-    func validationLoss() -> Float? {
-        validation.isEmpty ? nil : head.loss(validation.map(\.0), validation.map(\.1), weights: weights)
+    func heldOut() -> (loss: Float, auroc: Double?)? {
+        validation.isEmpty ? nil : Trainer.validation(validation.map { head.logits($0.0) }, validation.map(\.1), weights: weights)
     }
 }

@@ -80,7 +80,9 @@ public struct TrainingRun {
         }
 
         let result = try inputs.fit(hyper, train: trainIndices, validation: validationIndices, classes: options.classes.count) { e in
-            log(String(format: "epoch %3d  train loss %.4f", e.epoch, e.trainLoss) + (e.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? ""))
+            log(String(format: "epoch %3d  train loss %.4f", e.epoch, e.trainLoss)
+                + (e.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? "")
+                + (e.validationAUROC.map { String(format: "  AUROC %.3f", $0) } ?? "") + String(format: "  %.2f s", e.seconds))
         }
         var auroc: Double?, interval: (Double, Double)?
         if !validation.isEmpty && options.classes.count == 2 {
@@ -168,7 +170,8 @@ public struct TrainingRun {
                 "labels_sha256": labels.sha256, "labels_file": labels.path, "split_sizes": ["train": o.trainSize, "validation": o.validationSize],
                 "patients": o.patients, "hyperparameters": hyper, "augmentation": options.augmentation.summary,
                 "best_epoch": o.result.bestEpoch, "overfitting": o.result.overfitting, "search": search,
-                "curve": o.result.curve.map { ["epoch": $0.epoch, "train_loss": $0.trainLoss, "validation_loss": $0.validationLoss ?? NSNull()] as [String: Any] },
+                "curve": o.result.curve.map { ["epoch": $0.epoch, "train_loss": $0.trainLoss, "validation_loss": $0.validationLoss ?? NSNull(),
+                                              "validation_auroc": $0.validationAUROC ?? NSNull(), "seconds": $0.seconds] as [String: Any] },
                 "dxkit_version": options.version,
             ],
             "metrics": metrics,

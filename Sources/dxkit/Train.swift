@@ -100,7 +100,8 @@ struct Train: ParsableCommand {
             options.augmentation = try Augmentation(spec: augment)
             let outcome = try TrainingRun(database: IndexDatabase(path: db), labels: LabelsFile(path: labels), options: options)
                 .run { printError($0) }
-            let unfrozen = outcome.hyper.unfreeze > 0 ? ", last \(outcome.hyper.unfreeze) blocks retrained" : ""
+            let k = outcome.hyper.unfreeze
+            let unfrozen = k == 0 ? "" : k == 1 ? ", last block retrained" : ", last \(k) blocks retrained"
             var line = "trained \(head) (\(outcome.hyper.head) on \(backbone)\(unfrozen)): \(outcome.trainSize) training images, \(outcome.validationSize) validation, best epoch \(outcome.result.bestEpoch)"
             if let auroc = outcome.validationAUROC { line += String(format: ", validation AUROC %.3f", auroc) }
             if let ci = outcome.validationInterval { line += String(format: " (95%% CI %.3f–%.3f)", ci.0, ci.1) }
