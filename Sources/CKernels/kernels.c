@@ -137,3 +137,48 @@ void dx_activation_backward(const float *restrict out, float *restrict grad, lon
         for (long i = 0; i < count; i++) grad[i] = (out[i] > 0.f) & (out[i] < 6.f) ? grad[i] : 0.f;
     }
 }
+
+/* One output pixel of a direct convolution, output channels [o0, o0 + width): accumulators in
+ * registers across the window's taps (width a compile-time constant after inlining). */
+static inline __attribute__((always_inline)) void direct_block(
+    const float *restrict src, int w, int cin, int cout, const float *restrict weights, const float *restrict bias,
+    int kw, int y0, int ky0, int ky1, int x0, int kx0, int kx1, int o0, int width, int activation, float *restrict o) {
+    float acc[32];
+    for (int j = 0; j < width; j++) acc[j] = bias[o0 + j];
+    for (int ky = ky0; ky < ky1; ky++) {
+        for (int kx = kx0; kx < kx1; kx++) {
+            const float *p = src + ((size_t)(y0 + ky) * w + (x0 + kx)) * cin;
+            const float *f = weights + (size_t)((ky * kw + kx) * cin) * cout + o0;
+            for (int ci = 0; ci < cin; ci++) {
+                const float v = p[ci];
+                for (int j = 0; j < width; j++) acc[j] += v * f[(size_t)ci * cout + j];
+            }
+        }
+    }
+    for (int j = 0; j < width; j++) o[o0 + j] = act(acc[j], activation);
+}
+
+MULTIVERSION
+void dx_conv_direct_nhwc(const float *restrict in, int n, int h, int w, int cin, const float *restrict weights,
+                         const float *restrict bias, int cout, int kh, int kw, int stride, int pad_top, int pad_left,
+                         int oh, int ow, int activation, float *restrict out) {
+    for (int img = 0; img < n; img++) {
+        const float *src = in + (size_t)img * h * w * cin;
+        for (int oy = 0; oy < oh; oy++) {
+            const int y0 = oy * stride - pad_top;
+            const int ky0 = imax(0, -y0), ky1 = imin(kh, h - y0);
+            for (int ox = 0; ox < ow; ox++) {
+                const int x0 = ox * stride - pad_left;
+                const int kx0 = imax(0, -x0), kx1 = imin(kw, w - x0);
+                float *o = out + (((size_t)img * oh + oy) * ow + ox) * cout;
+                int o0 = 0;
+                for (; o0 + 32 <= cout; o0 += 32)
+                    direct_block(src, w, cin, cout, weights, bias, kw, y0, ky0, ky1, x0, kx0, kx1, o0, 32, activation, o);
+                for (; o0 + 8 <= cout; o0 += 8)
+                    direct_block(src, w, cin, cout, weights, bias, kw, y0, ky0, ky1, x0, kx0, kx1, o0, 8, activation, o);
+                for (; o0 < cout; o0++)
+                    direct_block(src, w, cin, cout, weights, bias, kw, y0, ky0, ky1, x0, kx0, kx1, o0, 1, activation, o);
+            }
+        }
+    }
+}

@@ -2,8 +2,9 @@ import CBLAS
 import CKernels
 
 /// 2-D convolution on NHWC feature maps, BatchNorm folded in, activation fused. 1x1 stride-1
-/// kernels are one GEMM over every pixel of the batch; other kernels unfold each image's windows
-/// (im2col, rows = output pixels) and run one GEMM per image. Weights are kept as [kh*kw*Cin, Cout].
+/// kernels are one GEMM over every pixel of the batch; stems with few input channels run a
+/// direct kernel; other kernels unfold each image's windows (im2col, rows = output pixels) and
+/// run one GEMM per image. Weights are kept as [kh*kw*Cin, Cout].
 public final class Conv2D: Layer, @unchecked Sendable {
     public let inChannels: Int, outChannels: Int
     public let kernelHeight: Int, kernelWidth: Int
@@ -59,6 +60,20 @@ public final class Conv2D: Layer, @unchecked Sendable {
         let (oh, ow, pad) = outputSize(height: h, width: w)
         let k = inChannels * kernelHeight * kernelWidth
         let pointwise = kernelHeight == 1 && kernelWidth == 1 && pad == .none
+        if inChannels <= Self.directMaxInputChannels && !pointwise {
+            return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
+                input.data.withUnsafeBufferPointer { x in
+                    weights.withUnsafeBufferPointer { wt in
+                        bias.withUnsafeBufferPointer { b in
+                            dx_conv_direct_nhwc(x.baseAddress, Int32(n), Int32(h), Int32(w), Int32(inChannels), wt.baseAddress,
+                                                b.baseAddress, Int32(outChannels), Int32(kernelHeight), Int32(kernelWidth),
+                                                Int32(stride), Int32(pad.top), Int32(pad.left), Int32(oh), Int32(ow),
+                                                activation.code, out.baseAddress)
+                        }
+                    }
+                }
+            }
+        }
         return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { wt in
@@ -82,6 +97,10 @@ public final class Conv2D: Layer, @unchecked Sendable {
             BiasActivation.apply(out.baseAddress!, rows: n * oh * ow, channels: outChannels, bias: bias, activation: activation)
         }
     }
+
+    /// Convolutions with at most this many input channels (the RGB stems) run a direct kernel:
+    /// im2col + GEMM with K = 27 costs more than the arithmetic.
+    static let directMaxInputChannels = 4
 
     /// out[rows, cout] = a[rows, k] × w[k, cout]
     static func gemm(_ a: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, cout: Int,

@@ -3,10 +3,15 @@ import Foundation
 
 /// How the engine uses cores. With one image, OpenBLAS threads share each GEMM; with a batch,
 /// the batch is split into one slice per thread and each slice runs the whole network on its
-/// own core with single-threaded BLAS — no synchronisation between layers.
+/// own core with single-threaded BLAS — no synchronisation between layers — a micro-batch of
+/// images at a time.
 public enum Parallelism {
     /// Cores to use (default: all).
     public nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Images each core runs through the network at once (small, so activations stay in cache).
+    /// Two measured best here (make bench-models: EfficientNet-Lite0 125 → 157 images/s against
+    /// a whole slice of 8 at once; MobileNetV2 179 → 197; Xception unchanged).
+    public nonisolated(unsafe) static var microBatch: Int = 2
 
     /// Lets OpenBLAS use `threads` cores for each GEMM (training runs one batch at a time this way).
     public static func shareEachGEMM(threads: Int = Parallelism.threads) { openblas_set_num_threads(Int32(max(1, threads))) }
@@ -33,9 +38,16 @@ public enum Parallelism {
         var outputs = [Tensor?](repeating: nil, count: slices)
         let lock = NSLock()
         DispatchQueue.concurrentPerform(iterations: slices) { s in
-            let lo = bounds[s], hi = bounds[s + 1]
-            let part = Tensor(shape: [hi - lo] + itemShape, data: Array(input.data[(lo * per)..<(hi * per)]), layout: input.layout)
-            let out = layer.forward(part)
+            // Each core runs its images a few at a time, so that a layer's activations stay in cache.
+            var pieces: [Tensor] = []
+            for lo in stride(from: bounds[s], to: bounds[s + 1], by: microBatch) {
+                let hi = min(lo + microBatch, bounds[s + 1])
+                pieces.append(layer.forward(Tensor(shape: [hi - lo] + itemShape, data: Array(input.data[(lo * per)..<(hi * per)]),
+                                                   layout: input.layout)))
+            }
+            let out = pieces.count == 1 ? pieces[0]
+                : Tensor(shape: [pieces.reduce(0) { $0 + $1.batch }] + Array(pieces[0].shape.dropFirst()),
+                         data: pieces.flatMap(\.data), layout: pieces[0].layout)
             lock.lock()
             outputs[s] = out
             lock.unlock()

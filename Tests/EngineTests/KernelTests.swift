@@ -12,15 +12,17 @@ final class KernelTests: XCTestCase {
                 for rule in [PaddingRule.same, .fixed(.symmetric(k / 2)), .fixed(.none)] {
                     let pad = rule.resolve(height: h, width: w, kernel: k, stride: stride)
                     guard h + pad.top + pad.bottom >= k, w + pad.left + pad.right >= k else { continue }
-                    let (cin, cout) = (3, 5)
-                    let x = Tensor(shape: [2, cin, h, w], data: r.array(2 * cin * h * w))
-                    let wt = r.array(cout * cin * k * k), b = r.array(cout)
-                    let conv = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (k, k),
-                                      stride: stride, padding: rule)
-                    let got = conv.forward(x).toNCHW()
-                    let want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad)
-                    XCTAssertEqual(got.shape, want.shape, "\(h)x\(w) k\(k) s\(stride) \(rule)")
-                    XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule)")
+                    // 3 input channels: the direct kernel (stems); 6: im2col + GEMM. 37 outputs: every channel block.
+                    for (cin, cout) in [(3, 37), (6, 5)] {
+                        let x = Tensor(shape: [2, cin, h, w], data: r.array(2 * cin * h * w))
+                        let wt = r.array(cout * cin * k * k), b = r.array(cout)
+                        let conv = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (k, k),
+                                          stride: stride, padding: rule)
+                        let got = conv.forward(x).toNCHW()
+                        let want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad)
+                        XCTAssertEqual(got.shape, want.shape, "\(h)x\(w) k\(k) s\(stride) \(rule) cin \(cin)")
+                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule) cin \(cin)")
+                    }
                 }
             }
         }

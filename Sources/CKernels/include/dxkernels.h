@@ -17,6 +17,13 @@ extern "C" {
 void dx_depthwise_nhwc(const float *in, int n, int h, int w, int c, const float *weights, const float *bias,
                        int k, int stride, int pad_top, int pad_left, int oh, int ow, int activation, float *out);
 
+/* Direct convolution for few input channels (a network's stem): weights packed [kh][kw][cin][cout],
+ * input [n][h][w][cin], output [n][oh][ow][cout] with bias and activation; positions outside the
+ * input contribute nothing. */
+void dx_conv_direct_nhwc(const float *in, int n, int h, int w, int cin, const float *weights, const float *bias,
+                         int cout, int kh, int kw, int stride, int pad_top, int pad_left, int oh, int ow,
+                         int activation, float *out);
+
 /* data[r][c] = act(data[r][c] + bias[c]) for r < rows. */
 void dx_bias_activation(float *data, long rows, int c, const float *bias, int activation);
 
