@@ -47,10 +47,9 @@ public final class Conv2D: Layer, @unchecked Sendable {
         self.bias = bias
     }
 
+    /// Output size and the padding used for an input of `height` x `width` (square kernels).
     public func outputSize(height: Int, width: Int) -> (Int, Int, Padding) {
-        let p = padding.resolve(height: height, width: width, kernel: kernelHeight, stride: stride)
-        return (Padding.output(height, kernel: kernelHeight, stride: stride, before: p.top, after: p.bottom),
-                Padding.output(width, kernel: kernelWidth, stride: stride, before: p.left, after: p.right), p)
+        padding.output(height: height, width: width, kernel: kernelHeight, stride: stride)
     }
 
     public func forward(_ nhwc: Tensor) -> Tensor {

@@ -42,18 +42,14 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
 
     /// Output size and the padding used for an input of `height` x `width`.
     public func outputSize(height: Int, width: Int) -> (Int, Int, Padding) {
-        let p = padding.resolve(height: height, width: width, kernel: kernel, stride: stride)
-        return (Padding.output(height, kernel: kernel, stride: stride, before: p.top, after: p.bottom),
-                Padding.output(width, kernel: kernel, stride: stride, before: p.left, after: p.right), p)
+        padding.output(height: height, width: width, kernel: kernel, stride: stride)
     }
 
     public func forward(_ nhwc: Tensor) -> Tensor {
         let input = nhwc.toNHWC()
         precondition(input.channels == channels, "depthwise expects \(channels) channels, got \(input.channels)")
         let (n, h, w, c) = (input.batch, input.height, input.width, channels)
-        let pad = padding.resolve(height: h, width: w, kernel: kernel, stride: stride)
-        let oh = Padding.output(h, kernel: kernel, stride: stride, before: pad.top, after: pad.bottom)
-        let ow = Padding.output(w, kernel: kernel, stride: stride, before: pad.left, after: pad.right)
+        let (oh, ow, pad) = outputSize(height: h, width: w)
         return Tensor(shape: [n, oh, ow, c], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { wt in

@@ -33,6 +33,13 @@ public enum PaddingRule: Sendable, Equatable {
     case fixed(Padding)
     case same
 
+    /// Output height and width for an input of `height` x `width`, and the padding used.
+    public func output(height: Int, width: Int, kernel: Int, stride: Int) -> (Int, Int, Padding) {
+        let p = resolve(height: height, width: width, kernel: kernel, stride: stride)
+        return (Padding.output(height, kernel: kernel, stride: stride, before: p.top, after: p.bottom),
+                Padding.output(width, kernel: kernel, stride: stride, before: p.left, after: p.right), p)
+    }
+
     public func resolve(height: Int, width: Int, kernel: Int, stride: Int) -> Padding {
         switch self {
         case let .fixed(p): return p

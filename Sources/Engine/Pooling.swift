@@ -32,9 +32,7 @@ public final class AvgPool2D: Layer, @unchecked Sendable {
 enum Pool {
     static func run(_ input: Tensor, kernel: Int, stride: Int, padding: PaddingRule, average: Bool) -> Tensor {
         let (n, h, w, c) = (input.batch, input.height, input.width, input.channels)
-        let pad = padding.resolve(height: h, width: w, kernel: kernel, stride: stride)
-        let oh = Padding.output(h, kernel: kernel, stride: stride, before: pad.top, after: pad.bottom)
-        let ow = Padding.output(w, kernel: kernel, stride: stride, before: pad.left, after: pad.right)
+        let (oh, ow, pad) = padding.output(height: h, width: w, kernel: kernel, stride: stride)
         return Tensor(shape: [n, oh, ow, c], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 dx_pool_nhwc(x.baseAddress, Int32(n), Int32(h), Int32(w), Int32(c), Int32(kernel), Int32(stride),

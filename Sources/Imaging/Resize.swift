@@ -27,18 +27,28 @@ public enum Resize {
         let c = image.channels
         let xs = (0...width).map { $0 * image.width / width }, ys = (0...height).map { $0 * image.height / height }
         var out = [Float](repeating: 0, count: width * height * c)
+        // Each output row: add the window's input rows into one accumulator row (contiguous), then
+        // fold each output pixel's columns and divide by the window's area.
+        var acc = [Float](repeating: 0, count: image.width * c)
         image.pixels.withUnsafeBufferPointer { src in
-            for y in 0..<height {
-                let y0 = ys[y], y1 = max(ys[y + 1], y0 + 1)
-                for x in 0..<width {
-                    let x0 = xs[x], x1 = max(xs[x + 1], x0 + 1)
-                    for k in 0..<c {
-                        var s: Float = 0
+            acc.withUnsafeMutableBufferPointer { a in
+                out.withUnsafeMutableBufferPointer { o in
+                    for y in 0..<height {
+                        let y0 = ys[y], y1 = max(ys[y + 1], y0 + 1)
+                        for i in 0..<a.count { a[i] = 0 }
                         for yy in y0..<y1 {
-                            let row = yy * image.width
-                            for xx in x0..<x1 { s += src[(row + xx) * c + k] }
+                            let row = src.baseAddress! + yy * image.width * c
+                            for i in 0..<a.count { a[i] += row[i] }
                         }
-                        out[(y * width + x) * c + k] = s / Float((y1 - y0) * (x1 - x0))
+                        for x in 0..<width {
+                            let x0 = xs[x], x1 = max(xs[x + 1], x0 + 1)
+                            let area = Float((y1 - y0) * (x1 - x0))
+                            for k in 0..<c {
+                                var s: Float = 0
+                                for xx in x0..<x1 { s += a[xx * c + k] }
+                                o[(y * width + x) * c + k] = s / area
+                            }
+                        }
                     }
                 }
             }

@@ -33,7 +33,10 @@ public final class Scorer {
 
     /// A task head: a classifier whose card says how to route, threshold and aggregate.
     public struct Head {
-        public let classifier: Classifier
+        public let card: ModelCard
+        /// The model folder (model.json and its weights).
+        public let directory: String
+        let network: LazyClassifier
         public let name: String
         public let scoring: ModelCard.Scoring
         public let sha256: String
@@ -42,15 +45,26 @@ public final class Scorer {
         public var calibrator: Calibrator?
         public var threshold: Double
 
+        /// A head whose weights are loaded on first use (`load()`), so that a run with no work
+        /// for it never reads them.
+        public init(directory: String) throws {
+            try self.init(card: ModelCard.load("\(directory)/model.json"), directory: directory, network: LazyClassifier(directory: directory))
+        }
+
         public init(classifier: Classifier) throws {
-            let card = classifier.card
+            try self.init(card: classifier.card, directory: classifier.directory, network: LazyClassifier(loaded: classifier))
+        }
+
+        init(card: ModelCard, directory: String, network: LazyClassifier) throws {
             guard let name = card.head, let scoring = card.scoring else {
-                throw ModelError(file: "\(classifier.directory)/model.json", reason: "not a task head (no head/scoring in its card)")
+                throw ModelError(file: "\(directory)/model.json", reason: "not a task head (no head/scoring in its card)")
             }
             guard let classes = card.classes, let positive = classes.firstIndex(of: scoring.positiveClass) else {
-                throw ModelError(file: "\(classifier.directory)/model.json", reason: "positive class \(scoring.positiveClass) not among its classes")
+                throw ModelError(file: "\(directory)/model.json", reason: "positive class \(scoring.positiveClass) not among its classes")
             }
-            self.classifier = classifier
+            self.card = card
+            self.directory = directory
+            self.network = network
             self.name = name
             self.scoring = scoring
             self.sha256 = card.weightsSha256 ?? ""
@@ -58,9 +72,15 @@ public final class Scorer {
             self.threshold = scoring.threshold
         }
 
+        /// The network, loading its weights the first time.
+        @discardableResult public func load() throws -> Classifier { try network.get() }
+
+        /// The network; `load()` must have succeeded first.
+        public var classifier: Classifier { network.loaded! }
+
         /// The class decided when the positive class's probability is below the threshold.
         public var negativeLabel: String {
-            classifier.card.classes?.enumerated().first { $0.offset != positiveIndex }?.element ?? "negative"
+            card.classes?.enumerated().first { $0.offset != positiveIndex }?.element ?? "negative"
         }
     }
 
@@ -94,8 +114,8 @@ public final class Scorer {
         var heads = self.heads
         for i in heads.indices {
             let head = heads[i]
-            let card = try String(contentsOfFile: "\(head.classifier.directory)/model.json", encoding: .utf8)
-            try store.registerModel(head: head.name, name: head.classifier.card.name, weightsSha256: head.sha256, cardJSON: card)
+            let card = try String(contentsOfFile: "\(head.directory)/model.json", encoding: .utf8)
+            try store.registerModel(head: head.name, name: head.card.name, weightsSha256: head.sha256, cardJSON: card)
             try heads[i].applyStoredCalibration(store)
         }
         let runID = try store.startRun(version: options.version, heads: heads.map(\.name))
@@ -140,6 +160,8 @@ public final class Scorer {
     func score(_ work: [Work], heads: [Head], runID: Int64, summary: inout ScoringSummary, start: Date,
                progress: (Int, Int, ScoringSummary) -> Void) throws {
         guard !work.isEmpty else { return }
+        // Only the heads with work read their weights.
+        for h in Set(work.map(\.head)).sorted() { try heads[h].load() }
         // Enough prepared images for one batch plus what the workers hold: memory stays bounded.
         let queue = WorkQueue<Prepared>(capacity: options.batchSize + 2 * max(1, options.jobs))
         let counter = IndexCounter()
@@ -179,7 +201,7 @@ public final class Scorer {
         let started = Date()
         do {
             let rgb = try InputLoader.rgb8(work.candidate.path)
-            let input = InputLoader.prepare(rgb, for: heads[work.head].classifier.card)
+            let input = InputLoader.prepare(rgb, for: heads[work.head].card)
             let scale = min(1, 512 / Double(max(rgb.width, rgb.height)))
             let thumbnail = Resize.area(rgb, width: max(1, Int(Double(rgb.width) * scale)),
                                         height: max(1, Int(Double(rgb.height) * scale)))
@@ -192,7 +214,7 @@ public final class Scorer {
 
     /// Runs one batch through a head; failures become error rows.
     func infer(_ batch: [Prepared], head: Head) -> [ResultRow] {
-        let card = head.classifier.card
+        let card = head.card
         var rows: [ResultRow] = []
         let ready = batch.filter { $0.input != nil }
         for failed in batch where failed.input == nil {
@@ -253,5 +275,24 @@ struct Thumbnail {
 
     var image: DICOM.Image {
         DICOM.Image(width: width, height: height, channels: 3, pixels: bytes.map(Float.init), photometric: "RGB")
+    }
+}
+
+/// A classifier loaded once, on first use, by whichever thread asks first.
+final class LazyClassifier: @unchecked Sendable {
+    let directory: String
+    private(set) var loaded: Classifier?
+    private let lock = NSLock()
+
+    init(directory: String) { self.directory = directory }
+    init(loaded: Classifier) { directory = loaded.directory; self.loaded = loaded }
+
+    func get() throws -> Classifier {
+        lock.lock()
+        defer { lock.unlock() }
+        if let loaded { return loaded }
+        let c = try Classifier(directory: directory)
+        loaded = c
+        return c
     }
 }

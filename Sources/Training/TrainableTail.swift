@@ -51,8 +51,8 @@ class Node {
 
     static func make(_ layer: Layer, index: inout Int) throws -> Node {
         switch layer {
-        case let l as Conv2D: defer { index += 2 }; return ConvNode(l, index)
-        case let l as DepthwiseConv2D: defer { index += 2 }; return DepthwiseNode(l, index)
+        case let l as Conv2D: defer { index += 2 }; return WeightedNode.conv(l, index)
+        case let l as DepthwiseConv2D: defer { index += 2 }; return WeightedNode.depthwise(l, index)
         case let l as SeparableConv2D:
             return SequenceNode([try make(l.depthwise, index: &index), try make(l.pointwise, index: &index)])
         case let l as Sequential: return SequenceNode(try l.layers.map { try make($0, index: &index) })
@@ -67,42 +67,44 @@ class Node {
     }
 }
 
-final class ConvNode: Node {
-    let template: Conv2D, index: Int
-    var input: Tensor?, output: Tensor?, layer: Conv2D?
-    init(_ template: Conv2D, _ index: Int) { self.template = template; self.index = index }
+/// A convolution (ordinary or depthwise) with its weights and bias at `index` in the tensors.
+final class WeightedNode: Node {
+    let index: Int
+    let activation: Activation
+    /// Builds the layer holding the current weights and bias.
+    let build: ([Float], [Float]) -> Layer
+    /// (layer, input, gradient before the activation, input gradient wanted?) → (dX, dW, dB)
+    let gradient: (Layer, Tensor, Tensor, Bool) -> (Tensor?, [Float], [Float])
+    var input: Tensor?, output: Tensor?, layer: Layer?
+
+    init(index: Int, activation: Activation, build: @escaping ([Float], [Float]) -> Layer,
+         gradient: @escaping (Layer, Tensor, Tensor, Bool) -> (Tensor?, [Float], [Float])) {
+        self.index = index
+        self.activation = activation
+        self.build = build
+        self.gradient = gradient
+    }
+
+    static func conv(_ template: Conv2D, _ index: Int) -> WeightedNode {
+        WeightedNode(index: index, activation: template.activation, build: { Conv2D(packed: $0, bias: $1, like: template) },
+                     gradient: { Gradients.conv($0 as! Conv2D, input: $1, dPre: $2, inputGradient: $3) })
+    }
+
+    static func depthwise(_ template: DepthwiseConv2D, _ index: Int) -> WeightedNode {
+        WeightedNode(index: index, activation: template.activation, build: { DepthwiseConv2D(packed: $0, bias: $1, like: template) },
+                     gradient: { Gradients.depthwise($0 as! DepthwiseConv2D, input: $1, dPre: $2, inputGradient: $3) })
+    }
 
     override func forward(_ x: Tensor, _ p: [[Float]]) -> Tensor {
-        let l = Conv2D(packed: p[index], bias: p[index + 1], like: template)
+        let l = build(p[index], p[index + 1])
         (input, layer) = (x, l)
         output = l.forward(x)
         return output!
     }
 
     override func backward(_ dy: Tensor, _ p: [[Float]], _ g: inout [[Float]], inputGradient: Bool) -> Tensor? {
-        let dPre = Gradients.activation(dy, output: output!, template.activation)
-        let (dx, dw, db) = Gradients.conv(layer!, input: input!, dPre: dPre, inputGradient: inputGradient)
-        accumulate(&g[index], dw)
-        accumulate(&g[index + 1], db)
-        return dx
-    }
-}
-
-final class DepthwiseNode: Node {
-    let template: DepthwiseConv2D, index: Int
-    var input: Tensor?, output: Tensor?, layer: DepthwiseConv2D?
-    init(_ template: DepthwiseConv2D, _ index: Int) { self.template = template; self.index = index }
-
-    override func forward(_ x: Tensor, _ p: [[Float]]) -> Tensor {
-        let l = DepthwiseConv2D(packed: p[index], bias: p[index + 1], like: template)
-        (input, layer) = (x, l)
-        output = l.forward(x)
-        return output!
-    }
-
-    override func backward(_ dy: Tensor, _ p: [[Float]], _ g: inout [[Float]], inputGradient: Bool) -> Tensor? {
-        let dPre = Gradients.activation(dy, output: output!, template.activation)
-        let (dx, dw, db) = Gradients.depthwise(layer!, input: input!, dPre: dPre, inputGradient: inputGradient)
+        let dPre = Gradients.activation(dy, output: output!, activation)
+        let (dx, dw, db) = gradient(layer!, input!, dPre, inputGradient)
         accumulate(&g[index], dw)
         accumulate(&g[index + 1], db)
         return dx

@@ -39,7 +39,7 @@ struct Audit: ParsableCommand {
             audit.fairRange = (range[0], range[1])
             let (id, results) = try AuditRun(database: database).run(
                 labels: LabelsFile(path: labels), head: head, modelSha256: installed.sha256,
-                classes: installed.classifier.card.classes ?? [], audit: audit)
+                classes: installed.card.classes ?? [], audit: audit)
             if json {
                 print(String(decoding: try JSONSerialization.data(withJSONObject: ["audit_id": id, "results": results], options: [.sortedKeys]), as: UTF8.self))
                 return

@@ -20,12 +20,8 @@ struct BenchModels: ParsableCommand {
         let classifier = try Classifier(directory: "\(modelsDir)/\(folder)")
         let card = classifier.card
         Parallelism.threads = threads
-        var seed: UInt64 = 42
-        let count = batch * 3 * card.input.height * card.input.width
-        let data = (0..<count).map { _ -> Float in
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int(seed >> 40) % 2000) / 1000 - 1
-        }
+        var noise = BenchNoise()
+        let data = noise.values(batch * 3 * card.input.height * card.input.width)
         let input = Tensor(shape: [batch, 3, card.input.height, card.input.width], data: data)
         _ = classifier.logits(input)
         var images = 0
@@ -38,5 +34,16 @@ struct BenchModels: ParsableCommand {
         let result: [String: Any] = ["model": model, "batch": batch, "threads": threads, "images": images,
                                      "seconds": elapsed, "images_per_second": Double(images) / elapsed]
         print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    }
+}
+
+/// The benchmarks' fixed pseudo-random inputs in [-1, 1).
+struct BenchNoise {
+    var seed: UInt64 = 42
+    mutating func values(_ n: Int) -> [Float] {
+        (0..<n).map { _ in
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(seed >> 40) % 2000) / 1000 - 1
+        }
     }
 }

@@ -25,13 +25,8 @@ struct BenchTrain: ParsableCommand {
         let backbone = try Classifier(directory: "\(modelsDir)/\(folder)")
         let card = backbone.card
         Parallelism.threads = threads
-        var seed: UInt64 = 42
-        func noise(_ n: Int) -> [Float] {
-            (0..<n).map { _ in
-                seed = seed &* 6364136223846793005 &+ 1442695040888963407
-                return Float(Int(seed >> 40) % 2000) / 1000 - 1
-            }
-        }
+        var random = BenchNoise()
+        func noise(_ n: Int) -> [Float] { random.values(n) }
         var result: [String: Any] = ["model": model, "batch": batch, "threads": threads, "unfreeze": unfreeze]
         if unfreeze == 0 {
             let input = Tensor(shape: [batch, 3, card.input.height, card.input.width], data: noise(batch * 3 * card.input.height * card.input.width))

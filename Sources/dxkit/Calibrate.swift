@@ -27,7 +27,7 @@ struct Calibrate: ParsableCommand {
                 : targetSensitivity.map { .sensitivity($0) } ?? .keep(installed.scoring.threshold)
             let o = try CalibrationRun(database: IndexDatabase(path: db)).run(
                 labels: LabelsFile(path: labels), head: head, modelSha256: installed.sha256,
-                classes: installed.classifier.card.classes ?? [], method: method, rule: rule)
+                classes: installed.card.classes ?? [], method: method, rule: rule)
             print("calibrated \(head) (\(o.calibrator.method)) on \(o.n) labelled results; threshold \(String(format: "%.4f", o.threshold)) (\(o.thresholdRule))")
             for key in ["ece", "brier", "log_loss"] {
                 print(String(format: "  %-9@ before %.4f  after %.4f", key as NSString, o.before[key]!, o.after[key]!))

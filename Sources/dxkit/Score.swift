@@ -12,7 +12,7 @@ enum InstalledHeads {
         for folder in folders where FileManager.default.fileExists(atPath: "\(modelsDir)/\(folder)/model.json") {
             guard let card = try? ModelCard.load("\(modelsDir)/\(folder)/model.json"), let head = card.head, card.scoring != nil else { continue }
             if let only, !only.contains(head) { continue }
-            heads.append(try Scorer.Head(classifier: Classifier(directory: "\(modelsDir)/\(folder)")))
+            heads.append(try Scorer.Head(directory: "\(modelsDir)/\(folder)"))
         }
         for wanted in only ?? [] where !heads.contains(where: { $0.name == wanted }) {
             throw ValidationError("no installed model for head '\(wanted)' in \(modelsDir) (installed: \(heads.map(\.name).joined(separator: ", ")))")

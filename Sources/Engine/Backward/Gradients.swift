@@ -160,9 +160,7 @@ public enum Gradients {
 
     static func pool(_ x: Tensor, dy: Tensor, kernel: Int, stride: Int, padding: PaddingRule, average: Bool) -> Tensor {
         let (n, h, w, c) = (x.batch, x.height, x.width, x.channels)
-        let pad = padding.resolve(height: h, width: w, kernel: kernel, stride: stride)
-        let oh = Padding.output(h, kernel: kernel, stride: stride, before: pad.top, after: pad.bottom)
-        let ow = Padding.output(w, kernel: kernel, stride: stride, before: pad.left, after: pad.right)
+        let (oh, ow, pad) = padding.output(height: h, width: w, kernel: kernel, stride: stride)
         precondition(dy.shape == [n, oh, ow, c], "pool gradient shape \(dy.shape)")
         var dx = Tensor(zeros: x.shape, layout: .nhwc)
         var best = [Float](repeating: 0, count: c), at = [Int](repeating: 0, count: c)
