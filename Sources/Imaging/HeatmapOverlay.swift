@@ -8,25 +8,36 @@ public enum HeatmapOverlay {
     public static func render(_ image: Image, map: [Float], mapWidth: Int, mapHeight: Int, maxSide: Int = 512) -> Image {
         let scale = min(1, Double(maxSide) / Double(max(image.width, image.height)))
         let w = max(1, Int(Double(image.width) * scale)), h = max(1, Int(Double(image.height) * scale))
-        let base = Resize.area(ModelInput.rgb(image), width: w, height: h)
+        let rgb = ModelInput.rgb(image)
+        let base = rgb.width == w && rgb.height == h ? rgb : Resize.area(rgb, width: w, height: h)
         let peak = map.max() ?? 0
+        // Map-cell centres: sample at ((i + 0.5) / size) * mapSize - 0.5, per column and per row.
+        func taps(_ size: Int, _ mapSize: Int) -> [(Int, Int, Float)] {
+            (0..<size).map { i in
+                let f = min(max((Double(i) + 0.5) / Double(size) * Double(mapSize) - 0.5, 0), Double(mapSize - 1))
+                let i0 = Int(f)
+                return (i0, min(i0 + 1, mapSize - 1), Float(f - Double(i0)))
+            }
+        }
+        let columns = taps(w, mapWidth), rows = taps(h, mapHeight)
         var out = [Float](repeating: 0, count: w * h * 3)
-        for y in 0..<h {
-            // Map-cell centres: sample at ((y + 0.5) / h) * mapHeight - 0.5.
-            let fy = min(max((Double(y) + 0.5) / Double(h) * Double(mapHeight) - 0.5, 0), Double(mapHeight - 1))
-            let y0 = Int(fy), y1 = min(y0 + 1, mapHeight - 1), ty = Float(fy - Double(y0))
-            for x in 0..<w {
-                let fx = min(max((Double(x) + 0.5) / Double(w) * Double(mapWidth) - 0.5, 0), Double(mapWidth - 1))
-                let x0 = Int(fx), x1 = min(x0 + 1, mapWidth - 1), tx = Float(fx - Double(x0))
-                let top = map[y0 * mapWidth + x0] * (1 - tx) + map[y0 * mapWidth + x1] * tx
-                let bottom = map[y1 * mapWidth + x0] * (1 - tx) + map[y1 * mapWidth + x1] * tx
-                let v = peak > 0 ? (top * (1 - ty) + bottom * ty) / peak : 0
-                let (r, g, b) = jet(v)
-                let alpha = 0.55 * v
-                let p = (y * w + x) * 3
-                out[p] = base.pixels[p] / 255 * (1 - alpha) + r * alpha
-                out[p + 1] = base.pixels[p + 1] / 255 * (1 - alpha) + g * alpha
-                out[p + 2] = base.pixels[p + 2] / 255 * (1 - alpha) + b * alpha
+        base.pixels.withUnsafeBufferPointer { b in
+            out.withUnsafeMutableBufferPointer { o in
+                for y in 0..<h {
+                    let (y0, y1, ty) = rows[y]
+                    for x in 0..<w {
+                        let (x0, x1, tx) = columns[x]
+                        let top = map[y0 * mapWidth + x0] * (1 - tx) + map[y0 * mapWidth + x1] * tx
+                        let bottom = map[y1 * mapWidth + x0] * (1 - tx) + map[y1 * mapWidth + x1] * tx
+                        let v = peak > 0 ? (top * (1 - ty) + bottom * ty) / peak : 0
+                        let (r, g, bl) = jet(v)
+                        let alpha = 0.55 * v
+                        let p = (y * w + x) * 3
+                        o[p] = b[p] / 255 * (1 - alpha) + r * alpha
+                        o[p + 1] = b[p + 1] / 255 * (1 - alpha) + g * alpha
+                        o[p + 2] = b[p + 2] / 255 * (1 - alpha) + bl * alpha
+                    }
+                }
             }
         }
         return Image(width: w, height: h, channels: 3, pixels: out, photometric: "RGB")

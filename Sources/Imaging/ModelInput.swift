@@ -8,6 +8,12 @@ public enum ModelInput {
     /// or PNG export holds); deeper data goes through the file's window (else its full range).
     /// MONOCHROME1 is inverted so that bone is bright, as in the exports models are trained on.
     public static func rgb8(_ dicom: DicomImage, frame: Int = 0) throws -> Image {
+        rgb(try pixels8(dicom, frame: frame))
+    }
+
+    /// `rgb8` before grey images are replicated into three channels (a third of the work for
+    /// whatever follows; resizing and `normalise` give the same values either way).
+    public static func pixels8(_ dicom: DicomImage, frame: Int = 0) throws -> Image {
         let layout = dicom.layout
         var image: Image
         if layout.bitsStored <= 8 {
@@ -20,7 +26,7 @@ public enum ModelInput {
             image = try dicom.displayFrame(frame, invertMonochrome1: true)
             image.pixels = image.pixels.map { ($0 * 255).rounded() }
         }
-        return rgb(image)
+        return image
     }
 
     /// Replicates a grey image into three channels (PIL's convert("RGB")).
@@ -31,12 +37,13 @@ public enum ModelInput {
         return Image(width: image.width, height: image.height, channels: 3, pixels: out, photometric: "RGB")
     }
 
-    /// HWC RGB 0…255 → CHW floats with x * scale[c] + offset[c].
+    /// HWC RGB 0…255 (or grey, read as R = G = B) → CHW floats with x * scale[c] + offset[c].
     public static func normalise(_ image: Image, scale: [Float], offset: [Float]) -> [Float] {
         let plane = image.width * image.height
+        let stride = image.channels == 1 ? 1 : 3
         var out = [Float](repeating: 0, count: plane * 3)
         for p in 0..<plane {
-            for c in 0..<3 { out[c * plane + p] = image.pixels[p * 3 + c] * scale[c] + offset[c] }
+            for c in 0..<3 { out[c * plane + p] = image.pixels[p * stride + (stride == 1 ? 0 : c)] * scale[c] + offset[c] }
         }
         return out
     }

@@ -20,11 +20,14 @@ public enum InputLoader {
     }
 
     /// 0…255 RGB image of the file (first frame for DICOM).
-    public static func rgb8(_ path: String) throws -> DICOM.Image {
+    public static func rgb8(_ path: String) throws -> DICOM.Image { ModelInput.rgb(try pixels8(path)) }
+
+    /// 0…255 image of the file, grey images kept to one channel (`prepare` reads them as RGB).
+    public static func pixels8(_ path: String) throws -> DICOM.Image {
         switch try kind(of: path) {
-        case .png: return ModelInput.rgb(try PNGFile.read(path))
-        case .jpeg: return ModelInput.rgb(try JPEGFile.read(path))
-        case .dicom: return try ModelInput.rgb8(DicomImage(path: path))
+        case .png: return try PNGFile.read(path)
+        case .jpeg: return try JPEGFile.read(path)
+        case .dicom: return try ModelInput.pixels8(DicomImage(path: path))
         }
     }
 

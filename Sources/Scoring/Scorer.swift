@@ -92,7 +92,7 @@ public final class Scorer {
     struct Prepared {
         var work: Work
         var input: [Float]?
-        /// 8-bit RGB thumbnail (≤ 512 px) for the heatmap overlay: a quarter of the memory of floats.
+        /// 8-bit thumbnail (≤ 512 px, grey or RGB) for the heatmap overlay: a quarter of the memory of floats.
         var thumbnail: Thumbnail?
         var error: String?
         var seconds: Double
@@ -200,7 +200,7 @@ public final class Scorer {
     static func prepare(_ work: Work, heads: [Head]) -> Prepared {
         let started = Date()
         do {
-            let rgb = try InputLoader.rgb8(work.candidate.path)
+            let rgb = try InputLoader.pixels8(work.candidate.path)  // grey stays one channel
             let input = InputLoader.prepare(rgb, for: heads[work.head].card)
             let scale = min(1, 512 / Double(max(rgb.width, rgb.height)))
             let thumbnail = Resize.area(rgb, width: max(1, Int(Double(rgb.width) * scale)),
@@ -230,25 +230,35 @@ public final class Scorer {
         let probabilities = head.classifier.probabilities(logits)
         let perImage = Date().timeIntervalSince(started) / Double(ready.count)
         let k = logits.count / logits.batch
-        for (i, item) in ready.enumerated() {
+        var scored = ready.enumerated().map { i, item -> ResultRow in
             let p = Double(probabilities[i][head.positiveIndex])
             let calibrated = head.calibrator?.apply(p) ?? p
-            let positive = calibrated >= head.threshold
             var row = ResultRow(instanceID: item.work.candidate.instanceID, head: head.name, modelSha256: head.sha256, status: .scored)
             row.logits = Array(logits.data[(i * k)..<(i * k + k)])
             row.probability = p
             row.calibratedProbability = calibrated
             row.threshold = head.threshold
-            row.decision = positive ? head.scoring.positiveClass : head.negativeLabel
+            row.decision = calibrated >= head.threshold ? head.scoring.positiveClass : head.negativeLabel
             row.seconds = item.seconds + perImage
-            if let directory = options.heatmapDirectory, let thumbnail = item.thumbnail {
-                let decided = positive ? head.positiveIndex : (head.positiveIndex == 0 ? 1 : 0)
-                row.heatmapPath = writeHeatmap(features: features, item: i, classIndex: decided, head: head,
-                                               thumbnail: thumbnail.image, sop: item.work.candidate.sopInstanceUID, directory: directory)
-            }
-            rows.append(row)
+            return row
         }
-        return rows
+        // Heatmaps of the batch on every core (each is independent; the order of rows is kept).
+        if let directory = options.heatmapDirectory {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var paths = [String?](repeating: nil, count: ready.count)
+            let lock = NSLock()
+            DispatchQueue.concurrentPerform(iterations: ready.count) { i in
+                guard let thumbnail = ready[i].thumbnail else { return }
+                let decided = scored[i].decision == head.scoring.positiveClass ? head.positiveIndex : (head.positiveIndex == 0 ? 1 : 0)
+                let path = writeHeatmap(features: features, item: i, classIndex: decided, head: head, thumbnail: thumbnail.image,
+                                        sop: ready[i].work.candidate.sopInstanceUID, directory: directory)
+                lock.lock()
+                paths[i] = path
+                lock.unlock()
+            }
+            for i in scored.indices { scored[i].heatmapPath = paths[i] }
+        }
+        return rows + scored
     }
 
     func writeHeatmap(features: Tensor, item: Int, classIndex: Int, head: Head, thumbnail: DICOM.Image,
@@ -256,7 +266,6 @@ public final class Scorer {
         guard let map = ActivationMap.compute(features: features, item: item, classIndex: classIndex,
                                               head: head.classifier.head) else { return nil }
         let overlay = HeatmapOverlay.render(thumbnail, map: map.values, mapWidth: map.width, mapHeight: map.height)
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = "\(directory)/\(SafeName.file(sop))-\(head.name).png"
         return (try? PNGFile.write(overlay, bitDepth: 8, to: path, fast: true)) != nil ? path : nil
     }
@@ -264,17 +273,21 @@ public final class Scorer {
 
 /// An 8-bit RGB image kept between preprocessing and the heatmap overlay.
 struct Thumbnail {
-    var width: Int, height: Int
+    var width: Int, height: Int, channels: Int
     var bytes: [UInt8]
 
+    /// `image`: grey or RGB, 0…255 (grey stays one channel; the overlay replicates it).
     init(_ image: DICOM.Image) {
         width = image.width
         height = image.height
-        bytes = ModelInput.rgb(image).pixels.map { UInt8(Swift.min(Swift.max($0, 0), 255).rounded()) }
+        channels = image.channels == 1 ? 1 : 3
+        let rgb = channels == 1 ? image : ModelInput.rgb(image)
+        bytes = rgb.pixels.map { UInt8(Swift.min(Swift.max($0, 0), 255).rounded()) }
     }
 
     var image: DICOM.Image {
-        DICOM.Image(width: width, height: height, channels: 3, pixels: bytes.map(Float.init), photometric: "RGB")
+        DICOM.Image(width: width, height: height, channels: channels, pixels: bytes.map(Float.init),
+                    photometric: channels == 1 ? "MONOCHROME2" : "RGB")
     }
 }
 
