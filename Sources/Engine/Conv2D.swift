@@ -14,6 +14,8 @@ public final class Conv2D: Layer, @unchecked Sendable {
     /// [(ky, kx, ci), co]
     public let weights: [Float]
     public let bias: [Float]
+    /// `weights` packed for `PackedGEMM` (nil when it is not available).
+    let panels: [Float]?
 
     /// `weights` in OIHW order (PyTorch's). `batchNorm`, when given, is folded into weights and bias.
     public init(weights oihw: [Float], bias: [Float]? = nil, outChannels: Int, inChannels: Int, kernel: (Int, Int),
@@ -35,6 +37,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
         } } } }
         self.weights = packed
         self.bias = b
+        panels = PackedGEMM.pack(packed, k: kh * kw * inChannels, n: outChannels)
     }
 
     /// Weights already packed [(ky, kx, ci), co] with BatchNorm folded in (a trained copy).
@@ -45,6 +48,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
         stride = other.stride; padding = other.padding; activation = other.activation
         weights = packed
         self.bias = bias
+        panels = PackedGEMM.pack(packed, k: other.inChannels * other.kernelHeight * other.kernelWidth, n: other.outChannels)
     }
 
     /// Output size and the padding used for an input of `height` x `width` (square kernels).
@@ -68,6 +72,31 @@ public final class Conv2D: Layer, @unchecked Sendable {
                                                 b.baseAddress, Int32(outChannels), Int32(kernelHeight), Int32(kernelWidth),
                                                 Int32(stride), Int32(pad.top), Int32(pad.left), Int32(oh), Int32(ow),
                                                 activation.code, out.baseAddress)
+                        }
+                    }
+                }
+            }
+        }
+        if let panels {
+            return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
+                input.data.withUnsafeBufferPointer { x in
+                    panels.withUnsafeBufferPointer { p in
+                        bias.withUnsafeBufferPointer { b in
+                            let run = { (a: UnsafePointer<Float>, rows: Int, o: UnsafeMutablePointer<Float>) in
+                                PackedGEMM.run(a, rows: rows, k: k, panels: p.baseAddress!, n: self.outChannels, bias: b.baseAddress!,
+                                               activation: self.activation, o)
+                            }
+                            if pointwise && stride == 1 { run(x.baseAddress!, n * oh * ow, out.baseAddress!); return }
+                            let rows = oh * ow
+                            var columns = [Float](repeating: 0, count: rows * k)
+                            columns.withUnsafeMutableBufferPointer { col in
+                                for img in 0..<n {
+                                    Im2Col.fill(col.baseAddress!, from: x.baseAddress! + img * h * w * inChannels,
+                                                channels: inChannels, height: h, width: w, kernelHeight: kernelHeight,
+                                                kernelWidth: kernelWidth, stride: stride, padding: pad, outHeight: oh, outWidth: ow)
+                                    run(col.baseAddress!, rows, out.baseAddress! + img * rows * outChannels)
+                                }
+                            }
                         }
                     }
                 }

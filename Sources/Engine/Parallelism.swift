@@ -13,13 +13,26 @@ public enum Parallelism {
     /// a whole slice of 8 at once; MobileNetV2 179 → 197; Xception unchanged).
     public nonisolated(unsafe) static var microBatch: Int = 2
 
-    /// Lets OpenBLAS use `threads` cores for each GEMM (training runs one batch at a time this way).
-    public static func shareEachGEMM(threads: Int = Parallelism.threads) { openblas_set_num_threads(Int32(max(1, threads))) }
+    /// Cores that share one GEMM (the engine's own, see `PackedGEMM`): all of them when one batch
+    /// runs as a whole, one when the batch is split across cores. Set with OpenBLAS's threads.
+    public nonisolated(unsafe) static var gemmThreads = 1
+
+    /// Lets each GEMM use `threads` cores (training runs one batch at a time this way).
+    public static func shareEachGEMM(threads: Int = Parallelism.threads) {
+        openblas_set_num_threads(Int32(max(1, threads)))
+        gemmThreads = max(1, threads)
+    }
+
+    /// One core per GEMM (the batch is split across cores instead).
+    static func oneCorePerGEMM() {
+        openblas_set_num_threads(1)
+        gemmThreads = 1
+    }
 
     /// Runs `body(slice)` for slices 0..<count at once, one core each, with single-threaded BLAS.
     public static func each(_ count: Int, _ body: (Int) -> Void) {
         guard count > 1 else { shareEachGEMM(); if count == 1 { body(0) }; return }
-        openblas_set_num_threads(1)
+        oneCorePerGEMM()
         DispatchQueue.concurrentPerform(iterations: count, execute: body)
     }
 
@@ -28,10 +41,10 @@ public enum Parallelism {
         let n = input.batch
         let slices = min(max(1, threads), n)
         if slices == 1 {
-            openblas_set_num_threads(Int32(max(1, threads)))
+            shareEachGEMM(threads: threads)
             return layer.forward(input)
         }
-        openblas_set_num_threads(1)
+        oneCorePerGEMM()
         let per = input.count / n
         let itemShape = Array(input.shape.dropFirst())
         let bounds = (0...slices).map { $0 * n / slices }

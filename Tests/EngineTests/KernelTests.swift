@@ -28,6 +28,27 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The packed GEMM's edges: rows not a multiple of its 12-row tile, outputs not a multiple of
+    /// its 32-wide panels, long and short K, fused activations, and rows shared between cores.
+    func testPointwiseGEMMEdgesMatchNaiveLoops() {
+        var r = Seeded(3)
+        defer { Parallelism.gemmThreads = 1 }
+        for threads in [1, 2] {
+            Parallelism.gemmThreads = threads
+            for (h, w, cin, cout) in [(1, 1, 1, 1), (5, 7, 3, 37), (9, 9, 300, 64), (13, 11, 17, 70), (7, 7, 40, 16), (10, 10, 64, 33)] {
+                for activation in [Activation.identity, .relu6] {
+                    let x = Tensor(shape: [2, cin, h, w], data: r.array(2 * cin * h * w))
+                    let wt = r.array(cout * cin), b = r.array(cout)
+                    let got = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (1, 1), padding: .fixed(.none),
+                                     activation: activation).forward(x).toNCHW()
+                    var want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: 1, stride: 1, pad: .none)
+                    want.data = want.data.map { activation.apply($0) }
+                    XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-4, "\(h)x\(w) \(cin)→\(cout) \(activation) threads \(threads)")
+                }
+            }
+        }
+    }
+
     func testDepthwiseMatchesNaiveLoops() {
         var r = Seeded(2)
         for (h, w) in sizes {

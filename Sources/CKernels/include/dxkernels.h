@@ -24,6 +24,14 @@ void dx_conv_direct_nhwc(const float *in, int n, int h, int w, int cin, const fl
                          int cout, int kh, int kw, int stride, int pad_top, int pad_left, int oh, int ow,
                          int activation, float *out);
 
+/* GEMM for convolutions with weights packed once (AVX-512F; check dx_gemm_supported() first):
+ * dx_gemm_pack_b lays B [k][n] out as ceil(n/32) panels of [k][32] (zero padded, k * ceil(n/32) * 32
+ * floats); dx_gemm_packed computes c[m][n] = act(a[m][k] x B + bias[n]) (activation 0 none, 1 ReLU,
+ * 2 ReLU6) with 12 x 32 register tiles, rows blocked so a block of A stays in L2. */
+void dx_gemm_pack_b(const float *b, int k, int n, float *packed);
+void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, const float *bias, int activation, float *c);
+int dx_gemm_supported(void);
+
 /* data[r][c] = act(data[r][c] + bias[c]) for r < rows. */
 void dx_bias_activation(float *data, long rows, int c, const float *bias, int activation);
 

@@ -1,0 +1,88 @@
+/* gemm.c — see dxkernels.h: SGEMM with weights packed once, bias and activation fused (AVX-512F). */
+#include "dxkernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define NR 32
+#define MR 12
+
+/* B [k][n] row-major → panels [ceil(n/32)][k][32], zero padded. */
+void dx_gemm_pack_b(const float *b, int k, int n, float *packed) {
+    int panels = (n + NR - 1) / NR;
+    for (int p = 0; p < panels; p++)
+        for (int kk = 0; kk < k; kk++)
+            for (int j = 0; j < NR; j++) {
+                int col = p * NR + j;
+                packed[((size_t)p * k + kk) * NR + j] = col < n ? b[(size_t)kk * n + col] : 0.f;
+            }
+}
+
+static inline __attribute__((target("avx512f"), always_inline)) __m512 act512(__m512 v, int activation) {
+    if (activation >= 1) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    if (activation == 2) v = _mm512_min_ps(v, _mm512_set1_ps(6.f));
+    return v;
+}
+
+#define KERNEL(ROWS)                                                                                   \
+static __attribute__((target("avx512f"))) void kernel_##ROWS(const float *a, int lda, const float *bp, int k, \
+        const float *bias, int activation, float *c, int ldc, __mmask16 m0, __mmask16 m1) {        \
+    __m512 acc0[ROWS], acc1[ROWS];                                                                  \
+    __m512 b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);         \
+    for (int r = 0; r < ROWS; r++) { acc0[r] = b0; acc1[r] = b1; }                                  \
+    for (int kk = 0; kk < k; kk++) {                                                                \
+        __m512 w0 = _mm512_loadu_ps(bp + (size_t)kk * NR), w1 = _mm512_loadu_ps(bp + (size_t)kk * NR + 16); \
+        for (int r = 0; r < ROWS; r++) {                                                            \
+            __m512 v = _mm512_set1_ps(a[(size_t)r * lda + kk]);                                     \
+            acc0[r] = _mm512_fmadd_ps(v, w0, acc0[r]);                                              \
+            acc1[r] = _mm512_fmadd_ps(v, w1, acc1[r]);                                              \
+        }                                                                                           \
+    }                                                                                               \
+    for (int r = 0; r < ROWS; r++) {                                                                \
+        _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, act512(acc0[r], activation));                \
+        _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16, m1, act512(acc1[r], activation));           \
+    }                                                                                               \
+}
+KERNEL(12) KERNEL(11) KERNEL(10) KERNEL(9) KERNEL(8) KERNEL(7) KERNEL(6) KERNEL(5) KERNEL(4) KERNEL(3) KERNEL(2) KERNEL(1)
+
+typedef void (*kernel_fn)(const float *, int, const float *, int, const float *, int, float *, int, __mmask16, __mmask16);
+static const kernel_fn kernels[13] = {0, kernel_1, kernel_2, kernel_3, kernel_4, kernel_5, kernel_6, kernel_7,
+                                      kernel_8, kernel_9, kernel_10, kernel_11, kernel_12};
+
+/* c[m][n] = act(a[m][k] × B + bias), B packed by dx_gemm_pack_b. */
+__attribute__((target("avx512f")))
+void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, const float *bias, int activation, float *c) {
+    const int panels = (n + NR - 1) / NR;
+    /* Rows per block: the block of A stays in L2 while every panel of B passes over it. */
+    int mb = (256 * 1024) / (k * 4);
+    mb = mb < MR ? MR : (mb / MR) * MR;
+    float padded_bias[NR];
+    for (int m0 = 0; m0 < m; m0 += mb) {
+        const int m1 = m0 + mb < m ? m0 + mb : m;
+        for (int p = 0; p < panels; p++) {
+            const int col = p * NR, width = n - col < NR ? n - col : NR;
+            const __mmask16 mask0 = width >= 16 ? 0xFFFF : (__mmask16)((1u << width) - 1);
+            const __mmask16 mask1 = width >= 32 ? 0xFFFF : width > 16 ? (__mmask16)((1u << (width - 16)) - 1) : 0;
+            const float *bp = packed + (size_t)p * k * NR;
+            const float *bb = bias + col;
+            if (width < NR) { memset(padded_bias, 0, sizeof padded_bias); memcpy(padded_bias, bb, width * sizeof(float)); bb = padded_bias; }
+            for (int r = m0; r < m1; r += MR) {
+                const int rows = m1 - r < MR ? m1 - r : MR;
+                kernels[rows](a + (size_t)r * k, k, bp, k, bb, activation, c + (size_t)r * n + col, n, mask0, mask1);
+            }
+        }
+    }
+}
+
+int dx_gemm_supported(void) { return __builtin_cpu_supports("avx512f"); }
+
+#else  /* not x86-64: the engine uses BLAS */
+void dx_gemm_pack_b(const float *b, int k, int n, float *packed) { (void)b; (void)k; (void)n; (void)packed; }
+void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, const float *bias, int activation, float *c) {
+    (void)a; (void)m; (void)k; (void)packed; (void)n; (void)bias; (void)activation; (void)c;
+}
+int dx_gemm_supported(void) { return 0; }
+#endif
