@@ -39,26 +39,82 @@ static inline __attribute__((always_inline)) void depthwise_block(
     for (int j = 0; j < width; j++) o[c0 + j] = act(acc[j], activation);
 }
 
+/* Four adjacent output pixels of a stride-1 depthwise convolution with a K x K kernel, channels
+ * [c0, c0 + CB), every tap inside the image horizontally: each input vector is loaded once for
+ * the outputs that use it and each tap's weights once per kernel row. Taps are added in the same
+ * order as depthwise_block (row by row, left to right), so results are identical. */
+#define DEPTHWISE_X4(K, CB)                                                                                  \
+static inline __attribute__((always_inline)) void depthwise_x4_k##K##_c##CB(                                 \
+    const float *restrict src, int w, int c, const float *restrict weights, const float *restrict bias,       \
+    int y0, int ky0, int ky1, int x0, int c0, int activation, float *restrict o) {                            \
+    float acc[4][CB];                                                                                        \
+    for (int j = 0; j < 4; j++)                                                                              \
+        for (int q = 0; q < CB; q++) acc[j][q] = bias[c0 + q];                                               \
+    for (int ky = ky0; ky < ky1; ky++) {                                                                     \
+        const float *row = src + ((size_t)(y0 + ky) * w + x0) * c + c0;                                      \
+        const float *f = weights + (size_t)(ky * K) * c + c0;                                                \
+        for (int p = 0; p < 4 + K - 1; p++) {                                                                \
+            const float *in = row + (size_t)p * c;                                                           \
+            for (int kx = 0; kx < K; kx++) {                                                                 \
+                const int j = p - kx;                                                                        \
+                if (j >= 0 && j < 4)                                                                         \
+                    for (int q = 0; q < CB; q++) acc[j][q] += f[(size_t)kx * c + q] * in[q];                 \
+            }                                                                                                \
+        }                                                                                                    \
+    }                                                                                                        \
+    for (int j = 0; j < 4; j++)                                                                              \
+        for (int q = 0; q < CB; q++) o[(size_t)j * c + c0 + q] = act(acc[j][q], activation);                 \
+}
+DEPTHWISE_X4(3, 32) DEPTHWISE_X4(3, 16) DEPTHWISE_X4(5, 32) DEPTHWISE_X4(5, 16)
+
+/* Returns the first channel not done by the four-pixel blocks. */
+static inline __attribute__((always_inline)) int depthwise_x4(
+    const float *restrict src, int w, int c, const float *restrict weights, const float *restrict bias, int k,
+    int y0, int ky0, int ky1, int x0, int activation, float *restrict o) {
+    int c0 = 0;
+    if (k == 3) {
+        for (; c0 + 32 <= c; c0 += 32) depthwise_x4_k3_c32(src, w, c, weights, bias, y0, ky0, ky1, x0, c0, activation, o);
+        for (; c0 + 16 <= c; c0 += 16) depthwise_x4_k3_c16(src, w, c, weights, bias, y0, ky0, ky1, x0, c0, activation, o);
+    } else {
+        for (; c0 + 32 <= c; c0 += 32) depthwise_x4_k5_c32(src, w, c, weights, bias, y0, ky0, ky1, x0, c0, activation, o);
+        for (; c0 + 16 <= c; c0 += 16) depthwise_x4_k5_c16(src, w, c, weights, bias, y0, ky0, ky1, x0, c0, activation, o);
+    }
+    return c0;
+}
+
 MULTIVERSION
 void dx_depthwise_nhwc(const float *restrict in, int n, int h, int w, int c, const float *restrict weights,
                        const float *restrict bias, int k, int stride, int pad_top, int pad_left, int oh, int ow,
                        int activation, float *restrict out) {
+    const int blocked = stride == 1 && (k == 3 || k == 5);
     for (int img = 0; img < n; img++) {
         const float *src = in + (size_t)img * h * w * c;
         for (int oy = 0; oy < oh; oy++) {
             const int y0 = oy * stride - pad_top;
             const int ky0 = imax(0, -y0), ky1 = imin(k, h - y0);
-            for (int ox = 0; ox < ow; ox++) {
+            int ox = 0;
+            while (ox < ow) {
                 const int x0 = ox * stride - pad_left;
-                const int kx0 = imax(0, -x0), kx1 = imin(k, w - x0);
                 float *o = out + (((size_t)img * oh + oy) * ow + ox) * c;
-                int c0 = 0;
-                for (; c0 + 64 <= c; c0 += 64)
-                    depthwise_block(src, w, c, weights, bias, k, y0, ky0, ky1, x0, kx0, kx1, c0, 64, activation, o);
-                for (; c0 + 16 <= c; c0 += 16)
-                    depthwise_block(src, w, c, weights, bias, k, y0, ky0, ky1, x0, kx0, kx1, c0, 16, activation, o);
-                if (c0 < c)
-                    depthwise_block(src, w, c, weights, bias, k, y0, ky0, ky1, x0, kx0, kx1, c0, c - c0, activation, o);
+                int c0 = 0, step = 1;
+                if (blocked && x0 >= 0 && x0 + 3 + k <= w && ox + 4 <= ow) {
+                    /* Four whole windows: blocked channels, then the rest pixel by pixel. */
+                    c0 = depthwise_x4(src, w, c, weights, bias, k, y0, ky0, ky1, x0, activation, o);
+                    step = 4;
+                }
+                for (int j = 0; j < step; j++) {
+                    const int xj = x0 + j;
+                    const int kx0 = imax(0, -xj), kx1 = imin(k, w - xj);
+                    float *oj = o + (size_t)j * c;
+                    int cj = c0;
+                    for (; cj + 64 <= c; cj += 64)
+                        depthwise_block(src, w, c, weights, bias, k, y0, ky0, ky1, xj, kx0, kx1, cj, 64, activation, oj);
+                    for (; cj + 16 <= c; cj += 16)
+                        depthwise_block(src, w, c, weights, bias, k, y0, ky0, ky1, xj, kx0, kx1, cj, 16, activation, oj);
+                    if (cj < c)
+                        depthwise_block(src, w, c, weights, bias, k, y0, ky0, ky1, xj, kx0, kx1, cj, c - cj, activation, oj);
+                }
+                ox += step;
             }
         }
     }
@@ -134,7 +190,7 @@ void dx_activation_backward(const float *restrict out, float *restrict grad, lon
     if (activation == 1) {
         for (long i = 0; i < count; i++) grad[i] = out[i] > 0.f ? grad[i] : 0.f;
     } else if (activation == 2) {
-        for (long i = 0; i < count; i++) grad[i] = (out[i] > 0.f) & (out[i] < 6.f) ? grad[i] : 0.f;
+        for (long i = 0; i < count; i++) grad[i] = ((out[i] > 0.f) & (out[i] < 6.f)) ? grad[i] : 0.f;
     }
 }
 

@@ -14,12 +14,14 @@ struct BenchModels: ParsableCommand {
     @Option var batch = 16
     @Option(help: "Threads: OpenBLAS threads and images processed in parallel.") var threads = 1
     @Option(help: "Minimum seconds to measure.") var seconds = 2.0
+    @Option(help: "Images each core runs at once (default: the engine's).") var microBatch: Int?
 
     func run() throws {
         guard let folder = Classify.folders[model] else { throw ValidationError("unknown model \(model)") }
         let classifier = try Classifier(directory: "\(modelsDir)/\(folder)")
         let card = classifier.card
         Parallelism.threads = threads
+        if let microBatch { Parallelism.microBatch = max(1, microBatch) }
         var noise = BenchNoise()
         let data = noise.values(batch * 3 * card.input.height * card.input.width)
         let input = Tensor(shape: [batch, 3, card.input.height, card.input.width], data: data)

@@ -54,8 +54,8 @@ final class KernelTests: XCTestCase {
         for (h, w) in sizes {
             for k in [3, 5] {
                 for stride in [1, 2] {
-                    for rule in [PaddingRule.same, .fixed(.symmetric(k / 2))] {
-                        let c = 4
+                    // 52 channels: the 32- and 16-channel four-pixel blocks and the per-pixel rest.
+                    for rule in [PaddingRule.same, .fixed(.symmetric(k / 2))] { for c in [4, 52] {
                         let pad = rule.resolve(height: h, width: w, kernel: k, stride: stride)
                         let x = Tensor(shape: [2, c, h, w], data: r.array(2 * c * h * w))
                         let wt = r.array(c * k * k), b = r.array(c)
@@ -64,8 +64,8 @@ final class KernelTests: XCTestCase {
                         var want = Naive.conv(x, weights: wt, bias: b, cout: c, k: k, stride: stride, pad: pad, groups: c)
                         want.data = want.data.map { min(max($0, 0), 6) }
                         XCTAssertEqual(got.shape, want.shape)
-                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule)")
-                    }
+                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule) c\(c)")
+                    } }
                 }
             }
         }
