@@ -38,8 +38,9 @@ public final class Classifier: @unchecked Sendable {
         }
     }
 
-    /// [N, 3, H, W] → [N, classes], on `Parallelism.threads` cores.
-    public func logits(_ batch: Tensor) -> Tensor { Parallelism.forward(network, batch) }
+    /// [N, 3, H, W] → [N, classes], on `Parallelism.threads` cores (the head runs once over the
+    /// whole batch: its weights are read once, not once per micro-batch).
+    public func logits(_ batch: Tensor) -> Tensor { featuresAndLogits(batch).logits }
 
     /// The backbone's feature maps (NHWC) and the head's logits, on `Parallelism.threads` cores.
     public func featuresAndLogits(_ batch: Tensor) -> (features: Tensor, logits: Tensor) {
