@@ -41,14 +41,17 @@ public final class Conv2D: Layer, @unchecked Sendable {
     }
 
     /// Weights already packed [(ky, kx, ci), co] with BatchNorm folded in (a trained copy).
-    public init(packed: [Float], bias: [Float], like other: Conv2D) {
+    /// `inference: false` skips packing them for `PackedGEMM` (training rebuilds its layers every
+    /// step, where packing would cost more than it saves).
+    public init(packed: [Float], bias: [Float], like other: Conv2D, inference: Bool = true) {
         precondition(packed.count == other.weights.count && bias.count == other.outChannels, "conv weight count")
         inChannels = other.inChannels; outChannels = other.outChannels
         kernelHeight = other.kernelHeight; kernelWidth = other.kernelWidth
         stride = other.stride; padding = other.padding; activation = other.activation
         weights = packed
         self.bias = bias
-        panels = PackedGEMM.pack(packed, k: other.inChannels * other.kernelHeight * other.kernelWidth, n: other.outChannels)
+        panels = inference ? PackedGEMM.pack(packed, k: other.inChannels * other.kernelHeight * other.kernelWidth, n: other.outChannels)
+                           : nil
     }
 
     /// Output size and the padding used for an input of `height` x `width` (square kernels).

@@ -23,8 +23,11 @@ public struct FeatureExtractor {
     /// Pooled embeddings of each example: copy 0 (as is) first, then the augmented copies (none
     /// for the examples in `plain`).
     public func embeddings(_ examples: [Cohort.Example], plain: Set<Int> = [], progress: (Int, Int) -> Void = { _, _ in }) throws -> [[[Float]]] {
-        try computeOrRead(examples, suffix: "", plain: plain, progress: progress) { input in
-            (GlobalAveragePool().forward(backbone.features.forward(input)).data, nil)
+        let pooled = Sequential([backbone.features, GlobalAveragePool()])
+        return try computeOrRead(examples, suffix: "", plain: plain, progress: progress) { batch in
+            let out = Parallelism.forward(pooled, batch)
+            let c = out.count / out.batch
+            return (0..<out.batch).map { (Array(out.data[($0 * c)..<(($0 + 1) * c)]), nil) }
         }.map { try $0.map { file in
             guard let values = Self.read(file) else { throw TrainingError(file: file, reason: "unreadable feature cache") }
             return values
@@ -36,9 +39,10 @@ public struct FeatureExtractor {
     public func activations(_ examples: [Cohort.Example], cut: Int, plain: Set<Int> = [],
                             progress: (Int, Int) -> Void = { _, _ in }) throws -> (shape: [Int], files: [[String]]) {
         let frozen = Sequential(Array(backbone.features.layers[..<cut]))
-        let files = try computeOrRead(examples, suffix: "-cut\(cut)", plain: plain, progress: progress) { input in
-            let map = frozen.forward(input).toNHWC()
-            return (map.data, Array(map.shape.dropFirst()))
+        let files = try computeOrRead(examples, suffix: "-cut\(cut)", plain: plain, progress: progress) { batch in
+            let maps = Parallelism.forward(frozen, batch).toNHWC()
+            let shape = Array(maps.shape.dropFirst()), per = maps.count / maps.batch
+            return (0..<maps.batch).map { (Array(maps.data[($0 * per)..<(($0 + 1) * per)]), shape) }
         }
         guard let first = files.first?.first, let shape = Self.readShape(first) else {
             throw TrainingError(file: cacheDirectory, reason: "no feature maps were cached")
@@ -46,13 +50,24 @@ public struct FeatureExtractor {
         return (shape, files)
     }
 
-    /// Cache file of every example and copy, computing (`compute`: network input → values and,
-    /// for maps, their shape) only what is not cached yet.
+    /// Images run through the backbone at once (on every core) when filling the cache.
+    static let batchSize = 16
+
+    /// Cache file of every example and copy, computing only what is not cached yet, a batch at a
+    /// time (`compute`: network inputs [B, 3, H, W] → each item's values and, for maps, shape).
+    /// Items are independent of their batch, so the files are the same as one image at a time.
     func computeOrRead(_ examples: [Cohort.Example], suffix: String, plain: Set<Int>, progress: (Int, Int) -> Void,
-                       compute: (Tensor) -> ([Float], [Int]?)) throws -> [[String]] {
+                       compute: (Tensor) -> [([Float], [Int]?)]) throws -> [[String]] {
         let card = backbone.card
         let folder = "\(cacheDirectory)/\((card.weightsSha256 ?? card.name).prefix(16))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var pending: [(file: String, input: [Float])] = []
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let batch = Tensor(shape: [pending.count, 3, card.input.height, card.input.width], data: pending.flatMap(\.input))
+            for (item, result) in zip(pending, compute(batch)) { try Self.write(result.0, shape: result.1, to: item.file) }
+            pending = []
+        }
         var out: [[String]] = []
         for (i, e) in examples.enumerated() {
             var copies: [String] = []
@@ -65,13 +80,13 @@ public struct FeatureExtractor {
                 if image == nil { image = try InputLoader.rgb8(e.instance.path) }
                 let seed = UInt64(copy) &* 0x9E3779B97F4A7C15 ^ e.instance.sha256.hashValueStable
                 let source = copy == 0 ? image! : augmentation.apply(image!, seed: seed)
-                let input = InputLoader.prepare(source, for: card)
-                let (values, shape) = compute(Tensor(shape: [1, 3, card.input.height, card.input.width], data: input))
-                try Self.write(values, shape: shape, to: file)
+                pending.append((file, InputLoader.prepare(source, for: card)))
             }
             out.append(copies)
+            if pending.count >= Self.batchSize { try flush() }
             progress(i + 1, examples.count)
         }
+        try flush()
         return out
     }
 

@@ -173,6 +173,7 @@ struct AdamW {
     }
 
     /// Updates `parameters` in place; even-indexed tensors are weights (decayed), odd are biases.
+    /// Large tensors are updated in chunks on every core (each element's arithmetic is the same).
     mutating func update(_ parameters: inout [[Float]], _ grads: [[Float]], rate: Float) {
         step += 1
         let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
@@ -183,10 +184,14 @@ struct AdamW {
                 m[t].withUnsafeMutableBufferPointer { m in
                     v[t].withUnsafeMutableBufferPointer { v in
                         grads[t].withUnsafeBufferPointer { g in
-                            for i in 0..<p.count {
-                                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                                p[i] -= rate * ((m[i] / c1) / ((v[i] / c2).squareRoot() + eps) + decay * p[i])
+                            let (pp, mp, vp, gp) = (p.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!)
+                            let chunks = p.count >= 1 << 16 ? 8 : 1
+                            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                                for i in (chunk * p.count / chunks)..<((chunk + 1) * p.count / chunks) {
+                                    mp[i] = b1 * mp[i] + (1 - b1) * gp[i]
+                                    vp[i] = b2 * vp[i] + (1 - b2) * gp[i] * gp[i]
+                                    pp[i] -= rate * ((mp[i] / c1) / ((vp[i] / c2).squareRoot() + eps) + decay * pp[i])
+                                }
                             }
                         }
                     }

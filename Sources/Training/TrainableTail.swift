@@ -86,7 +86,7 @@ final class WeightedNode: Node {
     }
 
     static func conv(_ template: Conv2D, _ index: Int) -> WeightedNode {
-        WeightedNode(index: index, activation: template.activation, build: { Conv2D(packed: $0, bias: $1, like: template) },
+        WeightedNode(index: index, activation: template.activation, build: { Conv2D(packed: $0, bias: $1, like: template, inference: false) },
                      gradient: { Gradients.conv($0 as! Conv2D, input: $1, dPre: $2, inputGradient: $3) })
     }
 
