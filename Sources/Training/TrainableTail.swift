@@ -27,13 +27,13 @@ public final class TrainableTail {
 
     /// Gradients of every tensor, given the loss gradient at the output of the last `forward`.
     public func backward(_ dy: Tensor, _ parameters: [[Float]]) -> [[Float]] {
-        var grads = parameters.map { [Float](repeating: 0, count: $0.count) }
+        var grads = parameters.map { _ in [Float]() }  // each filled by its layer's first gradient
         var g = dy
         for (i, node) in nodes.enumerated().reversed() {
             guard let dx = node.backward(g, parameters, &grads, inputGradient: i > 0) else { break }
             g = dx
         }
-        return grads
+        return zip(grads, parameters).map { $0.isEmpty ? [Float](repeating: 0, count: $1.count) : $0 }
     }
 
     /// Inference layers holding `parameters`.
@@ -180,6 +180,8 @@ final class PoolNode: Node {
     }
 }
 
+/// a += b; an empty `a` (no gradient yet) takes `b` as it is.
 @inline(__always) func accumulate(_ a: inout [Float], _ b: [Float]) {
+    guard !a.isEmpty else { a = b; return }
     a.withUnsafeMutableBufferPointer { x in b.withUnsafeBufferPointer { y in for i in 0..<x.count { x[i] += y[i] } } }
 }
