@@ -19,7 +19,7 @@ public struct BatchNorm: Sendable {
         let s = scale, t = shift
         let per = weights.count / s.count
         var w = weights
-        for o in 0..<s.count { for j in 0..<per { w[o * per + j] *= s[o] } }
+        w.withUnsafeMutableBufferPointer { p in for o in 0..<s.count { let f = s[o]; for j in 0..<per { p[o * per + j] *= f } } }
         let b = (0..<s.count).map { o in (bias?[o] ?? 0) * s[o] + t[o] }
         return (w, b)
     }

@@ -31,10 +31,15 @@ public final class Conv2D: Layer, @unchecked Sendable {
         var b = bias ?? [Float](repeating: 0, count: outChannels)
         if let batchNorm { (w, b) = batchNorm.fold(weights: w, bias: bias) }
         let (kh, kw) = kernel
-        var packed = [Float](repeating: 0, count: w.count)
-        for o in 0..<outChannels { for i in 0..<inChannels { for y in 0..<kh { for x in 0..<kw {
-            packed[((y * kw + x) * inChannels + i) * outChannels + o] = w[((o * inChannels + i) * kh + y) * kw + x]
-        } } } }
+        let (cout, cin) = (outChannels, inChannels)
+        let packed = [Float](unsafeUninitializedCapacity: w.count) { out, count in
+            w.withUnsafeBufferPointer { src in
+                for o in 0..<cout { for i in 0..<cin { for y in 0..<kh { for x in 0..<kw {
+                    out[((y * kw + x) * cin + i) * cout + o] = src[((o * cin + i) * kh + y) * kw + x]
+                } } } }
+            }
+            count = w.count
+        }
         self.weights = packed
         self.bias = b
         panels = PackedGEMM.pack(packed, k: kh * kw * inChannels, n: outChannels)
