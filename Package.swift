@@ -35,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "CCharLS", pkgConfig: "charls"),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
 
-        .target(name: "DICOM", dependencies: ["CDCMTK", "COpenJPEG", "CCharLS", "CCrypto"],
+        .target(name: "DICOM", dependencies: ["CDCMTK", "COpenJPEG", "CCharLS", "CCrypto", "CTurboJPEG"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Imaging", dependencies: ["DICOM", "Engine", "CPNG", "CTurboJPEG"],
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),

@@ -19,8 +19,8 @@ public struct StoredFrame: Sendable {
     }
 }
 
-/// Decodes frames to stored values: DCMTK for native, RLE, JPEG and JPEG-LS;
-/// OpenJPEG for JPEG 2000 and HTJ2K.
+/// Decodes frames to stored values: DCMTK for native and JPEG, own RLE decoder, libjpeg-turbo
+/// for greyscale 8-bit JPEG Baseline, CharLS for JPEG-LS, OpenJPEG for JPEG 2000 and HTJ2K.
 enum FrameDecoder {
     static func decode(_ file: DicomFile, layout: PixelLayout, frame: Int) throws -> StoredFrame {
         guard frame >= 0, frame < layout.frames else {
@@ -60,6 +60,9 @@ enum FrameDecoder {
     static func decodeBytes(_ file: DicomFile, layout: PixelLayout, frame: Int) throws -> RawFrame {
         if layout.transferSyntaxUID == RLEDecoder.transferSyntax && layout.bitsAllocated % 8 == 0 {
             return try RLEDecoder.decodeFrame(file, layout: layout, frame: frame)
+        }
+        if BaselineJPEGDecoder.applies(layout), let raw = try? BaselineJPEGDecoder.decodeFrame(file, layout: layout, frame: frame) {
+            return raw
         }
         if JPEGLSDecoder.transferSyntaxes.contains(layout.transferSyntaxUID) && layout.bitsAllocated <= 16 {
             return try JPEGLSDecoder.decodeFrame(file, layout: layout, frame: frame)

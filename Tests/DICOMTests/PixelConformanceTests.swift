@@ -1,4 +1,4 @@
-import DICOM
+@testable import DICOM
 import Foundation
 import XCTest
 
@@ -111,5 +111,26 @@ final class FastPathTests: XCTestCase {
             compared += 1
         }
         XCTAssertGreaterThan(compared, 40)
+    }
+}
+
+/// Greyscale JPEG Baseline through libjpeg-turbo gives exactly DCMTK's values (DCMTK's are
+/// checked against pydicom above), on the sample chest studies (1416x1776 and larger CR images).
+final class BaselineJPEGTests: XCTestCase {
+    func testLibjpegTurboEqualsDCMTKOnGreyBaseline() throws {
+        let folder = TestData.repoRoot.appendingPathComponent("studies/chest").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".dcm") }.sorted()
+        XCTAssertEqual(names.count, 16, "run `make setup` first")
+        defer { BaselineJPEGDecoder.enabled = true }
+        for name in names {
+            let path = "\(folder)/\(name)"
+            BaselineJPEGDecoder.enabled = true
+            let turbo = try DicomImage(path: path).storedFrame(0)
+            XCTAssertTrue(BaselineJPEGDecoder.applies(try DicomImage(path: path).layout), name)
+            BaselineJPEGDecoder.enabled = false
+            let dcmtk = try DicomImage(path: path).storedFrame(0)
+            XCTAssertEqual(turbo.values.count, dcmtk.values.count, name)
+            XCTAssertTrue(turbo.values == dcmtk.values, "\(name): libjpeg-turbo and DCMTK differ")
+        }
     }
 }
