@@ -85,52 +85,36 @@ public final class Conv2D: Layer, @unchecked Sendable {
                 }
             }
         }
-        if let panels {
-            return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
-                input.data.withUnsafeBufferPointer { x in
-                    panels.withUnsafeBufferPointer { p in
-                        bias.withUnsafeBufferPointer { b in
-                            let run = { (a: UnsafePointer<Float>, rows: Int, o: UnsafeMutablePointer<Float>) in
-                                PackedGEMM.run(a, rows: rows, k: k, panels: p.baseAddress!, n: self.outChannels, bias: b.baseAddress!,
-                                               activation: self.activation, o)
-                            }
-                            if pointwise && stride == 1 { run(x.baseAddress!, n * oh * ow, out.baseAddress!); return }
-                            let rows = oh * ow
-                            var columns = [Float](repeating: 0, count: rows * k)
-                            columns.withUnsafeMutableBufferPointer { col in
-                                for img in 0..<n {
-                                    Im2Col.fill(col.baseAddress!, from: x.baseAddress! + img * h * w * inChannels,
-                                                channels: inChannels, height: h, width: w, kernelHeight: kernelHeight,
-                                                kernelWidth: kernelWidth, stride: stride, padding: pad, outHeight: oh, outWidth: ow)
-                                    run(col.baseAddress!, rows, out.baseAddress! + img * rows * outChannels)
-                                }
-                            }
-                        }
+        return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
+            input.data.withUnsafeBufferPointer { x in
+                if pointwise && stride == 1 { multiply(x.baseAddress!, rows: n * oh * ow, k: k, out.baseAddress!); return }
+                let rows = oh * ow
+                var columns = [Float](repeating: 0, count: rows * k)
+                columns.withUnsafeMutableBufferPointer { col in
+                    for img in 0..<n {
+                        Im2Col.fill(col.baseAddress!, from: x.baseAddress! + img * h * w * inChannels,
+                                    channels: inChannels, height: h, width: w, kernelHeight: kernelHeight,
+                                    kernelWidth: kernelWidth, stride: stride, padding: pad, outHeight: oh, outWidth: ow)
+                        multiply(col.baseAddress!, rows: rows, k: k, out.baseAddress! + img * rows * outChannels)
                     }
                 }
             }
         }
-        return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
-            input.data.withUnsafeBufferPointer { x in
-                weights.withUnsafeBufferPointer { wt in
-                    if pointwise && stride == 1 {
-                        Self.gemm(x.baseAddress!, rows: n * oh * ow, k: k, wt.baseAddress!, cout: outChannels, out.baseAddress!)
-                    } else {
-                        let rows = oh * ow
-                        var columns = [Float](repeating: 0, count: rows * k)
-                        columns.withUnsafeMutableBufferPointer { col in
-                            for b in 0..<n {
-                                Im2Col.fill(col.baseAddress!, from: x.baseAddress! + b * h * w * inChannels,
-                                            channels: inChannels, height: h, width: w, kernelHeight: kernelHeight,
-                                            kernelWidth: kernelWidth, stride: stride, padding: pad, outHeight: oh, outWidth: ow)
-                                Self.gemm(col.baseAddress!, rows: rows, k: k, wt.baseAddress!, cout: outChannels,
-                                          out.baseAddress! + b * rows * outChannels)
-                            }
-                        }
-                    }
+    }
+
+    /// out[rows, cout] = act(a[rows, k] × W + bias): the packed GEMM (bias and activation fused)
+    /// or OpenBLAS then the bias/activation pass.
+    func multiply(_ a: UnsafePointer<Float>, rows: Int, k: Int, _ out: UnsafeMutablePointer<Float>) {
+        bias.withUnsafeBufferPointer { b in
+            if let panels {
+                panels.withUnsafeBufferPointer { p in
+                    PackedGEMM.run(a, rows: rows, k: k, panels: p.baseAddress!, n: outChannels, bias: b.baseAddress!,
+                                   activation: activation, out)
                 }
+            } else {
+                weights.withUnsafeBufferPointer { Self.gemm(a, rows: rows, k: k, $0.baseAddress!, cout: outChannels, out) }
+                dx_bias_activation(out, rows, Int32(outChannels), b.baseAddress, activation.code)
             }
-            BiasActivation.apply(out.baseAddress!, rows: n * oh * ow, channels: outChannels, bias: bias, activation: activation)
         }
     }
 
@@ -143,13 +127,6 @@ public final class Conv2D: Layer, @unchecked Sendable {
                      _ out: UnsafeMutablePointer<Float>) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cout), Int32(k), 1, a, Int32(k),
                     w, Int32(cout), 0, out, Int32(cout))
-    }
-}
-
-/// Adds a per-channel bias and applies the activation in place over [rows, channels].
-enum BiasActivation {
-    static func apply(_ data: UnsafeMutablePointer<Float>, rows: Int, channels: Int, bias: [Float], activation: Activation) {
-        bias.withUnsafeBufferPointer { dx_bias_activation(data, rows, Int32(channels), $0.baseAddress, activation.code) }
     }
 }
 
