@@ -42,30 +42,35 @@ public enum Parallelism {
         let slices = min(max(1, threads), n)
         if slices == 1 {
             shareEachGEMM(threads: threads)
-            return layer.forward(input)
+            return microBatches(layer, input, 0..<n)
         }
         oneCorePerGEMM()
-        let per = input.count / n
-        let itemShape = Array(input.shape.dropFirst())
         let bounds = (0...slices).map { $0 * n / slices }
         var outputs = [Tensor?](repeating: nil, count: slices)
         let lock = NSLock()
         DispatchQueue.concurrentPerform(iterations: slices) { s in
-            // Each core runs its images a few at a time, so that a layer's activations stay in cache.
-            var pieces: [Tensor] = []
-            for lo in stride(from: bounds[s], to: bounds[s + 1], by: microBatch) {
-                let hi = min(lo + microBatch, bounds[s + 1])
-                pieces.append(layer.forward(Tensor(shape: [hi - lo] + itemShape, data: Array(input.data[(lo * per)..<(hi * per)]),
-                                                   layout: input.layout)))
-            }
-            let out = pieces.count == 1 ? pieces[0]
-                : Tensor(shape: [pieces.reduce(0) { $0 + $1.batch }] + Array(pieces[0].shape.dropFirst()),
-                         data: pieces.flatMap(\.data), layout: pieces[0].layout)
+            let out = microBatches(layer, input, bounds[s]..<bounds[s + 1])
             lock.lock()
             outputs[s] = out
             lock.unlock()
         }
         let parts = outputs.map { $0! }
         return Tensor(shape: [n] + Array(parts[0].shape.dropFirst()), data: parts.flatMap(\.data), layout: parts[0].layout)
+    }
+
+    /// `layer` over the images `range` of `input`, `microBatch` images at a time, so that a layer's
+    /// activations stay in cache.
+    static func microBatches(_ layer: Layer, _ input: Tensor, _ range: Range<Int>) -> Tensor {
+        if range == 0..<input.batch && input.batch <= microBatch { return layer.forward(input) }
+        let per = input.count / input.batch
+        let itemShape = Array(input.shape.dropFirst())
+        var pieces: [Tensor] = []
+        for lo in stride(from: range.lowerBound, to: range.upperBound, by: microBatch) {
+            let hi = min(lo + microBatch, range.upperBound)
+            pieces.append(layer.forward(Tensor(shape: [hi - lo] + itemShape, data: Array(input.data[(lo * per)..<(hi * per)]),
+                                               layout: input.layout)))
+        }
+        if pieces.count == 1 { return pieces[0] }
+        return Tensor(shape: [range.count] + Array(pieces[0].shape.dropFirst()), data: pieces.flatMap(\.data), layout: pieces[0].layout)
     }
 }
