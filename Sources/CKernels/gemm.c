@@ -54,7 +54,8 @@ static const kernel_fn kernels[13] = {0, kernel_1, kernel_2, kernel_3, kernel_4,
 
 /* c[m][n] = act(a[m][k] × B + bias), B packed by dx_gemm_pack_b. */
 __attribute__((target("avx512f")))
-void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, const float *bias, int activation, float *c) {
+void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias, int activation,
+                    float *c) {
     const int panels = (n + NR - 1) / NR;
     /* Rows per block: the block of A stays in L2 while every panel of B passes over it. */
     int mb = (256 * 1024) / (k * 4);
@@ -71,7 +72,7 @@ void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, co
             if (width < NR) { memset(padded_bias, 0, sizeof padded_bias); memcpy(padded_bias, bb, width * sizeof(float)); bb = padded_bias; }
             for (int r = m0; r < m1; r += MR) {
                 const int rows = m1 - r < MR ? m1 - r : MR;
-                kernels[rows](a + (size_t)r * k, k, bp, k, bb, activation, c + (size_t)r * n + col, n, mask0, mask1);
+                kernels[rows](a + (size_t)r * k, k, bp, k, bb, activation, c + (size_t)r * ldc + col, ldc, mask0, mask1);
             }
         }
     }
@@ -81,7 +82,8 @@ int dx_gemm_supported(void) { return __builtin_cpu_supports("avx512f"); }
 
 #else  /* not x86-64: the engine uses BLAS */
 void dx_gemm_pack_b(const float *b, int k, int n, float *packed) { (void)b; (void)k; (void)n; (void)packed; }
-void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, const float *bias, int activation, float *c) {
+void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias, int activation,
+                    float *c) {
     (void)a; (void)m; (void)k; (void)packed; (void)n; (void)bias; (void)activation; (void)c;
 }
 int dx_gemm_supported(void) { return 0; }

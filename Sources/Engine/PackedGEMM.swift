@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import Foundation
 
 /// The engine's own GEMM for convolutions (CKernels/gemm.c): the weights are packed once when
@@ -21,20 +20,28 @@ public enum PackedGEMM {
         }
     }
 
-    /// out[rows][n] = act(a[rows][k] × W + bias).
+    /// out[rows][n] = act(a[rows][k] × W + bias). Shared among `Parallelism.gemmThreads` cores by
+    /// rows when there are many (a batch), else by 32-column panels (one image's small late maps).
     static func run(_ a: UnsafePointer<Float>, rows: Int, k: Int, panels: UnsafePointer<Float>, n: Int,
                     bias: UnsafePointer<Float>, activation: Activation, _ out: UnsafeMutablePointer<Float>) {
-        let threads = min(Parallelism.gemmThreads, rows / 48)
-        guard threads > 1 else {
-            dx_gemm_packed(a, Int32(rows), Int32(k), panels, Int32(n), bias, activation.code, out)
-            return
-        }
-        // Row chunks in multiples of the 12-row tile.
-        let bounds = (0...threads).map { min(rows, ($0 * rows / threads + 11) / 12 * 12) }
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = bounds[t], hi = t == threads - 1 ? rows : bounds[t + 1]
-            guard hi > lo else { return }
-            dx_gemm_packed(a + lo * k, Int32(hi - lo), Int32(k), panels, Int32(n), bias, activation.code, out + lo * n)
+        let threads = Parallelism.gemmThreads, panelCount = (n + 31) / 32
+        if threads > 1 && rows >= 48 * threads {
+            // Row chunks in multiples of the 12-row tile.
+            let bounds = (0...threads).map { min(rows, ($0 * rows / threads + 11) / 12 * 12) }
+            Parallelism.split(threads) { t in
+                let lo = bounds[t], hi = t == threads - 1 ? rows : bounds[t + 1]
+                guard hi > lo else { return }
+                dx_gemm_packed(a + lo * k, Int32(hi - lo), Int32(k), panels, Int32(n), Int32(n), bias, activation.code, out + lo * n)
+            }
+        } else if threads > 1 && panelCount >= 2 {
+            let parts = Parallelism.chunks(panelCount, parts: threads)
+            Parallelism.split(parts.count) { t in
+                let first = parts[t].lowerBound * 32, width = min(n, parts[t].upperBound * 32) - first
+                dx_gemm_packed(a, Int32(rows), Int32(k), panels + first * k, Int32(width), Int32(n), bias + first,
+                               activation.code, out + first)
+            }
+        } else {
+            dx_gemm_packed(a, Int32(rows), Int32(k), panels, Int32(n), Int32(n), bias, activation.code, out)
         }
     }
 }

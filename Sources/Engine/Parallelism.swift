@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 
 /// How the engine uses cores. With one image, OpenBLAS threads share each GEMM; with a batch,
@@ -19,7 +20,9 @@ public enum Parallelism {
 
     /// Lets each GEMM use `threads` cores (training runs one batch at a time this way).
     public static func shareEachGEMM(threads: Int = Parallelism.threads) {
-        openblas_set_num_threads(Int32(max(1, threads)))
+        // With the engine's GEMM, OpenBLAS only runs the small dense heads: its spinning threads
+        // would compete with the worker pool for the cores.
+        openblas_set_num_threads(PackedGEMM.available ? 1 : Int32(max(1, threads)))
         gemmThreads = max(1, threads)
     }
 
@@ -73,4 +76,28 @@ public enum Parallelism {
         if pieces.count == 1 { return pieces[0] }
         return Tensor(shape: [range.count] + Array(pieces[0].shape.dropFirst()), data: pieces.flatMap(\.data), layout: pieces[0].layout)
     }
+
+    /// Runs `body(i)` for every i < count on `gemmThreads` cores (one image's operation shared
+    /// among them, through CKernels' worker pool); in order on this thread when that is one.
+    public static func split(_ count: Int, _ body: (Int) -> Void) {
+        guard gemmThreads > 1, count > 1 else { for i in 0..<count { body(i) }; return }
+        withoutActuallyEscaping(body) { body in
+            let box = Unmanaged.passRetained(TaskBox(body))
+            dx_parallel_for(Int32(count), Int32(gemmThreads), { context, index in
+                Unmanaged<TaskBox>.fromOpaque(context!).takeUnretainedValue().body(Int(index))
+            }, box.toOpaque())
+            box.release()
+        }
+    }
+
+    /// [lo, hi) bounds splitting `count` items into `parts` near-equal chunks.
+    static func chunks(_ count: Int, parts: Int) -> [Range<Int>] {
+        (0..<parts).map { ($0 * count / parts)..<(($0 + 1) * count / parts) }.filter { !$0.isEmpty }
+    }
+}
+
+/// A closure handed to C as a context pointer.
+final class TaskBox {
+    let body: (Int) -> Void
+    init(_ body: @escaping (Int) -> Void) { self.body = body }
 }

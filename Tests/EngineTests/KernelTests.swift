@@ -7,6 +7,9 @@ final class KernelTests: XCTestCase {
 
     func testConvolutionMatchesNaiveLoops() {
         var r = Seeded(1)
+        defer { Parallelism.gemmThreads = 1 }
+        // One core, then each image's rows (direct kernel) or the GEMM shared between two.
+        for threads in [1, 2] { Parallelism.gemmThreads = threads
         for (h, w) in sizes {
             for (k, stride) in [(1, 1), (1, 2), (3, 1), (3, 2), (5, 2)] {
                 for rule in [PaddingRule.same, .fixed(.symmetric(k / 2)), .fixed(.none)] {
@@ -21,10 +24,11 @@ final class KernelTests: XCTestCase {
                         let got = conv.forward(x).toNCHW()
                         let want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad)
                         XCTAssertEqual(got.shape, want.shape, "\(h)x\(w) k\(k) s\(stride) \(rule) cin \(cin)")
-                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule) cin \(cin)")
+                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule) cin \(cin) threads \(threads)")
                     }
                 }
             }
+        }
         }
     }
 
@@ -51,6 +55,9 @@ final class KernelTests: XCTestCase {
 
     func testDepthwiseMatchesNaiveLoops() {
         var r = Seeded(2)
+        defer { Parallelism.gemmThreads = 1 }
+        // One core, then each image's output rows shared between two.
+        for threads in [1, 2] { Parallelism.gemmThreads = threads
         for (h, w) in sizes {
             for k in [3, 5] {
                 for stride in [1, 2] {
@@ -64,10 +71,11 @@ final class KernelTests: XCTestCase {
                         var want = Naive.conv(x, weights: wt, bias: b, cout: c, k: k, stride: stride, pad: pad, groups: c)
                         want.data = want.data.map { min(max($0, 0), 6) }
                         XCTAssertEqual(got.shape, want.shape)
-                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule) c\(c)")
+                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule) c\(c) threads \(threads)")
                     } }
                 }
             }
+        }
         }
     }
 

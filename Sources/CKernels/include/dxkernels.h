@@ -27,10 +27,19 @@ void dx_conv_direct_nhwc(const float *in, int n, int h, int w, int cin, const fl
 /* GEMM for convolutions with weights packed once (AVX-512F; check dx_gemm_supported() first):
  * dx_gemm_pack_b lays B [k][n] out as ceil(n/32) panels of [k][32] (zero padded, k * ceil(n/32) * 32
  * floats); dx_gemm_packed computes c[m][n] = act(a[m][k] x B + bias[n]) (activation 0 none, 1 ReLU,
- * 2 ReLU6) with 12 x 32 register tiles, rows blocked so a block of A stays in L2. */
+ * 2 ReLU6; rows of c `ldc` apart) with 12 x 32 register tiles, rows blocked so a block of A stays in
+ * L2. Columns [32p, 32q) alone: pass packed + 32 p k, n = 32 (q - p) (or what is left), bias + 32 p,
+ * c + 32 p. */
 void dx_gemm_pack_b(const float *b, int k, int n, float *packed);
-void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, const float *bias, int activation, float *c);
+void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias, int activation,
+                    float *c);
 int dx_gemm_supported(void);
+
+/* Runs fn(ctx, i) for every i < count on up to `threads` cores (the caller's included), through a
+ * pool of worker threads that spin briefly between calls; returns when all have run. One parallel
+ * region at a time; fn must not call dx_parallel_for itself. */
+typedef void (*dx_task_fn)(void *ctx, int index);
+void dx_parallel_for(int count, int threads, dx_task_fn fn, void *ctx);
 
 /* data[r][c] = act(data[r][c] + bias[c]) for r < rows. */
 void dx_bias_activation(float *data, long rows, int c, const float *bias, int activation);
