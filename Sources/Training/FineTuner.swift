@@ -148,10 +148,12 @@ struct TailAndHead: EpochModel {
 
     /// Pooled outputs of the blocks for every item of `set`.
     static func embeddings(_ tail: TrainableTail, _ parameters: [[Float]], _ set: ActivationSet, batch: Int) throws -> [[Float]] {
+        // The blocks as inference layers (the engine's packed GEMM), the batch split across cores.
+        let network = Sequential(tail.layers(parameters) + [GlobalAveragePool()])
         var out: [[Float]] = []
         for first in stride(from: 0, to: set.count, by: max(1, batch)) {
             let indices = Array(first..<min(first + max(1, batch), set.count))
-            let pooled = GlobalAveragePool().forward(tail.forward(try set.batch(indices), parameters))
+            let pooled = Parallelism.forward(network, try set.batch(indices))
             let c = pooled.count / indices.count
             out += (0..<indices.count).map { Array(pooled.data[($0 * c)..<(($0 + 1) * c)]) }
         }
