@@ -48,9 +48,29 @@ static __attribute__((target("avx512f"))) void kernel_##ROWS(const float *a, int
 }
 KERNEL(12) KERNEL(11) KERNEL(10) KERNEL(9) KERNEL(8) KERNEL(7) KERNEL(6) KERNEL(5) KERNEL(4) KERNEL(3) KERNEL(2) KERNEL(1)
 
+/* The same for a last panel holding at most 16 columns: half the multiplications. */
+#define KERNEL16(ROWS)                                                                                 \
+static __attribute__((target("avx512f"))) void kernel16_##ROWS(const float *a, int lda, const float *bp, int k, \
+        const float *bias, int activation, float *c, int ldc, __mmask16 m0, __mmask16 m1) {        \
+    (void)m1;                                                                                       \
+    __m512 acc0[ROWS];                                                                              \
+    __m512 b0 = _mm512_maskz_loadu_ps(m0, bias);                                                    \
+    for (int r = 0; r < ROWS; r++) acc0[r] = b0;                                                    \
+    for (int kk = 0; kk < k; kk++) {                                                                \
+        __m512 w0 = _mm512_loadu_ps(bp + (size_t)kk * NR);                                          \
+        for (int r = 0; r < ROWS; r++)                                                              \
+            acc0[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)r * lda + kk]), w0, acc0[r]);        \
+    }                                                                                               \
+    for (int r = 0; r < ROWS; r++) _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, act512(acc0[r], activation)); \
+}
+KERNEL16(12) KERNEL16(11) KERNEL16(10) KERNEL16(9) KERNEL16(8) KERNEL16(7) KERNEL16(6) KERNEL16(5) KERNEL16(4)
+KERNEL16(3) KERNEL16(2) KERNEL16(1)
+
 typedef void (*kernel_fn)(const float *, int, const float *, int, const float *, int, float *, int, __mmask16, __mmask16);
 static const kernel_fn kernels[13] = {0, kernel_1, kernel_2, kernel_3, kernel_4, kernel_5, kernel_6, kernel_7,
                                       kernel_8, kernel_9, kernel_10, kernel_11, kernel_12};
+static const kernel_fn kernels16[13] = {0, kernel16_1, kernel16_2, kernel16_3, kernel16_4, kernel16_5, kernel16_6,
+                                        kernel16_7, kernel16_8, kernel16_9, kernel16_10, kernel16_11, kernel16_12};
 
 /* c[m][n] = act(a[m][k] × B + bias), B packed by dx_gemm_pack_b. */
 __attribute__((target("avx512f")))
@@ -70,9 +90,10 @@ void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, in
             const float *bp = packed + (size_t)p * k * NR;
             const float *bb = bias + col;
             if (width < NR) { memset(padded_bias, 0, sizeof padded_bias); memcpy(padded_bias, bb, width * sizeof(float)); bb = padded_bias; }
+            const kernel_fn *table = width <= 16 ? kernels16 : kernels;
             for (int r = m0; r < m1; r += MR) {
                 const int rows = m1 - r < MR ? m1 - r : MR;
-                kernels[rows](a + (size_t)r * k, k, bp, k, bb, activation, c + (size_t)r * ldc + col, ldc, mask0, mask1);
+                table[rows](a + (size_t)r * k, k, bp, k, bb, activation, c + (size_t)r * ldc + col, ldc, mask0, mask1);
             }
         }
     }
