@@ -128,15 +128,14 @@ struct TailAndHead: EpochModel {
             lock.unlock()
         }
         var headGrads = outcomes[0]!.head.map { $0.map { $0 * outcomes[0]!.share } }
-        var tailGrads = outcomes[0]!.tail
         var loss = outcomes[0]!.loss * outcomes[0]!.share
         for o in outcomes.dropFirst().map({ $0! }) {
             for t in headGrads.indices { accumulate(&headGrads[t], o.head[t].map { $0 * o.share }) }
-            for t in tailGrads.indices { accumulate(&tailGrads[t], o.tail[t]) }
             loss += o.loss * o.share
         }
         headOptimizer.update(&self.head.parameters, headGrads, rate: rate)
-        tailOptimizer.update(&self.parameters, tailGrads, rate: rate * rateScale)
+        // The slices' gradients of the blocks are added inside the update (one pass over the tensors).
+        tailOptimizer.update(&self.parameters, summing: outcomes.map { $0!.tail }, rate: rate * rateScale)
         return loss
     }
 

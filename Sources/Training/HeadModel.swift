@@ -173,24 +173,36 @@ struct AdamW {
     }
 
     /// Updates `parameters` in place; even-indexed tensors are weights (decayed), odd are biases.
-    /// Large tensors are updated in chunks on every core (each element's arithmetic is the same).
     mutating func update(_ parameters: inout [[Float]], _ grads: [[Float]], rate: Float) {
+        update(&parameters, summing: [grads], rate: rate)
+    }
+
+    /// The same with the gradient given as parts to add (in order; one or two, as the slices of a
+    /// batch give them). Large tensors are updated in chunks on every core (each element's
+    /// arithmetic is the same).
+    mutating func update(_ parameters: inout [[Float]], summing parts: [[[Float]]], rate: Float) {
+        precondition(parts.count == 1 || parts.count == 2, "one or two gradient parts")
         step += 1
         let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
         let (b1, b2, eps) = (beta1, beta2, epsilon)
         for t in parameters.indices {
             let decay = t % 2 == 0 ? weightDecay : 0
+            let first = parts[0][t], second = parts.count == 2 ? parts[1][t] : []
             parameters[t].withUnsafeMutableBufferPointer { p in
                 m[t].withUnsafeMutableBufferPointer { m in
                     v[t].withUnsafeMutableBufferPointer { v in
-                        grads[t].withUnsafeBufferPointer { g in
-                            let (pp, mp, vp, gp) = (p.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!)
-                            let chunks = p.count >= 1 << 16 ? 8 : 1
-                            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                                for i in (chunk * p.count / chunks)..<((chunk + 1) * p.count / chunks) {
-                                    mp[i] = b1 * mp[i] + (1 - b1) * gp[i]
-                                    vp[i] = b2 * vp[i] + (1 - b2) * gp[i] * gp[i]
+                        first.withUnsafeBufferPointer { g0 in
+                            second.withUnsafeBufferPointer { g1 in
+                                let (pp, mp, vp, gp, hp) = (p.baseAddress!, m.baseAddress!, v.baseAddress!, g0.baseAddress!, g1.baseAddress)
+                                let chunks = p.count >= 1 << 16 ? 8 : 1
+                                @inline(__always) func step(_ i: Int, _ g: Float) {
+                                    mp[i] = b1 * mp[i] + (1 - b1) * g
+                                    vp[i] = b2 * vp[i] + (1 - b2) * g * g
                                     pp[i] -= rate * ((mp[i] / c1) / ((vp[i] / c2).squareRoot() + eps) + decay * pp[i])
+                                }
+                                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                                    let range = (chunk * p.count / chunks)..<((chunk + 1) * p.count / chunks)
+                                    if let hp { for i in range { step(i, gp[i] + hp[i]) } } else { for i in range { step(i, gp[i]) } }
                                 }
                             }
                         }
