@@ -193,7 +193,9 @@ struct AdamW {
                     v[t].withUnsafeMutableBufferPointer { v in
                         first.withUnsafeBufferPointer { g0 in
                             second.withUnsafeBufferPointer { g1 in
-                                let (pp, mp, vp, gp, hp) = (p.baseAddress!, m.baseAddress!, v.baseAddress!, g0.baseAddress!, g1.baseAddress)
+                                // (An empty array's buffer may still have an address: decide by the count.)
+                                let (pp, mp, vp, gp) = (p.baseAddress!, m.baseAddress!, v.baseAddress!, g0.baseAddress!)
+                                let hp = g1.count == p.count ? g1.baseAddress : nil
                                 let chunks = p.count >= 1 << 16 ? 8 : 1
                                 @inline(__always) func step(_ i: Int, _ g: Float) {
                                     mp[i] = b1 * mp[i] + (1 - b1) * g

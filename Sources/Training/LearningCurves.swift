@@ -12,7 +12,7 @@ enum LearningCurves {
             let p = (y * w + x) * 3
             pixels[p] = r; pixels[p + 1] = g; pixels[p + 2] = b
         }
-        let values = curve.flatMap { [$0.trainLoss] + ($0.validationLoss.map { [$0] } ?? []) }
+        let values = curve.flatMap { [$0.trainLoss] + ($0.validationLoss.map { [$0] } ?? []) }.filter(\.isFinite)
         let top = max(values.max() ?? 1, 1e-6)
         let n = max(curve.count - 1, 1)
         func point(_ i: Int, _ v: Float) -> (Int, Int) {
@@ -25,7 +25,7 @@ enum LearningCurves {
         func line(_ series: [Float?], _ color: (Float, Float, Float)) {
             var previous: (Int, Int)?
             for (i, v) in series.enumerated() {
-                guard let v else { previous = nil; continue }
+                guard let v, v.isFinite else { previous = nil; continue }
                 let p = point(i, v)
                 if let q = previous {
                     let steps = max(abs(p.0 - q.0), abs(p.1 - q.1), 1)

@@ -115,6 +115,9 @@ public struct Trainer {
                 let batch = Array(order[first..<min(first + hyper.batch, order.count)])
                 total += try model.step(batch, rate: rate, rng: &rng) * Float(batch.count)
             }
+            guard total.isFinite else {
+                throw TrainingError(file: "training", reason: "diverged at epoch \(epoch): the training loss is not a number; try a lower --lr")
+            }
             let held = try model.heldOut()
             let validationLoss = held?.loss
             let record = Epoch(epoch: epoch, trainLoss: total / Float(order.count), validationLoss: validationLoss,
