@@ -43,18 +43,18 @@ static inline __attribute__((always_inline)) void depthwise_block(
  * [c0, c0 + CB), every tap inside the image horizontally: each input vector is loaded once for
  * the outputs that use it and each tap's weights once per kernel row. Taps are added in the same
  * order as depthwise_block (row by row, left to right), so results are identical. */
-#define DEPTHWISE_X4(K, CB)                                                                                  \
-static inline __attribute__((always_inline)) void depthwise_x4_k##K##_c##CB(                                 \
+#define DEPTHWISE_X4(K, CB, NAME, INSIDE)                                                                    \
+static inline __attribute__((always_inline)) void depthwise_x4_k##K##_c##CB##NAME(                           \
     const float *restrict src, int w, int c, const float *restrict weights, const float *restrict bias,       \
     int y0, int ky0, int ky1, int x0, int c0, int activation, float *restrict o) {                            \
     float acc[4][CB];                                                                                        \
     for (int j = 0; j < 4; j++)                                                                              \
         for (int q = 0; q < CB; q++) acc[j][q] = bias[c0 + q];                                               \
     for (int ky = ky0; ky < ky1; ky++) {                                                                     \
-        const float *row = src + ((size_t)(y0 + ky) * w + x0) * c + c0;                                      \
         const float *f = weights + (size_t)(ky * K) * c + c0;                                                \
         for (int p = 0; p < 4 + K - 1; p++) {                                                                \
-            const float *in = row + (size_t)p * c;                                                           \
+            if (!(INSIDE) && (x0 + p < 0 || x0 + p >= w)) continue; /* padding contributes nothing */        \
+            const float *in = src + ((size_t)(y0 + ky) * w + (x0 + p)) * c + c0;                             \
             for (int kx = 0; kx < K; kx++) {                                                                 \
                 const int j = p - kx;                                                                        \
                 if (j >= 0 && j < 4)                                                                         \
@@ -65,19 +65,22 @@ static inline __attribute__((always_inline)) void depthwise_x4_k##K##_c##CB(    
     for (int j = 0; j < 4; j++)                                                                              \
         for (int q = 0; q < CB; q++) o[(size_t)j * c + c0 + q] = act(acc[j][q], activation);                 \
 }
-DEPTHWISE_X4(3, 32) DEPTHWISE_X4(3, 16) DEPTHWISE_X4(5, 32) DEPTHWISE_X4(5, 16)
+DEPTHWISE_X4(3, 32, , 1) DEPTHWISE_X4(3, 16, , 1) DEPTHWISE_X4(5, 32, , 1) DEPTHWISE_X4(5, 16, , 1)
+DEPTHWISE_X4(5, 32, _edge, 0) DEPTHWISE_X4(5, 16, _edge, 0)
 
-/* Returns the first channel not done by the four-pixel blocks. */
+/* Returns the first channel not done by the four-pixel blocks (`edge`: some taps fall in the
+ * horizontal padding and are skipped). */
+#define DEPTHWISE_X4_CHANNELS(K, NAME)                                                                       \
+    for (; c0 + 32 <= c; c0 += 32) depthwise_x4_k##K##_c32##NAME(src, w, c, weights, bias, y0, ky0, ky1, x0, c0, activation, o); \
+    for (; c0 + 16 <= c; c0 += 16) depthwise_x4_k##K##_c16##NAME(src, w, c, weights, bias, y0, ky0, ky1, x0, c0, activation, o);
 static inline __attribute__((always_inline)) int depthwise_x4(
     const float *restrict src, int w, int c, const float *restrict weights, const float *restrict bias, int k,
-    int y0, int ky0, int ky1, int x0, int activation, float *restrict o) {
+    int y0, int ky0, int ky1, int x0, int edge, int activation, float *restrict o) {
     int c0 = 0;
     if (k == 3) {
-        for (; c0 + 32 <= c; c0 += 32) depthwise_x4_k3_c32(src, w, c, weights, bias, y0, ky0, ky1, x0, c0, activation, o);
-        for (; c0 + 16 <= c; c0 += 16) depthwise_x4_k3_c16(src, w, c, weights, bias, y0, ky0, ky1, x0, c0, activation, o);
+        DEPTHWISE_X4_CHANNELS(3, )
     } else {
-        for (; c0 + 32 <= c; c0 += 32) depthwise_x4_k5_c32(src, w, c, weights, bias, y0, ky0, ky1, x0, c0, activation, o);
-        for (; c0 + 16 <= c; c0 += 16) depthwise_x4_k5_c16(src, w, c, weights, bias, y0, ky0, ky1, x0, c0, activation, o);
+        if (edge) { DEPTHWISE_X4_CHANNELS(5, _edge) } else { DEPTHWISE_X4_CHANNELS(5, ) }
     }
     return c0;
 }
@@ -97,9 +100,11 @@ void dx_depthwise_nhwc(const float *restrict in, int n, int h, int w, int c, con
                 const int x0 = ox * stride - pad_left;
                 float *o = out + (((size_t)img * oh + oy) * ow + ox) * c;
                 int c0 = 0, step = 1;
-                if (blocked && x0 >= 0 && x0 + 3 + k <= w && ox + 4 <= ow) {
-                    /* Four whole windows: blocked channels, then the rest pixel by pixel. */
-                    c0 = depthwise_x4(src, w, c, weights, bias, k, y0, ky0, ky1, x0, activation, o);
+                const int edge = !(x0 >= 0 && x0 + 3 + k <= w);
+                /* Four windows (with 5x5 kernels also where some taps fall in the padding, as on the
+                 * small late maps; measured slower for 3x3): blocked channels, then the rest pixel by pixel. */
+                if (blocked && ox + 4 <= ow && (!edge || k == 5)) {
+                    c0 = depthwise_x4(src, w, c, weights, bias, k, y0, ky0, ky1, x0, edge, activation, o);
                     step = 4;
                 }
                 for (int j = 0; j < step; j++) {
