@@ -76,18 +76,13 @@ public final class Conv2D: Layer, @unchecked Sendable {
                 input.data.withUnsafeBufferPointer { x in
                     weights.withUnsafeBufferPointer { wt in
                         bias.withUnsafeBufferPointer { b in
-                            // Output rows shared among cores as in DepthwiseConv2D.
-                            let parts = Parallelism.chunks(oh, parts: Parallelism.gemmThreads)
-                            for img in 0..<n {
-                                Parallelism.split(parts.count) { p in
-                                    let rows = parts[p]
-                                    dx_conv_direct_nhwc(x.baseAddress! + img * h * w * inChannels, 1, Int32(h), Int32(w),
-                                                        Int32(inChannels), wt.baseAddress, b.baseAddress, Int32(outChannels),
-                                                        Int32(kernelHeight), Int32(kernelWidth), Int32(stride),
-                                                        Int32(pad.top - rows.lowerBound * stride), Int32(pad.left), Int32(rows.count),
-                                                        Int32(ow), activation.code,
-                                                        out.baseAddress! + (img * oh + rows.lowerBound) * ow * outChannels)
-                                }
+                            Parallelism.outputRows(images: n, rows: oh) { img, rows in
+                                dx_conv_direct_nhwc(x.baseAddress! + img * h * w * inChannels, 1, Int32(h), Int32(w),
+                                                    Int32(inChannels), wt.baseAddress, b.baseAddress, Int32(outChannels),
+                                                    Int32(kernelHeight), Int32(kernelWidth), Int32(stride),
+                                                    Int32(pad.top - rows.lowerBound * stride), Int32(pad.left), Int32(rows.count),
+                                                    Int32(ow), activation.code,
+                                                    out.baseAddress! + (img * oh + rows.lowerBound) * ow * outChannels)
                             }
                         }
                     }

@@ -54,17 +54,11 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
             input.data.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { wt in
                     bias.withUnsafeBufferPointer { b in
-                        // Each image's output rows shared among the cores of one batch (see Parallelism.split):
-                        // rows [lo, hi) are the output of an image whose top padding is shifted by lo rows.
-                        let parts = Parallelism.chunks(oh, parts: Parallelism.gemmThreads)
-                        for img in 0..<n {
-                            Parallelism.split(parts.count) { p in
-                                let rows = parts[p]
-                                dx_depthwise_nhwc(x.baseAddress! + img * h * w * c, 1, Int32(h), Int32(w), Int32(c), wt.baseAddress,
-                                                  b.baseAddress, Int32(kernel), Int32(stride), Int32(pad.top - rows.lowerBound * stride),
-                                                  Int32(pad.left), Int32(rows.count), Int32(ow), activation.code,
-                                                  out.baseAddress! + (img * oh + rows.lowerBound) * ow * c)
-                            }
+                        Parallelism.outputRows(images: n, rows: oh) { img, rows in
+                            dx_depthwise_nhwc(x.baseAddress! + img * h * w * c, 1, Int32(h), Int32(w), Int32(c), wt.baseAddress,
+                                              b.baseAddress, Int32(kernel), Int32(stride), Int32(pad.top - rows.lowerBound * stride),
+                                              Int32(pad.left), Int32(rows.count), Int32(ow), activation.code,
+                                              out.baseAddress! + (img * oh + rows.lowerBound) * ow * c)
                         }
                     }
                 }

@@ -90,6 +90,14 @@ public enum Parallelism {
         }
     }
 
+    /// `body(image, rows)` over every image and a share of its output rows, the shares of one image
+    /// on `gemmThreads` cores: a kernel computes rows [lo, hi) of an image as the whole output of
+    /// the same image with its top padding reduced by lo × stride rows.
+    static func outputRows(images: Int, rows: Int, _ body: (Int, Range<Int>) -> Void) {
+        let parts = chunks(rows, parts: gemmThreads)
+        for image in 0..<images { split(parts.count) { body(image, parts[$0]) } }
+    }
+
     /// [lo, hi) bounds splitting `count` items into `parts` near-equal chunks.
     static func chunks(_ count: Int, parts: Int) -> [Range<Int>] {
         (0..<parts).map { ($0 * count / parts)..<(($0 + 1) * count / parts) }.filter { !$0.isEmpty }
