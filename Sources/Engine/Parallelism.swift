@@ -2,10 +2,10 @@ import CBLAS
 import CKernels
 import Foundation
 
-/// How the engine uses cores. With one image, OpenBLAS threads share each GEMM; with a batch,
-/// the batch is split into one slice per thread and each slice runs the whole network on its
-/// own core with single-threaded BLAS — no synchronisation between layers — a micro-batch of
-/// images at a time.
+/// How the engine uses cores. With one image, the cores share each operation (GEMM rows or
+/// column panels, depthwise and stem rows) through CKernels' worker pool (`split`); with a
+/// batch, the batch is split into one slice per core and each slice runs the whole network on
+/// its own core — no synchronisation between layers — a micro-batch of images at a time.
 public enum Parallelism {
     /// Cores to use (default: all).
     public nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
