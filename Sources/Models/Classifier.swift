@@ -48,9 +48,6 @@ public final class Classifier: @unchecked Sendable {
         return (f, head.forward(f))
     }
 
-    /// Backbone then head, as one layer.
-    public var network: Sequential { Sequential([features, head]) }
-
     /// Softmax over each row of `logits`.
     public func probabilities(_ logits: Tensor) -> [[Float]] {
         let k = logits.count / logits.batch

@@ -76,7 +76,7 @@ public struct FeatureExtractor {
                 let tag = copy == 0 ? "plain" : "aug\(copy)-\(augmentation.summary.hashValueStable)"
                 let file = "\(folder)/\(e.instance.sha256.prefix(32))-\(tag)\(suffix).f32"
                 copies.append(file)
-                if Self.read(file) != nil { continue }  // cached and whole
+                if Self.isWhole(file) { continue }  // cached
                 if image == nil { image = try InputLoader.rgb8(e.instance.path) }
                 let seed = UInt64(copy) &* 0x9E3779B97F4A7C15 ^ e.instance.sha256.hashValueStable
                 let source = copy == 0 ? image! : augmentation.apply(image!, seed: seed)
@@ -97,6 +97,15 @@ public struct FeatureExtractor {
         guard path.hasSuffix(".f32"), path.contains("-cut") else { return values }
         guard let shape = shape(of: data), values.count == 3 + shape.reduce(1, *) else { return nil }
         return Array(values[3...])
+    }
+
+    /// Whether a cache file is there and complete (by its size: what `read` accepts), without reading it.
+    static func isWhole(_ path: String) -> Bool {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
+              size >= 4, size % 4 == 0 else { return false }
+        guard path.contains("-cut") else { return true }
+        guard let shape = readShape(path) else { return false }
+        return size == 4 * (3 + shape.reduce(1, *))
     }
 
     /// [height, width, channels] of a feature-map cache file.

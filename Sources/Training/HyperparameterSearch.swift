@@ -70,12 +70,9 @@ public struct HyperparameterSearch {
                 let fit = try inputs.fit(quiet, train: train, validation: heldOut, classes: classes)
                 let labels = heldOut.map { examples[$0].label }
                 let logits = try inputs.logits(fit, quiet, of: heldOut)
-                let weights = Trainer.classWeights(train.map { examples[$0].label }, classes: classes)
-                losses.append(HeadModel.crossEntropy(logits, labels, weights: weights))
-                if classes == 2 {
-                    let scores = logits.map { z in Double(1 / (1 + exp(z[0] - z[1]))) }
-                    if let a = BinaryEvaluation(scores: scores, labels: labels).auroc { aurocs.append(a) }
-                }
+                let held = Trainer.validation(logits, labels, weights: Trainer.classWeights(train.map { examples[$0].label }, classes: classes))
+                losses.append(held.loss)
+                if let a = held.auroc { aurocs.append(a) }
             }
             guard !losses.isEmpty else { continue }
             let trial = Trial(hyper: hyper, foldLosses: losses, meanLoss: losses.reduce(0, +) / Float(losses.count),

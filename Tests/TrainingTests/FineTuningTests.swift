@@ -89,12 +89,7 @@ final class FineTuningTests: XCTestCase {
                                                    withDestinationPath: path("models/mobilenet-v2"))
         let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
         _ = try Ingestor(database: db, jobs: 2).run(paths: [path("studies/chest")])
-        var csv = "path,label\n"
-        for name in try FileManager.default.contentsOfDirectory(atPath: path("studies/chest")).sorted() {
-            csv += "\(path("studies/chest/\(name)")),\(name.hasPrefix("NORMAL") ? "NORMAL" : "PNEUMONIA")\n"
-        }
-        let labelsPath = dir.appendingPathComponent("labels.csv").path
-        try csv.write(toFile: labelsPath, atomically: true, encoding: .utf8)
+        let labelsPath = try chestLabels(in: dir)
 
         func options(_ out: String) -> TrainingRun.Options {
             var o = TrainingRun.Options()
@@ -112,7 +107,7 @@ final class FineTuningTests: XCTestCase {
         }
         let labels = try LabelsFile(path: labelsPath)
         let first = try TrainingRun(database: db, labels: labels, options: options("a")).run { _ in }
-        let second = try TrainingRun(database: db, labels: labels, options: options("b")).run { _ in }
+        _ = try TrainingRun(database: db, labels: labels, options: options("b")).run { _ in }
         let curve = first.result.curve
         XCTAssertLessThan(curve.last!.trainLoss, curve[0].trainLoss * 0.5, "training loss falls")
         XCTAssertEqual(first.result.tail.count, 8, "features.17 (expand, depthwise, project) and features.18: weights and bias each")
@@ -151,11 +146,7 @@ final class FineTuningTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
         _ = try Ingestor(database: db, jobs: 2).run(paths: [path("studies/chest")])
-        var csv = "path,label\n"
-        for name in try FileManager.default.contentsOfDirectory(atPath: path("studies/chest")).sorted() {
-            csv += "\(path("studies/chest/\(name)")),\(name.hasPrefix("NORMAL") ? "NORMAL" : "PNEUMONIA")\n"
-        }
-        try csv.write(toFile: dir.appendingPathComponent("labels.csv").path, atomically: true, encoding: .utf8)
+        let labelsPath = try chestLabels(in: dir)
         var o = TrainingRun.Options()
         o.head = "searched"
         o.classes = ["NORMAL", "PNEUMONIA"]
@@ -166,7 +157,7 @@ final class FineTuningTests: XCTestCase {
         o.hyper.epochs = 3
         o.hyper.batch = 8
         o.search = HyperparameterSearch(method: "random", trials: 2, folds: 2, unfreezeChoices: [1])
-        let outcome = try TrainingRun(database: db, labels: LabelsFile(path: dir.appendingPathComponent("labels.csv").path), options: o)
+        let outcome = try TrainingRun(database: db, labels: LabelsFile(path: labelsPath), options: o)
             .run { _ in }
         XCTAssertEqual(outcome.trials.count, 2)
         XCTAssertTrue(outcome.trials.allSatisfy { $0.hyper.unfreeze == 1 && $0.foldLosses.count == 2 })
@@ -175,6 +166,17 @@ final class FineTuningTests: XCTestCase {
         let card = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("searched/model.json"))) as! [String: Any]
         let trials = ((card["training"] as? [String: Any])?["search"] as? [String: Any])?["trials"] as? [[String: Any]]
         XCTAssertEqual(trials?.compactMap { $0["unfreeze"] as? Int }, [1, 1])
+    }
+
+    /// labels.csv in `dir`: the 16 chest X-rays labelled from their file names.
+    func chestLabels(in dir: URL) throws -> String {
+        var csv = "path,label\n"
+        for name in try FileManager.default.contentsOfDirectory(atPath: path("studies/chest")).sorted() {
+            csv += "\(path("studies/chest/\(name)")),\(name.hasPrefix("NORMAL") ? "NORMAL" : "PNEUMONIA")\n"
+        }
+        let file = dir.appendingPathComponent("labels.csv").path
+        try csv.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
     }
 
     func maxDiff(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }

@@ -85,7 +85,7 @@ final class TrainingTests: XCTestCase {
     func testTrainingConvergesAndIsReproducibleBitForBit() throws {
         let labels = try chestLabels()
         let first = try TrainingRun(database: db, labels: labels, options: options("a")).run { _ in }
-        let second = try TrainingRun(database: db, labels: labels, options: options("b")).run { _ in }
+        _ = try TrainingRun(database: db, labels: labels, options: options("b")).run { _ in }
         let curve = first.result.curve
         XCTAssertLessThan(curve[curve.count - 1].trainLoss, curve[0].trainLoss * 0.5, "training loss falls")
         XCTAssertEqual(first.validationSize, 4)
