@@ -92,19 +92,27 @@ public final class Conv2D: Layer, @unchecked Sendable {
         return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 if pointwise && stride == 1 { multiply(x.baseAddress!, rows: n * oh * ow, k: k, out.baseAddress!); return }
-                let rows = oh * ow
-                var columns = [Float](repeating: 0, count: rows * k)
+                // A band of output rows at a time, so the unfolded windows stay in cache.
+                let band = max(1, min(oh, Self.columnBytes / (ow * k * MemoryLayout<Float>.size)))
+                var columns = [Float](repeating: 0, count: band * ow * k)
                 columns.withUnsafeMutableBufferPointer { col in
                     for img in 0..<n {
-                        Im2Col.fill(col.baseAddress!, from: x.baseAddress! + img * h * w * inChannels,
-                                    channels: inChannels, height: h, width: w, kernelHeight: kernelHeight,
-                                    kernelWidth: kernelWidth, stride: stride, padding: pad, outHeight: oh, outWidth: ow)
-                        multiply(col.baseAddress!, rows: rows, k: k, out.baseAddress! + img * rows * outChannels)
+                        for r0 in Swift.stride(from: 0, to: oh, by: band) {
+                            let rows = min(band, oh - r0)
+                            Im2Col.fill(col.baseAddress!, from: x.baseAddress! + img * h * w * inChannels,
+                                        channels: inChannels, height: h, width: w, kernelHeight: kernelHeight,
+                                        kernelWidth: kernelWidth, stride: stride, padding: pad, outRows: r0..<(r0 + rows),
+                                        outWidth: ow)
+                            multiply(col.baseAddress!, rows: rows * ow, k: k, out.baseAddress! + (img * oh + r0) * ow * outChannels)
+                        }
                     }
                 }
             }
         }
     }
+
+    /// Bytes of unfolded windows (im2col) a band of output rows aims at.
+    static let columnBytes = 256 * 1024
 
     /// out[rows, cout] = act(a[rows, k] × W + bias): the packed GEMM (bias and activation fused)
     /// or OpenBLAS then the bias/activation pass.
@@ -122,6 +130,21 @@ public final class Conv2D: Layer, @unchecked Sendable {
         }
     }
 
+    /// A 1x1 stride-1 convolution without padding: one GEMM over the pixels.
+    var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && stride == 1 && outputSize(height: 9, width: 9).2 == .none
+    }
+
+    /// `multiply` on the calling core alone, with the packed GEMM (`panels` must exist).
+    func multiplyOnThisCore(_ a: UnsafePointer<Float>, rows: Int, _ out: UnsafeMutablePointer<Float>) {
+        panels!.withUnsafeBufferPointer { p in
+            bias.withUnsafeBufferPointer { b in
+                dx_gemm_packed(a, Int32(rows), Int32(inChannels), p.baseAddress, Int32(outChannels), Int32(outChannels),
+                               b.baseAddress, activation.code, out)
+            }
+        }
+    }
+
     /// Convolutions with at most this many input channels (the RGB stems) run a direct kernel:
     /// im2col + GEMM with K = 27 costs more than the arithmetic.
     static let directMaxInputChannels = 4
@@ -134,15 +157,16 @@ public final class Conv2D: Layer, @unchecked Sendable {
     }
 }
 
-/// Unfolds one NHWC image's kernel windows into [oh*ow, kh*kw*C] (zeros where padded).
+/// Unfolds one NHWC image's kernel windows for output rows `outRows` into [rows*ow, kh*kw*C]
+/// (zeros where padded).
 enum Im2Col {
     static func fill(_ col: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>, channels c: Int, height: Int,
                      width: Int, kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Padding,
-                     outHeight: Int, outWidth: Int) {
+                     outRows: Range<Int>, outWidth: Int) {
         let k = kernelHeight * kernelWidth * c
-        for oy in 0..<outHeight {
+        for oy in outRows {
             for ox in 0..<outWidth {
-                var dst = col + (oy * outWidth + ox) * k
+                var dst = col + ((oy - outRows.lowerBound) * outWidth + ox) * k
                 for ky in 0..<kernelHeight {
                     let iy = oy * stride + ky - padding.top
                     for kx in 0..<kernelWidth {

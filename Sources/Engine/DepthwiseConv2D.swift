@@ -45,6 +45,18 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
         padding.output(height: height, width: width, kernel: kernel, stride: stride)
     }
 
+    /// `rows` output rows of one image `height` x `width` (its top padding `padTop`) into `out`.
+    func run(_ image: UnsafePointer<Float>, height: Int, width: Int, padTop: Int, padLeft: Int, rows: Int, outWidth: Int,
+             _ out: UnsafeMutablePointer<Float>) {
+        weights.withUnsafeBufferPointer { wt in
+            bias.withUnsafeBufferPointer { b in
+                dx_depthwise_nhwc(image, 1, Int32(height), Int32(width), Int32(channels), wt.baseAddress, b.baseAddress,
+                                  Int32(kernel), Int32(stride), Int32(padTop), Int32(padLeft), Int32(rows), Int32(outWidth),
+                                  activation.code, out)
+            }
+        }
+    }
+
     public func forward(_ nhwc: Tensor) -> Tensor {
         let input = nhwc.toNHWC()
         precondition(input.channels == channels, "depthwise expects \(channels) channels, got \(input.channels)")

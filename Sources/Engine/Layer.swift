@@ -8,10 +8,24 @@ public protocol Layer: AnyObject, Sendable {
 }
 
 /// Layers applied in order.
+/// An inverted residual block's body runs fused, a band of rows at a time (`InvertedBottleneck`).
 public final class Sequential: Layer, @unchecked Sendable {
     public let layers: [Layer]
-    public init(_ layers: [Layer]) { self.layers = layers }
-    public func forward(_ input: Tensor) -> Tensor { layers.reduce(input) { Profiler.shared.run($1, $0) } }
+    let bottleneck: InvertedBottleneck?
+    public init(_ layers: [Layer]) {
+        self.layers = layers
+        bottleneck = InvertedBottleneck(layers)
+    }
+    public func forward(_ input: Tensor) -> Tensor {
+        if let bottleneck, Parallelism.fuseBottlenecks {
+            guard Profiler.shared.enabled else { return bottleneck.forward(input) }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let out = bottleneck.forward(input)
+            Profiler.shared.record("inverted residual (fused)", seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            return out
+        }
+        return layers.reduce(input) { Profiler.shared.run($1, $0) }
+    }
 }
 
 /// Runs `body` and adds its output to its input (a residual connection), then an activation.

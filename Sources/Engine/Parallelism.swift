@@ -14,6 +14,9 @@ public enum Parallelism {
     /// a whole slice of 8 at once; MobileNetV2 179 → 197; Xception unchanged).
     public nonisolated(unsafe) static var microBatch: Int = 2
 
+    /// Whether inverted residual bodies run fused (`InvertedBottleneck`); off only to compare.
+    public nonisolated(unsafe) static var fuseBottlenecks = ProcessInfo.processInfo.environment["DXKIT_FUSE"] != "0"
+
     /// Cores that share one GEMM (the engine's own, see `PackedGEMM`): all of them when one batch
     /// runs as a whole, one when the batch is split across cores. Set with OpenBLAS's threads.
     public nonisolated(unsafe) static var gemmThreads = 1

@@ -14,7 +14,10 @@ public final class Profiler: @unchecked Sendable {
         guard enabled, !(layer is Sequential), !(layer is Residual), !(layer is SeparableConv2D) else { return layer.forward(input) }
         let start = DispatchTime.now().uptimeNanoseconds
         let out = layer.forward(input)
-        record(Self.name(of: layer), seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        var key = Self.name(of: layer)
+        if let c = layer as? Conv2D { key += " \(input.height)x\(input.width) \(c.inChannels)->\(c.outChannels) gf=\(Double(2*out.count*c.inChannels*c.kernelHeight*c.kernelWidth)/1e9)" }
+        if let d = layer as? DepthwiseConv2D { key += " \(input.height)x\(input.width)x\(input.channels) outMB=\(Double(out.count*4)/1e6)" }
+        record(key, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         return out
     }
 

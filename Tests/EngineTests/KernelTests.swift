@@ -32,6 +32,24 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// im2col runs a band of output rows at a time: a map whose windows span several bands,
+    /// the last one short.
+    func testUnfoldedConvolutionInBandsMatchesNaiveLoops() {
+        var r = Seeded(4)
+        let (h, w, cin, cout, k) = (41, 37, 24, 9, 3)
+        XCTAssertGreaterThan(h * w * k * k * cin * 4, 2 * Conv2D.columnBytes, "windows fit one band")
+        for (stride, rule) in [(1, PaddingRule.fixed(.none)), (2, .same), (1, .fixed(.symmetric(1)))] {
+            let x = Tensor(shape: [2, cin, h, w], data: r.array(2 * cin * h * w))
+            let wt = r.array(cout * cin * k * k), b = r.array(cout)
+            let got = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (k, k), stride: stride,
+                             padding: rule).forward(x).toNCHW()
+            let want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: k, stride: stride,
+                                  pad: rule.resolve(height: h, width: w, kernel: k, stride: stride))
+            XCTAssertEqual(got.shape, want.shape)
+            XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-4, "s\(stride) \(rule)")
+        }
+    }
+
     /// The packed GEMM's edges: rows not a multiple of its 12-row tile, outputs not a multiple of
     /// its 32-wide panels, long and short K, fused activations, and rows shared between cores.
     func testPointwiseGEMMEdgesMatchNaiveLoops() {

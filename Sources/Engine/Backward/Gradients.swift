@@ -55,7 +55,7 @@ public enum Gradients {
                                 let g = gp.baseAddress! + b * rows * cout
                                 Im2Col.fill(cp.baseAddress!, from: xp.baseAddress! + b * h * w * cin, channels: cin, height: h,
                                             width: w, kernelHeight: layer.kernelHeight, kernelWidth: layer.kernelWidth,
-                                            stride: layer.stride, padding: pad, outHeight: oh, outWidth: ow)
+                                            stride: layer.stride, padding: pad, outRows: 0..<oh, outWidth: ow)
                                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(cout), Int32(rows), 1,
                                             cp.baseAddress, Int32(k), g, Int32(cout), 1, dwp.baseAddress, Int32(cout))
                                 guard dx != nil else { continue }

@@ -1,0 +1,50 @@
+@testable import Engine
+import XCTest
+
+/// Inverted residual bodies and separable convolutions run a band of rows at a time
+/// (`InvertedBottleneck`); their outputs must equal the layers run one after the other, exactly.
+final class FusedBlockTests: XCTestCase {
+    override func tearDown() {
+        Parallelism.fuseBottlenecks = true
+        Parallelism.gemmThreads = 1
+    }
+
+    /// Maps above two bands' size (so the fused path runs), odd sizes, 3x3 and 5x5, strides 1 and
+    /// 2, both padding conventions, with and without the expanding 1x1, on one core and two.
+    func testBandsEqualLayerByLayer() throws {
+        try XCTSkipUnless(PackedGEMM.available, "the fused path needs the engine's GEMM (AVX-512F)")
+        var r = Seeded(11)
+        let (cin, hidden, cout) = (12, 72, 20)
+        for (h, w) in [(47, 45), (60, 33)] {
+            XCTAssertGreaterThan(h * w * hidden * 4, 2 * InvertedBottleneck.bandBytes, "map too small to be fused")
+            for (k, stride) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
+                for rule in [PaddingRule.same, .fixed(.symmetric(k / 2))] {
+                    let expand = Conv2D(weights: r.array(hidden * cin), bias: r.array(hidden), outChannels: hidden, inChannels: cin,
+                                        kernel: (1, 1), padding: .fixed(.none), activation: .relu6)
+                    let dw = DepthwiseConv2D(weights: r.array(hidden * k * k), bias: r.array(hidden), channels: hidden, kernel: k,
+                                             stride: stride, padding: rule, activation: .relu6)
+                    let project = Conv2D(weights: r.array(cout * hidden), bias: r.array(cout), outChannels: cout, inChannels: hidden,
+                                         kernel: (1, 1), padding: .fixed(.none))
+                    let block = Sequential([expand, dw, project])
+                    XCTAssertNotNil(block.bottleneck)
+                    let separable = SeparableConv2D(depthwise: dw, pointwise: project)
+                    XCTAssertNotNil(separable.fused)
+                    let x = Tensor(shape: [2, h, w, cin], data: r.array(2 * h * w * cin), layout: .nhwc)
+                    let y = expand.forward(x)  // the separable convolution's input
+                    for threads in [1, 2] {
+                        Parallelism.gemmThreads = threads
+                        Parallelism.fuseBottlenecks = false
+                        let (wantBlock, wantSeparable) = (block.forward(x), separable.forward(y))
+                        Parallelism.fuseBottlenecks = true
+                        let (gotBlock, gotSeparable) = (block.forward(x), separable.forward(y))
+                        let label = "\(h)x\(w) k\(k) s\(stride) \(rule) threads \(threads)"
+                        XCTAssertEqual(gotBlock.shape, wantBlock.shape, label)
+                        XCTAssertEqual(gotBlock.data, wantBlock.data, label)
+                        XCTAssertEqual(gotSeparable.shape, wantSeparable.shape, label)
+                        XCTAssertEqual(gotSeparable.data, wantSeparable.data, label)
+                    }
+                }
+            }
+        }
+    }
+}
