@@ -94,16 +94,15 @@ public final class Conv2D: Layer, @unchecked Sendable {
                 if pointwise && stride == 1 { multiply(x.baseAddress!, rows: n * oh * ow, k: k, out.baseAddress!); return }
                 // A band of output rows at a time, so the unfolded windows stay in cache.
                 let band = max(1, min(oh, Self.columnBytes / (ow * k * MemoryLayout<Float>.size)))
-                var columns = [Float](repeating: 0, count: band * ow * k)
-                columns.withUnsafeMutableBufferPointer { col in
+                ActivationBuffers.withScratch(band * ow * k) { col in
                     for img in 0..<n {
                         for r0 in Swift.stride(from: 0, to: oh, by: band) {
                             let rows = min(band, oh - r0)
-                            Im2Col.fill(col.baseAddress!, from: x.baseAddress! + img * h * w * inChannels,
+                            Im2Col.fill(col, from: x.baseAddress! + img * h * w * inChannels,
                                         channels: inChannels, height: h, width: w, kernelHeight: kernelHeight,
                                         kernelWidth: kernelWidth, stride: stride, padding: pad, outRows: r0..<(r0 + rows),
                                         outWidth: ow)
-                            multiply(col.baseAddress!, rows: rows * ow, k: k, out.baseAddress! + (img * oh + r0) * ow * outChannels)
+                            multiply(col, rows: rows * ow, k: k, out.baseAddress! + (img * oh + r0) * ow * outChannels)
                         }
                     }
                 }

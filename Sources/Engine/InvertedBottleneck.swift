@@ -36,62 +36,78 @@ final class InvertedBottleneck: @unchecked Sendable {
         let cin = expand?.inChannels ?? depthwise.channels
         precondition(input.channels == cin, "inverted residual expects \(cin) channels, got \(input.channels)")
         let (n, h, w) = (input.batch, input.height, input.width)
-        let hidden = depthwise.channels, cout = project.outChannels
+        let hidden = depthwise.channels
         let (k, s) = (depthwise.kernel, depthwise.stride)
         let (oh, ow, pad) = depthwise.outputSize(height: h, width: w)
         // A map of at most two bands' size stays in cache anyway: the layers one after the other
         // run their GEMMs over the whole micro-batch at once.
         let rowBytes = w * hidden * MemoryLayout<Float>.size
         if h * rowBytes <= 2 * Self.bandBytes {
-            let e = expand.map { $0.forward(input) } ?? input
-            return project.forward(depthwise.forward(e))
+            var expanded = expand.map { $0.forward(input) } ?? input
+            var filtered = depthwise.forward(expanded)
+            if expand != nil { ActivationBuffers.recycle(&expanded) }
+            defer { ActivationBuffers.recycle(&filtered) }
+            return project.forward(filtered)
         }
         // Output rows per band: their input rows ((band - 1) * s + k of them) within bandBytes,
         // the bands of a map made near-equal.
         let most = max(1, min(oh, (max(k, Self.bandBytes / rowBytes) - k) / s + 1))
         let bands = (oh + most - 1) / most
-        let band = (oh + bands - 1) / bands
-        return Tensor(shape: [n, oh, ow, cout], layout: .nhwc) { out in
+        let map = Map(height: h, width: w, cin: cin, outHeight: oh, outWidth: ow, padding: pad, band: (oh + bands - 1) / bands)
+        return Tensor(shape: [n, oh, ow, project.outChannels], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 Parallelism.outputRows(images: n, rows: oh) { img, rows in
-                    let image = x.baseAddress! + img * h * w * cin
-                    let expandedRows = expand == nil ? 0 : (band - 1) * s + k
-                    let expanded = UnsafeMutablePointer<Float>.allocate(capacity: max(1, expandedRows * w * hidden))
-                    let filtered = UnsafeMutablePointer<Float>.allocate(capacity: band * ow * hidden)
-                    defer { expanded.deallocate(); filtered.deallocate() }
-                    var held = 0..<0  // image rows now in `expanded`, from its start
-                    for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: band) {
-                        let r1 = min(r0 + band, rows.upperBound)
-                        // Image rows the band's taps reach (the rest of its window is padding).
-                        let need = max(0, r0 * s - pad.top)..<min(h, (r1 - 1) * s - pad.top + k)
-                        var source = UnsafePointer(image), first = 0
-                        if let expand {
-                            var start = need.lowerBound
-                            if held.contains(need.lowerBound) {
-                                let keep = need.lowerBound..<min(held.upperBound, need.upperBound)
-                                memmove(expanded, expanded + (keep.lowerBound - held.lowerBound) * w * hidden,
-                                        keep.count * w * hidden * MemoryLayout<Float>.size)
-                                start = keep.upperBound
-                            }
-                            if need.upperBound > start {
-                                expand.multiplyOnThisCore(image + start * w * cin, rows: (need.upperBound - start) * w,
-                                                          expanded + (start - need.lowerBound) * w * hidden)
-                            }
-                            held = need
-                            source = UnsafePointer(expanded)
-                            first = need.lowerBound
+                    let expandedRows = expand == nil ? 0 : (map.band - 1) * s + k
+                    ActivationBuffers.withScratch(max(1, expandedRows * w * hidden)) { expanded in
+                        ActivationBuffers.withScratch(map.band * ow * hidden) { filtered in
+                            run(map, image: x.baseAddress! + img * h * w * cin, rows: rows, expanded: expanded, filtered: filtered,
+                                out: out.baseAddress! + img * oh * ow * project.outChannels)
                         }
-                        // The depthwise kernel sees rows [first, ...) as its whole input: rows it
-                        // would take outside them are padding (or unused), as in the full map.
-                        let sourceRows = expand == nil ? h : need.count
-                        let top = pad.top + first - r0 * s
-                        depthwise.run(source, height: sourceRows, width: w, padTop: top, padLeft: pad.left, rows: r1 - r0,
-                                      outWidth: ow, filtered)
-                        let target: UnsafeMutablePointer<Float> = out.baseAddress! + (img * oh + r0) * ow * cout
-                        project.multiplyOnThisCore(filtered, rows: (r1 - r0) * ow, target)
                     }
                 }
             }
+        }
+    }
+
+    /// One image's geometry and the output rows per band.
+    struct Map {
+        let height: Int, width: Int, cin: Int, outHeight: Int, outWidth: Int
+        let padding: Padding
+        let band: Int
+    }
+
+    /// Output rows `rows` of one image, a band at a time, into `out` (the image's output).
+    private func run(_ map: Map, image: UnsafePointer<Float>, rows: Range<Int>, expanded: UnsafeMutablePointer<Float>,
+                     filtered: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let (h, w, hidden) = (map.height, map.width, depthwise.channels)
+        let (k, s, pad) = (depthwise.kernel, depthwise.stride, map.padding)
+        let rowSize = w * hidden
+        var held = 0..<0  // image rows now in `expanded`, from its start
+        for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: map.band) {
+            let r1 = min(r0 + map.band, rows.upperBound)
+            // Image rows the band's taps reach (the rest of its window is padding).
+            let need = max(0, r0 * s - pad.top)..<min(h, (r1 - 1) * s - pad.top + k)
+            var source = image, first = 0, sourceRows = h
+            if let expand {
+                var start = need.lowerBound
+                if held.contains(need.lowerBound) {  // rows the last band expanded move to the front
+                    let keep = need.lowerBound..<min(held.upperBound, need.upperBound)
+                    memmove(expanded, expanded + (keep.lowerBound - held.lowerBound) * rowSize,
+                            keep.count * rowSize * MemoryLayout<Float>.size)
+                    start = keep.upperBound
+                }
+                if need.upperBound > start {
+                    expand.multiplyOnThisCore(image + start * w * map.cin, rows: (need.upperBound - start) * w,
+                                              expanded + (start - need.lowerBound) * rowSize)
+                }
+                held = need
+                (source, first, sourceRows) = (UnsafePointer(expanded), need.lowerBound, need.count)
+            }
+            // The depthwise kernel sees rows [first, first + sourceRows) as its whole input: rows it
+            // would take outside them are padding (or unused), as in the full map.
+            depthwise.run(source, height: sourceRows, width: w, padTop: pad.top + first - r0 * s, padLeft: pad.left,
+                          rows: r1 - r0, outWidth: map.outWidth, filtered)
+            project.multiplyOnThisCore(filtered, rows: (r1 - r0) * map.outWidth, out + r0 * map.outWidth * project.outChannels)
         }
     }
 }

@@ -24,7 +24,14 @@ public final class Sequential: Layer, @unchecked Sendable {
             Profiler.shared.record("inverted residual (fused)", seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             return out
         }
-        return layers.reduce(input) { Profiler.shared.run($1, $0) }
+        var x = input
+        for (i, layer) in layers.enumerated() {
+            let y = Profiler.shared.run(layer, x)
+            // A map made here that the next layers no longer need goes back to the pool.
+            if i > 0 { ActivationBuffers.recycle(&x, unlessSharedWith: input, y) }
+            x = y
+        }
+        return x
     }
 }
 
@@ -41,12 +48,15 @@ public final class Residual: Layer, @unchecked Sendable {
     }
 
     public func forward(_ input: Tensor) -> Tensor {
-        let a = Profiler.shared.run(body, input)
-        let b = shortcut.map { Profiler.shared.run($0, input) } ?? input
-        guard Profiler.shared.enabled else { return Elementwise.add(a, b, activation: activation) }
-        let start = DispatchTime.now().uptimeNanoseconds
+        var a = Profiler.shared.run(body, input)
+        var b = shortcut.map { Profiler.shared.run($0, input) } ?? input
+        let start = Profiler.shared.enabled ? DispatchTime.now().uptimeNanoseconds : 0
         let sum = Elementwise.add(a, b, activation: activation)
-        Profiler.shared.record("residual add", seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        if Profiler.shared.enabled {
+            Profiler.shared.record("residual add", seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        ActivationBuffers.recycle(&a, unlessSharedWith: input, sum)
+        if shortcut != nil { ActivationBuffers.recycle(&b, unlessSharedWith: input, sum) }
         return sum
     }
 }
@@ -56,9 +66,9 @@ public final class ActivationLayer: Layer, @unchecked Sendable {
     public let activation: Activation
     public init(_ activation: Activation) { self.activation = activation }
     public func forward(_ input: Tensor) -> Tensor {
-        var out = input
-        out.data.withUnsafeMutableBufferPointer { activation.apply($0) }
-        return out
+        Tensor(shape: input.shape, layout: input.layout) { out in
+            input.data.withUnsafeBufferPointer { dx_activation($0.baseAddress, out.baseAddress, out.count, activation.code) }
+        }
     }
 }
 

@@ -73,11 +73,22 @@ public enum Parallelism {
         var pieces: [Tensor] = []
         for lo in stride(from: range.lowerBound, to: range.upperBound, by: microBatch) {
             let hi = min(lo + microBatch, range.upperBound)
-            pieces.append(layer.forward(Tensor(shape: [hi - lo] + itemShape, data: Array(input.data[(lo * per)..<(hi * per)]),
-                                               layout: input.layout)))
+            var slice = Tensor(shape: [hi - lo] + itemShape, layout: input.layout) { out in
+                input.data.withUnsafeBufferPointer { out.baseAddress!.update(from: $0.baseAddress! + lo * per, count: out.count) }
+            }
+            pieces.append(layer.forward(slice))
+            ActivationBuffers.recycle(&slice, unlessSharedWith: pieces[pieces.count - 1])
         }
         if pieces.count == 1 { return pieces[0] }
-        return Tensor(shape: [range.count] + Array(pieces[0].shape.dropFirst()), data: pieces.flatMap(\.data), layout: pieces[0].layout)
+        var offset = 0
+        let whole = Tensor(shape: [range.count] + Array(pieces[0].shape.dropFirst()), layout: pieces[0].layout) { out in
+            for piece in pieces {
+                piece.data.withUnsafeBufferPointer { (out.baseAddress! + offset).update(from: $0.baseAddress!, count: $0.count) }
+                offset += piece.count
+            }
+        }
+        for i in pieces.indices { ActivationBuffers.recycle(&pieces[i]) }
+        return whole
     }
 
     /// Runs `body(i)` for every i < count on `gemmThreads` cores (one image's operation shared

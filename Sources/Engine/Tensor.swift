@@ -19,14 +19,20 @@ public struct Tensor: Sendable {
         self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)), layout: layout)
     }
 
-    /// Uninitialised storage for `shape`, filled by `body`.
+    /// Storage for `shape` whose values `body` must all write: a reused activation array of the
+    /// same size when the thread has one free (`ActivationBuffers`), else a new one.
     public init(shape: [Int], layout: Layout = .nchw, fill body: (UnsafeMutableBufferPointer<Float>) -> Void) {
         let count = shape.reduce(1, *)
         self.shape = shape
         self.layout = layout
-        self.data = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            body(buffer)
-            initialized = count
+        if var reused = ActivationBuffers.current.take(count) {
+            reused.withUnsafeMutableBufferPointer { body($0) }
+            self.data = reused
+        } else {
+            self.data = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                body(buffer)
+                initialized = count
+            }
         }
     }
 

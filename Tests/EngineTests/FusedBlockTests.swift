@@ -48,3 +48,33 @@ final class FusedBlockTests: XCTestCase {
         }
     }
 }
+
+/// Activation arrays come back to the thread's pool and are reused, without ever changing a
+/// tensor the caller still holds.
+final class ActivationBufferTests: XCTestCase {
+    func testSecondPassAllocatesNothingAndHeldOutputsStay() {
+        var r = Seeded(12)
+        let (cin, hidden) = (8, 48)
+        func conv(_ i: Int, _ o: Int, _ a: Activation) -> Conv2D {
+            Conv2D(weights: r.array(o * i), bias: r.array(o), outChannels: o, inChannels: i, kernel: (1, 1), padding: .fixed(.none),
+                   activation: a)
+        }
+        let dw = DepthwiseConv2D(weights: r.array(hidden * 9), bias: r.array(hidden), channels: hidden, kernel: 3, padding: .same,
+                                 activation: .relu6)
+        let network = Sequential([ToNHWC(), conv(3, cin, .relu), Residual(Sequential([conv(cin, hidden, .relu6), dw, conv(hidden, cin, .identity)])),
+                                  ActivationLayer(.relu), MaxPool2D(kernel: 2, stride: 2, padding: .fixed(.none)), conv(cin, 5, .identity)])
+        let a = Tensor(shape: [2, 3, 20, 18], data: r.array(2 * 3 * 20 * 18))
+        let b = Tensor(shape: [2, 3, 20, 18], data: r.array(2 * 3 * 20 * 18))
+        let first = Parallelism.microBatches(network, a, 0..<2)
+        let kept = first.data
+        let misses = ActivationBuffers.current.misses
+        var second = Parallelism.microBatches(network, b, 0..<2)
+        XCTAssertEqual(ActivationBuffers.current.misses, misses + 1, "new arrays besides the output (the first is still held)")
+        XCTAssertEqual(first.data, kept, "a held output changed")
+        XCTAssertNotEqual(first.data, second.data)
+        ActivationBuffers.recycle(&second)
+        let again = ActivationBuffers.current.misses
+        XCTAssertEqual(Parallelism.microBatches(network, a, 0..<2).data, kept, "the same input gives the same output")
+        XCTAssertEqual(ActivationBuffers.current.misses, again, "a pass allocated activation arrays")
+    }
+}
