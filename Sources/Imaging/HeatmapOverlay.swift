@@ -3,14 +3,14 @@ import DICOM
 /// Draws a class activation map over an image: the map is bilinearly upsampled to the image,
 /// normalised to its maximum, coloured with a jet ramp and blended where it is strong.
 public enum HeatmapOverlay {
-    /// `image`: RGB 0…255; `map`: row-major `mapWidth` x `mapHeight` non-negative values.
-    /// Returns RGB in [0, 1], at most `maxSide` pixels on its longer side.
-    public static func render(_ image: Image, map: [Float], mapWidth: Int, mapHeight: Int, maxSide: Int = 512) -> Image {
-        let scale = min(1, Double(maxSide) / Double(max(image.width, image.height)))
-        let w = max(1, Int(Double(image.width) * scale)), h = max(1, Int(Double(image.height) * scale))
-        let rgb = ModelInput.rgb(image)
-        let base = rgb.width == w && rgb.height == h ? rgb : Resize.area(rgb, width: w, height: h)
+    /// `pixels`: `width` x `height` 8-bit grey (`channels` 1) or RGB (3), row-major; `map`:
+    /// row-major `mapWidth` x `mapHeight` non-negative values. Returns 8-bit RGB of the same size.
+    public static func render(_ pixels: UnsafeBufferPointer<UInt8>, width w: Int, height h: Int, channels: Int,
+                              map: [Float], mapWidth: Int, mapHeight: Int) -> [UInt8] {
+        precondition(channels == 1 || channels == 3, "overlay on grey or RGB")
+        precondition(pixels.count == w * h * channels && map.count == mapWidth * mapHeight, "overlay sizes")
         let peak = map.max() ?? 0
+        let scale: Float = peak > 0 ? 1 / peak : 0
         // Map-cell centres: sample at ((i + 0.5) / size) * mapSize - 0.5, per column and per row.
         func taps(_ size: Int, _ mapSize: Int) -> [(Int, Int, Float)] {
             (0..<size).map { i in
@@ -20,27 +20,33 @@ public enum HeatmapOverlay {
             }
         }
         let columns = taps(w, mapWidth), rows = taps(h, mapHeight)
-        var out = [Float](repeating: 0, count: w * h * 3)
-        base.pixels.withUnsafeBufferPointer { b in
-            out.withUnsafeMutableBufferPointer { o in
+        return [UInt8](unsafeUninitializedCapacity: w * h * 3) { o, count in
+            map.withUnsafeBufferPointer { m in
                 for y in 0..<h {
                     let (y0, y1, ty) = rows[y]
                     for x in 0..<w {
                         let (x0, x1, tx) = columns[x]
-                        let top = map[y0 * mapWidth + x0] * (1 - tx) + map[y0 * mapWidth + x1] * tx
-                        let bottom = map[y1 * mapWidth + x0] * (1 - tx) + map[y1 * mapWidth + x1] * tx
-                        let v = peak > 0 ? (top * (1 - ty) + bottom * ty) / peak : 0
-                        let (r, g, bl) = jet(v)
+                        let top = m[y0 * mapWidth + x0] * (1 - tx) + m[y0 * mapWidth + x1] * tx
+                        let bottom = m[y1 * mapWidth + x0] * (1 - tx) + m[y1 * mapWidth + x1] * tx
+                        let v = (top * (1 - ty) + bottom * ty) * scale
+                        let (r, g, b) = jet(v)
                         let alpha = 0.55 * v
-                        let p = (y * w + x) * 3
-                        o[p] = b[p] / 255 * (1 - alpha) + r * alpha
-                        o[p + 1] = b[p + 1] / 255 * (1 - alpha) + g * alpha
-                        o[p + 2] = b[p + 2] / 255 * (1 - alpha) + bl * alpha
+                        let p = y * w + x
+                        let (pr, pg, pb) = channels == 3 ? (pixels[p * 3], pixels[p * 3 + 1], pixels[p * 3 + 2])
+                                                         : (pixels[p], pixels[p], pixels[p])
+                        o[p * 3] = blend(pr, r, alpha)
+                        o[p * 3 + 1] = blend(pg, g, alpha)
+                        o[p * 3 + 2] = blend(pb, b, alpha)
                     }
                 }
             }
+            count = w * h * 3
         }
-        return Image(width: w, height: h, channels: 3, pixels: out, photometric: "RGB")
+    }
+
+    /// The image value (0…255) and the colour (0…1) mixed, rounded to 8 bits.
+    @inline(__always) static func blend(_ value: UInt8, _ colour: Float, _ alpha: Float) -> UInt8 {
+        UInt8(min(max(Float(value) * (1 - alpha) + colour * 255 * alpha + 0.5, 0), 255))
     }
 
     /// Blue → cyan → yellow → red for v in [0, 1].

@@ -160,8 +160,6 @@ public final class Scorer {
     func score(_ work: [Work], heads: [Head], runID: Int64, summary: inout ScoringSummary, start: Date,
                progress: (Int, Int, ScoringSummary) -> Void) throws {
         guard !work.isEmpty else { return }
-        // Only the heads with work read their weights.
-        for h in Set(work.map(\.head)).sorted() { try heads[h].load() }
         // Enough prepared images for one batch plus what the workers hold: memory stays bounded.
         let queue = WorkQueue<Prepared>(capacity: options.batchSize + 2 * max(1, options.jobs))
         let counter = IndexCounter()
@@ -176,6 +174,14 @@ public final class Scorer {
             }.start()
         }
         DispatchQueue.global().async { group.wait(); queue.close() }
+        // The weights load while the workers decode; only the heads with work read theirs.
+        do {
+            for h in Set(work.map(\.head)).sorted() { try heads[h].load() }
+        } catch {
+            counter.stop()
+            while queue.take() != nil {}  // lets the workers finish
+            throw error
+        }
 
         var pending: [[Prepared]] = Array(repeating: [], count: heads.count)
         var done = 0
@@ -250,7 +256,7 @@ public final class Scorer {
             DispatchQueue.concurrentPerform(iterations: ready.count) { i in
                 guard let thumbnail = ready[i].thumbnail else { return }
                 let decided = scored[i].decision == head.scoring.positiveClass ? head.positiveIndex : (head.positiveIndex == 0 ? 1 : 0)
-                let path = writeHeatmap(features: features, item: i, classIndex: decided, head: head, thumbnail: thumbnail.image,
+                let path = writeHeatmap(features: features, item: i, classIndex: decided, head: head, thumbnail: thumbnail,
                                         sop: ready[i].work.candidate.sopInstanceUID, directory: directory)
                 lock.lock()
                 paths[i] = path
@@ -261,13 +267,19 @@ public final class Scorer {
         return rows + scored
     }
 
-    func writeHeatmap(features: Tensor, item: Int, classIndex: Int, head: Head, thumbnail: DICOM.Image,
+    func writeHeatmap(features: Tensor, item: Int, classIndex: Int, head: Head, thumbnail: Thumbnail,
                       sop: String, directory: String) -> String? {
         guard let map = ActivationMap.compute(features: features, item: item, classIndex: classIndex,
                                               head: head.classifier.head) else { return nil }
-        let overlay = HeatmapOverlay.render(thumbnail, map: map.values, mapWidth: map.width, mapHeight: map.height)
         let path = "\(directory)/\(SafeName.file(sop))-\(head.name).png"
-        return (try? PNGFile.write(overlay, bitDepth: 8, to: path, fast: true)) != nil ? path : nil
+        let written: Void? = thumbnail.bytes.withUnsafeBufferPointer { pixels in
+            let overlay = HeatmapOverlay.render(pixels, width: thumbnail.width, height: thumbnail.height, channels: thumbnail.channels,
+                                                map: map.values, mapWidth: map.width, mapHeight: map.height)
+            return overlay.withUnsafeBufferPointer {
+                try? PNGEncoder.write($0, width: thumbnail.width, height: thumbnail.height, channels: 3, to: path)
+            }
+        }
+        return written != nil ? path : nil
     }
 }
 
@@ -285,10 +297,6 @@ struct Thumbnail {
         bytes = rgb.pixels.map { UInt8(Swift.min(Swift.max($0, 0), 255).rounded()) }
     }
 
-    var image: DICOM.Image {
-        DICOM.Image(width: width, height: height, channels: channels, pixels: bytes.map(Float.init),
-                    photometric: channels == 1 ? "MONOCHROME2" : "RGB")
-    }
 }
 
 /// A classifier loaded once, on first use, by whichever thread asks first.

@@ -42,14 +42,22 @@ public final class WorkQueue<Element>: @unchecked Sendable {
 /// Hands out the indices 0, 1, 2, … to competing threads.
 public final class IndexCounter: @unchecked Sendable {
     private var value = 0
+    private var stopped = false
     private let lock = NSLock()
 
     public init() {}
 
+    /// Hands out nothing more (the work is abandoned).
+    public func stop() {
+        lock.lock()
+        stopped = true
+        lock.unlock()
+    }
+
     public func take(below limit: Int) -> Int? {
         lock.lock()
         defer { lock.unlock() }
-        guard value < limit else { return nil }
+        guard value < limit, !stopped else { return nil }
         value += 1
         return value - 1
     }
