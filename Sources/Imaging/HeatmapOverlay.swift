@@ -22,21 +22,23 @@ public enum HeatmapOverlay {
         let columns = taps(w, mapWidth), rows = taps(h, mapHeight)
         return [UInt8](unsafeUninitializedCapacity: w * h * 3) { o, count in
             map.withUnsafeBufferPointer { m in
-                for y in 0..<h {
-                    let (y0, y1, ty) = rows[y]
-                    for x in 0..<w {
-                        let (x0, x1, tx) = columns[x]
-                        let top = m[y0 * mapWidth + x0] * (1 - tx) + m[y0 * mapWidth + x1] * tx
-                        let bottom = m[y1 * mapWidth + x0] * (1 - tx) + m[y1 * mapWidth + x1] * tx
-                        let v = (top * (1 - ty) + bottom * ty) * scale
-                        let (r, g, b) = jet(v)
-                        let alpha = 0.55 * v
-                        let p = y * w + x
-                        let (pr, pg, pb) = channels == 3 ? (pixels[p * 3], pixels[p * 3 + 1], pixels[p * 3 + 2])
-                                                         : (pixels[p], pixels[p], pixels[p])
-                        o[p * 3] = blend(pr, r, alpha)
-                        o[p * 3 + 1] = blend(pg, g, alpha)
-                        o[p * 3 + 2] = blend(pb, b, alpha)
+                columns.withUnsafeBufferPointer { columns in
+                    for y in 0..<h {
+                        let (y0, y1, ty) = rows[y]
+                        let top = m.baseAddress! + y0 * mapWidth, bottom = m.baseAddress! + y1 * mapWidth
+                        let source = pixels.baseAddress! + y * w * channels, target = o.baseAddress! + y * w * 3
+                        for x in 0..<w {
+                            let (x0, x1, tx) = columns[x]
+                            let upper = top[x0] * (1 - tx) + top[x1] * tx
+                            let lower = bottom[x0] * (1 - tx) + bottom[x1] * tx
+                            let v = (upper * (1 - ty) + lower * ty) * scale
+                            let (r, g, b) = jet(v)
+                            let alpha = 0.55 * v
+                            let p = source + x * channels, q = target + x * 3
+                            q[0] = blend(p[0], r, alpha)
+                            q[1] = blend(p[channels == 3 ? 1 : 0], g, alpha)
+                            q[2] = blend(p[channels == 3 ? 2 : 0], b, alpha)
+                        }
                     }
                 }
             }

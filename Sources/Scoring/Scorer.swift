@@ -294,9 +294,8 @@ struct Thumbnail {
         height = image.height
         channels = image.channels == 1 ? 1 : 3
         let rgb = channels == 1 ? image : ModelInput.rgb(image)
-        bytes = rgb.pixels.map { UInt8(Swift.min(Swift.max($0, 0), 255).rounded()) }
+        bytes = rgb.pixels.map { UInt8(Swift.min(Swift.max($0, 0), 255) + 0.5) }  // rounded half up: values are ≥ 0
     }
-
 }
 
 /// A classifier loaded once, on first use, by whichever thread asks first.
