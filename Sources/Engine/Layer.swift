@@ -7,8 +7,8 @@ public protocol Layer: AnyObject, Sendable {
     func forward(_ input: Tensor) -> Tensor
 }
 
-/// Layers applied in order.
-/// An inverted residual block's body runs fused, a band of rows at a time (`InvertedBottleneck`).
+/// Layers applied in order; an inverted residual block's body runs fused, a band of rows at a
+/// time (`InvertedBottleneck`). Maps made here go back to the thread's pool once used.
 public final class Sequential: Layer, @unchecked Sendable {
     public let layers: [Layer]
     let bottleneck: InvertedBottleneck?
@@ -18,11 +18,7 @@ public final class Sequential: Layer, @unchecked Sendable {
     }
     public func forward(_ input: Tensor) -> Tensor {
         if let bottleneck, Parallelism.fuseBottlenecks {
-            guard Profiler.shared.enabled else { return bottleneck.forward(input) }
-            let start = DispatchTime.now().uptimeNanoseconds
-            let out = bottleneck.forward(input)
-            Profiler.shared.record("inverted residual (fused)", seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            return out
+            return Profiler.shared.timed("inverted residual (fused)") { bottleneck.forward(input) }
         }
         var x = input
         for (i, layer) in layers.enumerated() {
@@ -50,11 +46,7 @@ public final class Residual: Layer, @unchecked Sendable {
     public func forward(_ input: Tensor) -> Tensor {
         var a = Profiler.shared.run(body, input)
         var b = shortcut.map { Profiler.shared.run($0, input) } ?? input
-        let start = Profiler.shared.enabled ? DispatchTime.now().uptimeNanoseconds : 0
-        let sum = Elementwise.add(a, b, activation: activation)
-        if Profiler.shared.enabled {
-            Profiler.shared.record("residual add", seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
+        let sum = Profiler.shared.timed("residual add") { Elementwise.add(a, b, activation: activation) }
         ActivationBuffers.recycle(&a, unlessSharedWith: input, sum)
         if shortcut != nil { ActivationBuffers.recycle(&b, unlessSharedWith: input, sum) }
         return sum

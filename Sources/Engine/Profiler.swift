@@ -12,12 +12,16 @@ public final class Profiler: @unchecked Sendable {
     @inline(__always)
     func run(_ layer: Layer, _ input: Tensor) -> Tensor {
         guard enabled, !(layer is Sequential), !(layer is Residual), !(layer is SeparableConv2D) else { return layer.forward(input) }
+        return timed(Self.name(of: layer)) { layer.forward(input) }
+    }
+
+    /// `body`'s result, its time recorded under `name` when profiling is on.
+    @inline(__always)
+    func timed(_ name: String, _ body: () -> Tensor) -> Tensor {
+        guard enabled else { return body() }
         let start = DispatchTime.now().uptimeNanoseconds
-        let out = layer.forward(input)
-        var key = Self.name(of: layer)
-        if let c = layer as? Conv2D { key += " \(input.height)x\(input.width) \(c.inChannels)->\(c.outChannels) gf=\(Double(2*out.count*c.inChannels*c.kernelHeight*c.kernelWidth)/1e9)" }
-        if let d = layer as? DepthwiseConv2D { key += " \(input.height)x\(input.width)x\(input.channels) outMB=\(Double(out.count*4)/1e6)" }
-        record(key, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        let out = body()
+        record(name, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         return out
     }
 

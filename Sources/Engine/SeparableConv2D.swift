@@ -1,5 +1,3 @@
-import Foundation
-
 /// Depthwise then pointwise convolution (Xception's SeparableConv2D), the BatchNorm that
 /// follows folded into the pointwise step. With the engine's own GEMM both steps run a band of
 /// rows at a time (`InvertedBottleneck`), so the depthwise output stays in cache.
@@ -27,11 +25,7 @@ public final class SeparableConv2D: Layer, @unchecked Sendable {
 
     public func forward(_ input: Tensor) -> Tensor {
         if let fused, Parallelism.fuseBottlenecks {
-            guard Profiler.shared.enabled else { return fused.forward(input) }
-            let start = DispatchTime.now().uptimeNanoseconds
-            let out = fused.forward(input)
-            Profiler.shared.record("separable conv (fused)", seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            return out
+            return Profiler.shared.timed("separable conv (fused)") { fused.forward(input) }
         }
         return Profiler.shared.run(pointwise, Profiler.shared.run(depthwise, input))
     }
