@@ -27,13 +27,20 @@ static inline __attribute__((target("avx512f"), always_inline)) __m512 act512(__
     return v;
 }
 
+/* Brings row kk of the next panel (two cache lines) towards L2 while this one is multiplied. */
+#define PREFETCH_ROW(pf, kk) do {                                                                      \
+        _mm_prefetch((const char *)((pf) + (size_t)(kk) * NR), _MM_HINT_T1);                        \
+        _mm_prefetch((const char *)((pf) + (size_t)(kk) * NR + 16), _MM_HINT_T1);                   \
+    } while (0)
+
 #define KERNEL(ROWS)                                                                                   \
 static __attribute__((target("avx512f"))) void kernel_##ROWS(const float *a, int lda, const float *bp, int k, \
-        const float *bias, int activation, float *c, int ldc, __mmask16 m0, __mmask16 m1) {        \
+        const float *bias, int activation, float *c, int ldc, __mmask16 m0, __mmask16 m1, const float *pf) { \
     __m512 acc0[ROWS], acc1[ROWS];                                                                  \
     __m512 b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);         \
     for (int r = 0; r < ROWS; r++) { acc0[r] = b0; acc1[r] = b1; }                                  \
     for (int kk = 0; kk < k; kk++) {                                                                \
+        if (pf) PREFETCH_ROW(pf, kk);                                                               \
         __m512 w0 = _mm512_loadu_ps(bp + (size_t)kk * NR), w1 = _mm512_loadu_ps(bp + (size_t)kk * NR + 16); \
         for (int r = 0; r < ROWS; r++) {                                                            \
             __m512 v = _mm512_set1_ps(a[(size_t)r * lda + kk]);                                     \
@@ -51,8 +58,8 @@ KERNEL(12) KERNEL(11) KERNEL(10) KERNEL(9) KERNEL(8) KERNEL(7) KERNEL(6) KERNEL(
 /* The same for a last panel holding at most 16 columns: half the multiplications. */
 #define KERNEL16(ROWS)                                                                                 \
 static __attribute__((target("avx512f"))) void kernel16_##ROWS(const float *a, int lda, const float *bp, int k, \
-        const float *bias, int activation, float *c, int ldc, __mmask16 m0, __mmask16 m1) {        \
-    (void)m1;                                                                                       \
+        const float *bias, int activation, float *c, int ldc, __mmask16 m0, __mmask16 m1, const float *pf) { \
+    (void)m1; (void)pf;                                                                             \
     __m512 acc0[ROWS];                                                                              \
     __m512 b0 = _mm512_maskz_loadu_ps(m0, bias);                                                    \
     for (int r = 0; r < ROWS; r++) acc0[r] = b0;                                                    \
@@ -66,7 +73,8 @@ static __attribute__((target("avx512f"))) void kernel16_##ROWS(const float *a, i
 KERNEL16(12) KERNEL16(11) KERNEL16(10) KERNEL16(9) KERNEL16(8) KERNEL16(7) KERNEL16(6) KERNEL16(5) KERNEL16(4)
 KERNEL16(3) KERNEL16(2) KERNEL16(1)
 
-typedef void (*kernel_fn)(const float *, int, const float *, int, const float *, int, float *, int, __mmask16, __mmask16);
+typedef void (*kernel_fn)(const float *, int, const float *, int, const float *, int, float *, int, __mmask16, __mmask16,
+                          const float *);
 static const kernel_fn kernels[13] = {0, kernel_1, kernel_2, kernel_3, kernel_4, kernel_5, kernel_6, kernel_7,
                                       kernel_8, kernel_9, kernel_10, kernel_11, kernel_12};
 static const kernel_fn kernels16[13] = {0, kernel16_1, kernel16_2, kernel16_3, kernel16_4, kernel16_5, kernel16_6,
@@ -91,9 +99,13 @@ void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, in
             const float *bb = bias + col;
             if (width < NR) { memset(padded_bias, 0, sizeof padded_bias); memcpy(padded_bias, bb, width * sizeof(float)); bb = padded_bias; }
             const kernel_fn *table = width <= 16 ? kernels16 : kernels;
+            /* The first tile of a panel fetches the next panel: weights come from memory once a
+             * pass (a network's weights outgrow the caches) and would stall that tile otherwise. */
+            const float *next = p + 1 < panels ? bp + (size_t)k * NR : NULL;
             for (int r = m0; r < m1; r += MR) {
                 const int rows = m1 - r < MR ? m1 - r : MR;
-                table[rows](a + (size_t)r * k, k, bp, k, bb, activation, c + (size_t)r * ldc + col, ldc, mask0, mask1);
+                table[rows](a + (size_t)r * k, k, bp, k, bb, activation, c + (size_t)r * ldc + col, ldc, mask0, mask1,
+                            r == m0 ? next : NULL);
             }
         }
     }
