@@ -34,10 +34,11 @@ let package = Package(
         .systemLibrary(name: "CCrypto"),
         .systemLibrary(name: "CCharLS", pkgConfig: "charls"),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate"),
 
         .target(name: "DICOM", dependencies: ["CDCMTK", "COpenJPEG", "CCharLS", "CCrypto", "CTurboJPEG"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Imaging", dependencies: ["DICOM", "Engine", "CPNG", "CTurboJPEG"],
+        .target(name: "Imaging", dependencies: ["DICOM", "Engine", "CPNG", "CTurboJPEG", "CDeflate"],
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"],
