@@ -11,11 +11,14 @@ public final class Conv2D: Layer, @unchecked Sendable {
     public let stride: Int
     public let padding: PaddingRule
     public let activation: Activation
-    /// [(ky, kx, ci), co]
-    public let weights: [Float]
+    /// [(ky, kx, ci), co] (unpacked from `panels` on demand when only those are kept).
+    public var weights: [Float] { stored.isEmpty ? PackedGEMM.unpack(panels!, k: kernelHeight * kernelWidth * inChannels, n: outChannels) : stored }
     public let bias: [Float]
     /// `weights` packed for `PackedGEMM` (nil when it is not available).
     let panels: [Float]?
+    /// `weights` as given, kept where a kernel reads them (OpenBLAS, the direct stem kernel, a
+    /// trained copy); empty when the panels alone serve inference (a network's weights are held once).
+    private let stored: [Float]
 
     /// `weights` in OIHW order (PyTorch's). `batchNorm`, when given, is folded into weights and bias.
     public init(weights oihw: [Float], bias: [Float]? = nil, outChannels: Int, inChannels: Int, kernel: (Int, Int),
@@ -40,23 +43,24 @@ public final class Conv2D: Layer, @unchecked Sendable {
             }
             count = w.count
         }
-        self.weights = packed
         self.bias = b
         panels = PackedGEMM.pack(packed, k: kh * kw * inChannels, n: outChannels)
+        stored = panels == nil || inChannels <= Self.directMaxInputChannels ? packed : []
     }
 
     /// Weights already packed [(ky, kx, ci), co] with BatchNorm folded in (a trained copy).
     /// `inference: false` skips packing them for `PackedGEMM` (training rebuilds its layers every
     /// step, where packing would cost more than it saves).
     public init(packed: [Float], bias: [Float], like other: Conv2D, inference: Bool = true) {
-        precondition(packed.count == other.weights.count && bias.count == other.outChannels, "conv weight count")
+        precondition(packed.count == other.inChannels * other.kernelHeight * other.kernelWidth * other.outChannels
+                     && bias.count == other.outChannels, "conv weight count")
         inChannels = other.inChannels; outChannels = other.outChannels
         kernelHeight = other.kernelHeight; kernelWidth = other.kernelWidth
         stride = other.stride; padding = other.padding; activation = other.activation
-        weights = packed
         self.bias = bias
         panels = inference ? PackedGEMM.pack(packed, k: other.inChannels * other.kernelHeight * other.kernelWidth, n: other.outChannels)
                            : nil
+        stored = panels == nil || inChannels <= Self.directMaxInputChannels ? packed : []
     }
 
     /// Output size and the padding used for an input of `height` x `width` (square kernels).
@@ -74,7 +78,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
         if inChannels <= Self.directMaxInputChannels && !pointwise {
             return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
                 input.data.withUnsafeBufferPointer { x in
-                    weights.withUnsafeBufferPointer { wt in
+                    stored.withUnsafeBufferPointer { wt in
                         bias.withUnsafeBufferPointer { b in
                             Parallelism.outputRows(images: n, rows: oh) { img, rows in
                                 dx_conv_direct_nhwc(x.baseAddress! + img * h * w * inChannels, 1, Int32(h), Int32(w),
@@ -123,7 +127,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
                                    activation: activation, out)
                 }
             } else {
-                weights.withUnsafeBufferPointer { Self.gemm(a, rows: rows, k: k, $0.baseAddress!, cout: outChannels, out) }
+                stored.withUnsafeBufferPointer { Self.gemm(a, rows: rows, k: k, $0.baseAddress!, cout: outChannels, out) }
                 dx_bias_activation(out, rows, Int32(outChannels), b.baseAddress, activation.code)
             }
         }

@@ -20,6 +20,16 @@ public enum PackedGEMM {
         }
     }
 
+    /// The panels of `pack` back to `w` [k][n].
+    static func unpack(_ panels: [Float], k: Int, n: Int) -> [Float] {
+        var w = [Float](repeating: 0, count: k * n)
+        for col in 0..<n {
+            let (p, j) = (col / 32, col % 32)
+            for kk in 0..<k { w[kk * n + col] = panels[(p * k + kk) * 32 + j] }
+        }
+        return w
+    }
+
     /// out[rows][n] = act(a[rows][k] × W + bias). Shared among `Parallelism.gemmThreads` cores by
     /// rows when there are many (a batch), else by 32-column panels (one image's small late maps).
     static func run(_ a: UnsafePointer<Float>, rows: Int, k: Int, panels: UnsafePointer<Float>, n: Int,

@@ -32,6 +32,21 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Convolutions served by the packed GEMM keep only its panels; `weights` unpacks them
+    /// (training reads them) in the documented [(ky, kx, ci), co] order.
+    func testWeightsReadBackFromPanels() {
+        var r = Seeded(6)
+        for (k, cin, cout) in [(1, 40, 70), (3, 6, 33), (3, 3, 5)] {
+            let oihw = r.array(cout * cin * k * k)
+            let conv = Conv2D(weights: oihw, outChannels: cout, inChannels: cin, kernel: (k, k), padding: .same)
+            var want = [Float](repeating: 0, count: oihw.count)
+            for o in 0..<cout { for i in 0..<cin { for y in 0..<k { for x in 0..<k {
+                want[((y * k + x) * cin + i) * cout + o] = oihw[((o * cin + i) * k + y) * k + x]
+            } } } }
+            XCTAssertEqual(conv.weights, want, "k\(k) \(cin)→\(cout)")
+        }
+    }
+
     /// im2col runs a band of output rows at a time: a map whose windows span several bands,
     /// the last one short.
     func testUnfoldedConvolutionInBandsMatchesNaiveLoops() {
