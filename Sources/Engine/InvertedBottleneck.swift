@@ -6,8 +6,10 @@ import Foundation
 /// expanded rows computed into a small buffer, filtered by the depthwise kernel into another and
 /// projected straight into the output. The expanded map, the block's largest (112x112x96 floats
 /// is 4.8 MB an image), never leaves the core's cache; rows shared by consecutive bands are kept,
-/// not recomputed. Same kernels, same order of additions: outputs are identical to running the
-/// three layers one after the other. Used only with the engine's own GEMM (`PackedGEMM`).
+/// not recomputed. Without the expanding step it runs Xception's separable convolutions
+/// (depthwise → pointwise), keeping the depthwise output in cache. Same kernels, same order of
+/// additions: outputs are identical to running the layers one after the other. Used only with
+/// the engine's own GEMM (`PackedGEMM`) and on maps larger than two bands.
 final class InvertedBottleneck: @unchecked Sendable {
     let expand: Conv2D?
     let depthwise: DepthwiseConv2D
