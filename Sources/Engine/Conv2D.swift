@@ -63,6 +63,15 @@ public final class Conv2D: Layer, @unchecked Sendable {
         stored = panels == nil || inChannels <= Self.directMaxInputChannels ? packed : []
     }
 
+    /// The same convolution (its arrays shared) with `activation` applied as it stores.
+    init(_ other: Conv2D, activation: Activation) {
+        inChannels = other.inChannels; outChannels = other.outChannels
+        kernelHeight = other.kernelHeight; kernelWidth = other.kernelWidth
+        stride = other.stride; padding = other.padding
+        self.activation = activation
+        bias = other.bias; panels = other.panels; stored = other.stored
+    }
+
     /// Output size and the padding used for an input of `height` x `width` (square kernels).
     public func outputSize(height: Int, width: Int) -> (Int, Int, Padding) {
         padding.output(height: height, width: width, kernel: kernelHeight, stride: stride)

@@ -8,20 +8,36 @@ public protocol Layer: AnyObject, Sendable {
 }
 
 /// Layers applied in order; an inverted residual block's body runs fused, a band of rows at a
-/// time (`InvertedBottleneck`). Maps made here go back to the thread's pool once used.
+/// time (`InvertedBottleneck`), and an activation that follows a convolution is applied as the
+/// convolution stores its output (same values). Maps made here go back to the thread's pool once used.
 public final class Sequential: Layer, @unchecked Sendable {
     public let layers: [Layer]
     let bottleneck: InvertedBottleneck?
+    /// `layers` as run: an activation that follows a convolution is applied as the convolution stores.
+    let plan: [Layer]
     public init(_ layers: [Layer]) {
         self.layers = layers
         bottleneck = InvertedBottleneck(layers)
+        plan = Self.foldingActivations(layers)
+    }
+
+    static func foldingActivations(_ layers: [Layer]) -> [Layer] {
+        var plan: [Layer] = []
+        for layer in layers {
+            if let relu = layer as? ActivationLayer, let folded = (plan.last as? ActivationFoldable)?.applying(relu.activation) {
+                plan[plan.count - 1] = folded
+            } else {
+                plan.append(layer)
+            }
+        }
+        return plan
     }
     public func forward(_ input: Tensor) -> Tensor {
         if let bottleneck, Parallelism.fuseBottlenecks {
             return Profiler.shared.timed("inverted residual (fused)") { bottleneck.forward(input) }
         }
         var x = input
-        for (i, layer) in layers.enumerated() {
+        for (i, layer) in plan.enumerated() {
             let y = Profiler.shared.run(layer, x)
             // A map made here that the next layers no longer need goes back to the pool.
             if i > 0 { ActivationBuffers.recycle(&x, unlessSharedWith: input, y) }
@@ -50,6 +66,23 @@ public final class Residual: Layer, @unchecked Sendable {
         ActivationBuffers.recycle(&a, unlessSharedWith: input, sum)
         if shortcut != nil { ActivationBuffers.recycle(&b, unlessSharedWith: input, sum) }
         return sum
+    }
+}
+
+/// A layer that can apply an activation to its own output as it stores it.
+protocol ActivationFoldable {
+    /// This layer followed by `activation`, or nil when it already applies one.
+    func applying(_ activation: Activation) -> Layer?
+}
+
+extension Conv2D: ActivationFoldable {
+    func applying(_ activation: Activation) -> Layer? { self.activation == .identity ? Conv2D(self, activation: activation) : nil }
+}
+
+extension SeparableConv2D: ActivationFoldable {
+    func applying(_ activation: Activation) -> Layer? {
+        guard let pointwise = pointwise.applying(activation) as? Conv2D else { return nil }
+        return SeparableConv2D(depthwise: depthwise, pointwise: pointwise)
     }
 }
 

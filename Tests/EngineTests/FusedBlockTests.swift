@@ -49,6 +49,29 @@ final class FusedBlockTests: XCTestCase {
     }
 }
 
+/// An activation that follows a convolution is applied as the convolution stores its output.
+final class ActivationFoldingTests: XCTestCase {
+    func testFoldedActivationsGiveTheSameValues() {
+        var r = Seeded(13)
+        let (c, h, w) = (24, 11, 9)
+        func separable(_ a: Activation) -> SeparableConv2D {
+            SeparableConv2D(depthwise: r.array(c * 9), pointwise: r.array(c * c), inChannels: c, outChannels: c, kernel: 3,
+                            padding: .same, batchNorm: nil, activation: a)
+        }
+        let pointwise = Conv2D(weights: r.array(c * c), bias: r.array(c), outChannels: c, inChannels: c, kernel: (1, 1),
+                               padding: .fixed(.none))
+        // Xception's middle flow pattern, a 1x1 conv followed by ReLU6, and a convolution that
+        // already has an activation (its following ReLU stays a layer of its own).
+        let layers: [Layer] = [ActivationLayer(.relu), separable(.identity), ActivationLayer(.relu), separable(.identity),
+                               pointwise, ActivationLayer(.relu6), separable(.relu), ActivationLayer(.relu)]
+        let network = Sequential(layers)
+        XCTAssertEqual(network.plan.count, layers.count - 2)
+        let x = Tensor(shape: [2, h, w, c], data: r.array(2 * h * w * c).map { $0 * 8 }, layout: .nhwc)
+        let want = layers.reduce(x) { $1.forward($0) }
+        XCTAssertEqual(network.forward(x).data, want.data)
+    }
+}
+
 /// Activation arrays come back to the thread's pool and are reused, without ever changing a
 /// tensor the caller still holds.
 final class ActivationBufferTests: XCTestCase {
