@@ -91,6 +91,26 @@ final class ScoringTests: XCTestCase {
         XCTAssertEqual(try db.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM results") }, 5)
     }
 
+    /// Weights load while the workers decode: when they cannot be read, the run stops with the
+    /// file and the reason and writes no result rows.
+    func testUnreadableWeightsStopTheRunWithTheFile() throws {
+        // More images than the queue holds (batch 1 + 2 per worker): workers are waiting on it.
+        let chest = try FileManager.default.contentsOfDirectory(atPath: path("studies/chest")).filter { $0.hasSuffix(".dcm") }.sorted()
+        for name in chest.prefix(8) { try copy("studies/chest/\(name)", as: name) }
+        let model = dir.appendingPathComponent("broken-model")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: path("models/xception-pneumonia/model.json"), toPath: model.appendingPathComponent("model.json").path)
+        try Data("not a safetensors file".utf8).write(to: model.appendingPathComponent("model.safetensors"))
+        let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
+        _ = try Ingestor(database: db, jobs: 2).run(paths: [dir.appendingPathComponent("in").path])
+        var options = Scorer.Options()
+        options.batchSize = 1
+        XCTAssertThrowsError(try Scorer(database: db, heads: [try Scorer.Head(directory: model.path)], options: options).run()) {
+            XCTAssertTrue("\($0)".contains("broken-model/model.safetensors"), "\($0)")
+        }
+        XCTAssertEqual(try db.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM results") }, 0)
+    }
+
     func testReportsEscapeUntrustedTextAndStayInsideTheOutputFolder() throws {
         let evil = dir.appendingPathComponent("in/evil.dcm").path
         try copy("studies/chest/NORMAL2-IM-1427-0001.dcm", as: "evil.dcm")
