@@ -51,14 +51,24 @@ public enum Parallelism {
             return microBatches(layer, input, 0..<n)
         }
         oneCorePerGEMM()
-        let bounds = (0...slices).map { $0 * n / slices }
-        var outputs = [Tensor?](repeating: nil, count: slices)
+        // Each core takes the next micro-batch as it finishes one, so a core slowed down (another
+        // process, a busy neighbour) leaves the rest of the batch to the others.
+        let chunks = Swift.stride(from: 0, to: n, by: microBatch).map { $0..<min($0 + microBatch, n) }
+        var outputs = [Tensor?](repeating: nil, count: chunks.count)
+        var next = 0
         let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: slices) { s in
-            let out = microBatches(layer, input, bounds[s]..<bounds[s + 1])
-            lock.lock()
-            outputs[s] = out
-            lock.unlock()
+        DispatchQueue.concurrentPerform(iterations: slices) { _ in
+            while true {
+                lock.lock()
+                let c = next
+                next += 1
+                lock.unlock()
+                guard c < chunks.count else { return }
+                let out = microBatches(layer, input, chunks[c])
+                lock.lock()
+                outputs[c] = out
+                lock.unlock()
+            }
         }
         let parts = outputs.map { $0! }
         return Tensor(shape: [n] + Array(parts[0].shape.dropFirst()), data: parts.flatMap(\.data), layout: parts[0].layout)
