@@ -4,8 +4,8 @@ import Foundation
 
 /// How the engine uses cores. With one image, the cores share each operation (GEMM rows or
 /// column panels, depthwise and stem rows) through CKernels' worker pool (`split`); with a
-/// batch, the batch is split into one slice per core and each slice runs the whole network on
-/// its own core — no synchronisation between layers — a micro-batch of images at a time.
+/// batch, each core takes the batch's next micro-batch and runs the whole network on it alone —
+/// no synchronisation between layers — then takes the next, until none is left.
 public enum Parallelism {
     /// Cores to use (default: all).
     public nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
