@@ -19,6 +19,8 @@ public final class Conv2D: Layer, @unchecked Sendable {
     /// `weights` as given, kept where a kernel reads them (OpenBLAS, the direct stem kernel, a
     /// trained copy); empty when the panels alone serve inference (a network's weights are held once).
     private let stored: [Float]
+    /// The weights transformed for Winograd F(4x4, 3x3), for 3x3 stride-1 kernels (nil otherwise).
+    let winograd: Winograd?
 
     /// `weights` in OIHW order (PyTorch's). `batchNorm`, when given, is folded into weights and bias.
     public init(weights oihw: [Float], bias: [Float]? = nil, outChannels: Int, inChannels: Int, kernel: (Int, Int),
@@ -46,6 +48,8 @@ public final class Conv2D: Layer, @unchecked Sendable {
         self.bias = b
         panels = PackedGEMM.pack(packed, k: kh * kw * inChannels, n: outChannels)
         stored = panels == nil || inChannels <= Self.directMaxInputChannels ? packed : []
+        winograd = Winograd.applies(kernel: kernel, stride: stride, inChannels: inChannels)
+            ? Winograd(weights: packed, inChannels: inChannels, outChannels: outChannels) : nil
     }
 
     /// Weights already packed [(ky, kx, ci), co] with BatchNorm folded in (a trained copy).
@@ -61,6 +65,8 @@ public final class Conv2D: Layer, @unchecked Sendable {
         panels = inference ? PackedGEMM.pack(packed, k: other.inChannels * other.kernelHeight * other.kernelWidth, n: other.outChannels)
                            : nil
         stored = panels == nil || inChannels <= Self.directMaxInputChannels ? packed : []
+        winograd = inference && Winograd.applies(kernel: (kernelHeight, kernelWidth), stride: stride, inChannels: inChannels)
+            ? Winograd(weights: packed, inChannels: inChannels, outChannels: outChannels) : nil
     }
 
     /// The same convolution (its arrays shared) with `activation` applied as it stores.
@@ -69,7 +75,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
         kernelHeight = other.kernelHeight; kernelWidth = other.kernelWidth
         stride = other.stride; padding = other.padding
         self.activation = activation
-        bias = other.bias; panels = other.panels; stored = other.stored
+        bias = other.bias; panels = other.panels; stored = other.stored; winograd = other.winograd
     }
 
     /// Output size and the padding used for an input of `height` x `width` (square kernels).
@@ -105,6 +111,13 @@ public final class Conv2D: Layer, @unchecked Sendable {
         return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 if pointwise && stride == 1 { multiply(x.baseAddress!, rows: n * oh * ow, k: k, out.baseAddress!); return }
+                if let winograd {
+                    bias.withUnsafeBufferPointer { b in
+                        winograd.run(x.baseAddress!, images: n, height: h, width: w, padding: pad, outHeight: oh,
+                                     outWidth: ow, bias: b.baseAddress!, activation: activation, out.baseAddress!)
+                    }
+                    return
+                }
                 // A band of output rows at a time, so the unfolded windows stay in cache.
                 let band = max(1, min(oh, Self.columnBytes / (ow * k * MemoryLayout<Float>.size)))
                 ActivationBuffers.withScratch(band * ow * k) { col in

@@ -48,7 +48,10 @@ public final class Profiler: @unchecked Sendable {
     static func name(of layer: Layer) -> String {
         switch layer {
         case let c as Conv2D:
-            return c.kernelHeight == 1 && c.kernelWidth == 1 ? "conv 1x1 (GEMM)" : "conv \(c.kernelHeight)x\(c.kernelWidth) (im2col+GEMM)"
+            if c.kernelHeight == 1 && c.kernelWidth == 1 { return "conv 1x1 (GEMM)" }
+            let kind = c.winograd != nil ? "Winograd F(4x4,3x3)"
+                : c.inChannels <= Conv2D.directMaxInputChannels ? "direct" : "im2col+GEMM"
+            return "conv \(c.kernelHeight)x\(c.kernelWidth) (\(kind))"
         case let d as DepthwiseConv2D: return "depthwise \(d.kernel)x\(d.kernel) s\(d.stride)"
         case is SeparableConv2D: return "separable conv"
         case is MaxPool2D: return "max pool"

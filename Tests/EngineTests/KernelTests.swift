@@ -51,7 +51,7 @@ final class KernelTests: XCTestCase {
     /// the last one short.
     func testUnfoldedConvolutionInBandsMatchesNaiveLoops() {
         var r = Seeded(4)
-        let (h, w, cin, cout, k) = (41, 37, 24, 9, 3)
+        let (h, w, cin, cout, k) = (41, 37, 12, 9, 3)  // under 16 inputs: im2col, not Winograd
         XCTAssertGreaterThan(h * w * k * k * cin * 4, 2 * Conv2D.columnBytes, "windows fit one band")
         for (stride, rule) in [(1, PaddingRule.fixed(.none)), (2, .same), (1, .fixed(.symmetric(1)))] {
             let x = Tensor(shape: [2, cin, h, w], data: r.array(2 * cin * h * w))
@@ -62,6 +62,36 @@ final class KernelTests: XCTestCase {
                                   pad: rule.resolve(height: h, width: w, kernel: k, stride: stride))
             XCTAssertEqual(got.shape, want.shape)
             XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-4, "s\(stride) \(rule)")
+        }
+    }
+
+    /// 3x3 stride-1 convolutions with enough input channels run by Winograd F(4x4, 3x3): outputs
+    /// not a multiple of the 4x4 tile, channels not a multiple of the 16-channel transforms or the
+    /// GEMM's panels, every padding rule, several bands of tiles, one image's bands shared by two cores.
+    func testWinogradMatchesNaiveLoops() throws {
+        try XCTSkipUnless(Winograd.enabled, "no packed GEMM here (or DXKIT_WINOGRAD=0)")
+        var r = Seeded(7)
+        defer { Parallelism.gemmThreads = 1 }
+        for threads in [1, 2] {
+            Parallelism.gemmThreads = threads
+            for (h, w, cin, cout) in [(7, 7, 16, 37), (8, 8, 35, 5), (9, 6, 16, 64), (3, 5, 20, 16), (41, 30, 33, 70)] {
+                for rule in [PaddingRule.same, .fixed(.symmetric(1)), .fixed(.none)] {
+                    let pad = rule.resolve(height: h, width: w, kernel: 3, stride: 1)
+                    guard h + pad.top + pad.bottom >= 3, w + pad.left + pad.right >= 3 else { continue }
+                    let x = Tensor(shape: [2, cin, h, w], data: r.array(2 * cin * h * w))
+                    let wt = r.array(cout * cin * 9), b = r.array(cout)
+                    let conv = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (3, 3),
+                                      padding: rule, activation: .relu)
+                    XCTAssertNotNil(conv.winograd)
+                    let got = conv.forward(x).toNCHW()
+                    var want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: 3, stride: 1, pad: pad)
+                    want.data = want.data.map { max($0, 0) }
+                    let scale = want.data.map(abs).max()!
+                    XCTAssertEqual(got.shape, want.shape)
+                    XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5 * scale,
+                                      "\(h)x\(w) \(cin)→\(cout) \(rule) threads \(threads)")
+                }
+            }
         }
     }
 

@@ -35,6 +35,18 @@ void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, in
                     float *c);
 int dx_gemm_supported(void);
 
+/* 3x3 stride-1 convolution by Winograd F(4x4, 3x3) over the packed GEMM (needs dx_gemm_supported()).
+ * dx_winograd_weights turns g [3][3][cin][cout] into u [36][cin][cout]; pack each of the 36 [cin][cout]
+ * with dx_gemm_pack_b, `panel_stride` floats apart. dx_winograd_conv computes output rows
+ * [4 tr0, 4 tr1) (clipped to oh) of one image: in [h][w][cin], out [oh][ow][cout] (the image's whole
+ * output), bias and activation applied, positions outside the input zero; `scratch` holds
+ * dx_winograd_scratch(ow, cin, cout) floats. */
+void dx_winograd_weights(const float *g, int cin, int cout, float *u);
+size_t dx_winograd_scratch(int ow, int cin, int cout);
+void dx_winograd_conv(const float *in, int h, int w, int cin, int pad_top, int pad_left, const float *panels,
+                      size_t panel_stride, int cout, const float *bias, int activation, int oh, int ow, int tr0, int tr1,
+                      float *scratch, float *out);
+
 /* Runs fn(ctx, i) for every i < count on up to `threads` cores (the caller's included), through a
  * pool of worker threads that spin briefly between calls; returns when all have run. One parallel
  * region at a time; fn must not call dx_parallel_for itself. */
