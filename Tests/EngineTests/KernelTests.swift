@@ -124,8 +124,10 @@ final class KernelTests: XCTestCase {
         for (h, w) in sizes {
             for k in [3, 5] {
                 for stride in [1, 2] {
-                    // 52 channels: the 32- and 16-channel four-pixel blocks and the per-pixel rest.
-                    for rule in [PaddingRule.same, .fixed(.symmetric(k / 2))] { for c in [4, 52] {
+                    // 52 channels: the 32- and 16-channel four-pixel blocks and the per-pixel rest;
+                    // 4, 17, 52, 64: the AVX-512 3x3 row kernel's 32-channel blocks, full and masked.
+                    for rule in [PaddingRule.same, .fixed(.symmetric(k / 2)), .fixed(.none)] { for c in [4, 17, 52, 64] {
+                        guard h >= k && w >= k || rule != .fixed(.none) else { continue }
                         let pad = rule.resolve(height: h, width: w, kernel: k, stride: stride)
                         let x = Tensor(shape: [2, c, h, w], data: r.array(2 * c * h * w))
                         let wt = r.array(c * k * k), b = r.array(c)
