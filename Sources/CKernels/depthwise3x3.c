@@ -65,8 +65,21 @@ static void row_avx512(const float *src, int h, int w, int c, const float *weigh
         const float *rows[3];
         for (int ky = 0; ky < 3; ky++)
             rows[ky] = y0 + ky >= 0 && y0 + ky < h ? src + (size_t)(y0 + ky) * w * c + c0 : 0;
+        /* The next output row's new input row, brought towards L2 as this one is walked (large
+         * maps come from L3 or memory). */
+        const float *next = y0 + 3 < h ? src + (size_t)(y0 + 3) * w * c + c0 : 0;
         int ox = 0;
-        for (; ox + 4 <= ow; ox += 4) GROUP(4, REG0, REG1);
+        for (; ox + 4 <= ow; ox += 4) {
+            if (next)
+                for (int j = 0; j < 4; j++) {
+                    const int ix = ox + j + 2 - pad_left;
+                    if (ix >= 0 && ix < w) {
+                        _mm_prefetch((const char *)(next + (size_t)ix * c), _MM_HINT_T1);
+                        _mm_prefetch((const char *)(next + (size_t)ix * c + 16), _MM_HINT_T1);
+                    }
+                }
+            GROUP(4, REG0, REG1);
+        }
         if (ox + 2 <= ow) { GROUP(2, REG0, REG1); ox += 2; }
         if (ox < ow) GROUP(1, REG0, REG1);
     }
