@@ -35,7 +35,8 @@ static inline __attribute__((target("avx512f"), always_inline)) __m512 act512(__
 
 #define KERNEL(ROWS)                                                                                   \
 static __attribute__((target("avx512f"))) void kernel_##ROWS(const float *a, int lda, const float *bp, int k, \
-        const float *bias, int activation, float *c, int ldc, __mmask16 m0, __mmask16 m1, const float *pf) { \
+        const float *bias, int activation, float *c, int ldc, __mmask16 m0, __mmask16 m1, const float *pf,   \
+        const float *add) {                                                                             \
     __m512 acc0[ROWS], acc1[ROWS];                                                                  \
     __m512 b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);         \
     for (int r = 0; r < ROWS; r++) { acc0[r] = b0; acc1[r] = b1; }                                  \
@@ -49,8 +50,13 @@ static __attribute__((target("avx512f"))) void kernel_##ROWS(const float *a, int
         }                                                                                           \
     }                                                                                               \
     for (int r = 0; r < ROWS; r++) {                                                                \
-        _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, act512(acc0[r], activation));                \
-        _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16, m1, act512(acc1[r], activation));           \
+        __m512 v0 = act512(acc0[r], activation), v1 = act512(acc1[r], activation);                  \
+        if (add) {                                                                                  \
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, add + (size_t)r * ldc));               \
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, add + (size_t)r * ldc + 16));          \
+        }                                                                                           \
+        _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, v0);                                         \
+        _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16, m1, v1);                                    \
     }                                                                                               \
 }
 KERNEL(12) KERNEL(11) KERNEL(10) KERNEL(9) KERNEL(8) KERNEL(7) KERNEL(6) KERNEL(5) KERNEL(4) KERNEL(3) KERNEL(2) KERNEL(1)
@@ -58,7 +64,8 @@ KERNEL(12) KERNEL(11) KERNEL(10) KERNEL(9) KERNEL(8) KERNEL(7) KERNEL(6) KERNEL(
 /* The same for a last panel holding at most 16 columns: half the multiplications. */
 #define KERNEL16(ROWS)                                                                                 \
 static __attribute__((target("avx512f"))) void kernel16_##ROWS(const float *a, int lda, const float *bp, int k, \
-        const float *bias, int activation, float *c, int ldc, __mmask16 m0, __mmask16 m1, const float *pf) { \
+        const float *bias, int activation, float *c, int ldc, __mmask16 m0, __mmask16 m1, const float *pf,   \
+        const float *add) {                                                                             \
     (void)m1; (void)pf;                                                                             \
     __m512 acc0[ROWS];                                                                              \
     __m512 b0 = _mm512_maskz_loadu_ps(m0, bias);                                                    \
@@ -68,22 +75,26 @@ static __attribute__((target("avx512f"))) void kernel16_##ROWS(const float *a, i
         for (int r = 0; r < ROWS; r++)                                                              \
             acc0[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)r * lda + kk]), w0, acc0[r]);        \
     }                                                                                               \
-    for (int r = 0; r < ROWS; r++) _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, act512(acc0[r], activation)); \
+    for (int r = 0; r < ROWS; r++) {                                                                \
+        __m512 v0 = act512(acc0[r], activation);                                                    \
+        if (add) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, add + (size_t)r * ldc));          \
+        _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, v0);                                         \
+    }                                                                                               \
 }
 KERNEL16(12) KERNEL16(11) KERNEL16(10) KERNEL16(9) KERNEL16(8) KERNEL16(7) KERNEL16(6) KERNEL16(5) KERNEL16(4)
 KERNEL16(3) KERNEL16(2) KERNEL16(1)
 
 typedef void (*kernel_fn)(const float *, int, const float *, int, const float *, int, float *, int, __mmask16, __mmask16,
-                          const float *);
+                          const float *, const float *);
 static const kernel_fn kernels[13] = {0, kernel_1, kernel_2, kernel_3, kernel_4, kernel_5, kernel_6, kernel_7,
                                       kernel_8, kernel_9, kernel_10, kernel_11, kernel_12};
 static const kernel_fn kernels16[13] = {0, kernel16_1, kernel16_2, kernel16_3, kernel16_4, kernel16_5, kernel16_6,
                                         kernel16_7, kernel16_8, kernel16_9, kernel16_10, kernel16_11, kernel16_12};
 
-/* c[m][n] = act(a[m][k] × B + bias), B packed by dx_gemm_pack_b. */
+/* c[m][n] = act(a[m][k] × B + bias) (+ add[m][n]), B packed by dx_gemm_pack_b. */
 __attribute__((target("avx512f")))
-void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias, int activation,
-                    float *c) {
+void dx_gemm_packed_add(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias,
+                        int activation, const float *add, float *c) {
     const int panels = (n + NR - 1) / NR;
     /* Rows per block: the block of A stays in L2 while every panel of B passes over it. */
     int mb = (256 * 1024) / (k * 4);
@@ -105,10 +116,15 @@ void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, in
             for (int r = m0; r < m1; r += MR) {
                 const int rows = m1 - r < MR ? m1 - r : MR;
                 table[rows](a + (size_t)r * k, k, bp, k, bb, activation, c + (size_t)r * ldc + col, ldc, mask0, mask1,
-                            r == m0 ? next : NULL);
+                            r == m0 ? next : NULL, add ? add + (size_t)r * ldc + col : NULL);
             }
         }
     }
+}
+
+void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias, int activation,
+                    float *c) {
+    dx_gemm_packed_add(a, m, k, packed, n, ldc, bias, activation, NULL, c);
 }
 
 int dx_gemm_supported(void) { return __builtin_cpu_supports("avx512f"); }
@@ -118,6 +134,10 @@ void dx_gemm_pack_b(const float *b, int k, int n, float *packed) { (void)b; (voi
 void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias, int activation,
                     float *c) {
     (void)a; (void)m; (void)k; (void)packed; (void)n; (void)bias; (void)activation; (void)c;
+}
+void dx_gemm_packed_add(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias,
+                        int activation, const float *add, float *c) {
+    (void)a; (void)m; (void)k; (void)packed; (void)n; (void)bias; (void)activation; (void)add; (void)c;
 }
 int dx_gemm_supported(void) { return 0; }
 #endif

@@ -166,30 +166,54 @@ void dx_activation(const float *restrict in, float *restrict out, long count, in
     }
 }
 
+/* Max over one output pixel's window rows [y0, y1) x columns [x0, x1), channels [c0, c0 + width),
+ * kept in registers across the taps (width a compile-time constant after inlining), plus
+ * `addend`'s value when given. */
+static inline __attribute__((always_inline)) void max_block(const float *restrict src, int w, int c, int y0, int y1,
+                                                            int x0, int x1, int c0, int width,
+                                                            const float *restrict addend, float *restrict o) {
+    float m[BLOCK];
+    for (int j = 0; j < width; j++) m[j] = -FLT_MAX;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            const float *p = src + ((size_t)y * w + x) * c + c0;
+            for (int j = 0; j < width; j++) m[j] = m[j] > p[j] ? m[j] : p[j];
+        }
+    if (addend)
+        for (int j = 0; j < width; j++) o[c0 + j] = m[j] + addend[c0 + j];
+    else
+        for (int j = 0; j < width; j++) o[c0 + j] = m[j];
+}
+
 MULTIVERSION
 void dx_pool_nhwc(const float *restrict in, int n, int h, int w, int c, int k, int stride, int pad_top, int pad_left,
-                  int oh, int ow, int average, float *restrict out) {
+                  int oh, int ow, int average, const float *restrict addend, float *restrict out) {
     for (int img = 0; img < n; img++) {
+        const float *src = in + (size_t)img * h * w * c;
         for (int oy = 0; oy < oh; oy++) {
             const int y0 = imax(oy * stride - pad_top, 0), y1 = imin(oy * stride - pad_top + k, h);
             for (int ox = 0; ox < ow; ox++) {
                 const int x0 = imax(ox * stride - pad_left, 0), x1 = imin(ox * stride - pad_left + k, w);
-                float *o = out + (((size_t)img * oh + oy) * ow + ox) * c;
-                for (int j = 0; j < c; j++) o[j] = average ? 0.0f : -FLT_MAX;
-                for (int y = y0; y < y1; y++) {
+                const size_t at = (((size_t)img * oh + oy) * ow + ox) * c;
+                float *o = out + at;
+                const float *add = addend ? addend + at : 0;
+                if (!average) {
+                    int c0 = 0;
+                    for (; c0 + BLOCK <= c; c0 += BLOCK) max_block(src, w, c, y0, y1, x0, x1, c0, BLOCK, add, o);
+                    for (; c0 + 16 <= c; c0 += 16) max_block(src, w, c, y0, y1, x0, x1, c0, 16, add, o);
+                    if (c0 < c) max_block(src, w, c, y0, y1, x0, x1, c0, c - c0, add, o);
+                    continue;
+                }
+                for (int j = 0; j < c; j++) o[j] = 0.0f;
+                for (int y = y0; y < y1; y++)
                     for (int x = x0; x < x1; x++) {
-                        const float *p = in + (((size_t)img * h + y) * w + x) * c;
-                        if (average) {
-                            for (int j = 0; j < c; j++) o[j] += p[j];
-                        } else {
-                            for (int j = 0; j < c; j++) o[j] = o[j] > p[j] ? o[j] : p[j];
-                        }
+                        const float *p = src + ((size_t)y * w + x) * c;
+                        for (int j = 0; j < c; j++) o[j] += p[j];
                     }
-                }
-                if (average) {
-                    const float scale = 1.0f / (float)((y1 - y0) * (x1 - x0));
-                    for (int j = 0; j < c; j++) o[j] *= scale;
-                }
+                const float scale = 1.0f / (float)((y1 - y0) * (x1 - x0));
+                for (int j = 0; j < c; j++) o[j] *= scale;
+                if (add)
+                    for (int j = 0; j < c; j++) o[j] += add[j];
             }
         }
     }

@@ -139,18 +139,37 @@ public final class Conv2D: Layer, @unchecked Sendable {
     /// Bytes of unfolded windows (im2col) a band of output rows aims at.
     static let columnBytes = 256 * 1024
 
-    /// out[rows, cout] = act(a[rows, k] × W + bias): the packed GEMM (bias and activation fused)
-    /// or OpenBLAS then the bias/activation pass.
-    func multiply(_ a: UnsafePointer<Float>, rows: Int, k: Int, _ out: UnsafeMutablePointer<Float>) {
+    /// out[rows, cout] = act(a[rows, k] × W + bias) (+ addend): the packed GEMM (bias, activation
+    /// and addend fused) or OpenBLAS then the bias/activation pass (and the addition).
+    func multiply(_ a: UnsafePointer<Float>, rows: Int, k: Int, adding addend: UnsafePointer<Float>? = nil,
+                  _ out: UnsafeMutablePointer<Float>) {
         bias.withUnsafeBufferPointer { b in
             if let panels {
                 panels.withUnsafeBufferPointer { p in
                     PackedGEMM.run(a, rows: rows, k: k, panels: p.baseAddress!, n: outChannels, bias: b.baseAddress!,
-                                   activation: activation, out)
+                                   activation: activation, adding: addend, out)
                 }
             } else {
                 stored.withUnsafeBufferPointer { Self.gemm(a, rows: rows, k: k, $0.baseAddress!, cout: outChannels, out) }
                 dx_bias_activation(out, rows, Int32(outChannels), b.baseAddress, activation.code)
+                if let addend { dx_add_activation(out, addend, out, rows * outChannels, 0) }
+            }
+        }
+    }
+
+    /// `forward(input)` + `addend` (a residual connection's other branch, the output's shape):
+    /// a 1x1 convolution adds it as the GEMM stores its tiles; others add it afterwards.
+    public func forward(_ nhwc: Tensor, adding addend: Tensor) -> Tensor {
+        let input = nhwc.toNHWC()
+        guard isPointwise, addend.layout == .nhwc, addend.shape == [input.batch, input.height, input.width, outChannels]
+        else { return Elementwise.add(consuming: forward(input), addend) }
+        precondition(input.channels == inChannels, "conv expects \(inChannels) channels, got \(input.channels)")
+        return Tensor(shape: addend.shape, layout: .nhwc) { out in
+            input.data.withUnsafeBufferPointer { x in
+                addend.data.withUnsafeBufferPointer { r in
+                    multiply(x.baseAddress!, rows: input.batch * input.height * input.width, k: inChannels,
+                             adding: r.baseAddress!, out.baseAddress!)
+                }
             }
         }
     }
@@ -161,11 +180,12 @@ public final class Conv2D: Layer, @unchecked Sendable {
     }
 
     /// `multiply` on the calling core alone, with the packed GEMM (`panels` must exist).
-    func multiplyOnThisCore(_ a: UnsafePointer<Float>, rows: Int, _ out: UnsafeMutablePointer<Float>) {
+    func multiplyOnThisCore(_ a: UnsafePointer<Float>, rows: Int, adding addend: UnsafePointer<Float>? = nil,
+                            _ out: UnsafeMutablePointer<Float>) {
         panels!.withUnsafeBufferPointer { p in
             bias.withUnsafeBufferPointer { b in
-                dx_gemm_packed(a, Int32(rows), Int32(inChannels), p.baseAddress, Int32(outChannels), Int32(outChannels),
-                               b.baseAddress, activation.code, out)
+                dx_gemm_packed_add(a, Int32(rows), Int32(inChannels), p.baseAddress, Int32(outChannels), Int32(outChannels),
+                                   b.baseAddress, activation.code, addend, out)
             }
         }
     }

@@ -33,7 +33,9 @@ final class InvertedBottleneck: @unchecked Sendable {
         self.project = project
     }
 
-    func forward(_ nhwc: Tensor) -> Tensor {
+    /// The body's output, plus `addend` (a residual connection's other branch, the output's
+    /// shape, NHWC) when given, added as the projecting GEMM stores.
+    func forward(_ nhwc: Tensor, adding addend: Tensor? = nil) -> Tensor {
         let input = nhwc.toNHWC()
         let cin = expand?.inChannels ?? depthwise.channels
         precondition(input.channels == cin, "inverted residual expects \(cin) channels, got \(input.channels)")
@@ -49,24 +51,33 @@ final class InvertedBottleneck: @unchecked Sendable {
             var filtered = depthwise.forward(expanded)
             if expand != nil { ActivationBuffers.recycle(&expanded) }
             defer { ActivationBuffers.recycle(&filtered) }
+            if let addend { return project.forward(filtered, adding: addend) }
             return project.forward(filtered)
+        }
+        if let addend {
+            precondition(addend.layout == .nhwc && addend.shape == [n, oh, ow, project.outChannels],
+                         "cannot add \(addend.shape) to a block's output [\(n), \(oh), \(ow), \(project.outChannels)]")
         }
         // Output rows per band: their input rows ((band - 1) * s + k of them) within bandBytes,
         // the bands of a map made near-equal.
         let most = max(1, min(oh, (max(k, Self.bandBytes / rowBytes) - k) / s + 1))
         let bands = (oh + most - 1) / most
         let map = Map(height: h, width: w, cin: cin, outHeight: oh, outWidth: ow, padding: pad, band: (oh + bands - 1) / bands)
+        let imageSize = oh * ow * project.outChannels
         return Tensor(shape: [n, oh, ow, project.outChannels], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
+              (addend?.data ?? []).withUnsafeBufferPointer { r in
                 Parallelism.outputRows(images: n, rows: oh) { img, rows in
                     let expandedRows = expand == nil ? 0 : (map.band - 1) * s + k
                     ActivationBuffers.withScratch(max(1, expandedRows * w * hidden)) { expanded in
                         ActivationBuffers.withScratch(map.band * ow * hidden) { filtered in
                             run(map, image: x.baseAddress! + img * h * w * cin, rows: rows, expanded: expanded, filtered: filtered,
-                                out: out.baseAddress! + img * oh * ow * project.outChannels)
+                                addend: addend == nil ? nil : r.baseAddress! + img * imageSize,
+                                out: out.baseAddress! + img * imageSize)
                         }
                     }
                 }
+              }
             }
         }
     }
@@ -80,7 +91,7 @@ final class InvertedBottleneck: @unchecked Sendable {
 
     /// Output rows `rows` of one image, a band at a time, into `out` (the image's output).
     private func run(_ map: Map, image: UnsafePointer<Float>, rows: Range<Int>, expanded: UnsafeMutablePointer<Float>,
-                     filtered: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                     filtered: UnsafeMutablePointer<Float>, addend: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
         let (h, w, hidden) = (map.height, map.width, depthwise.channels)
         let (k, s, pad) = (depthwise.kernel, depthwise.stride, map.padding)
         let rowSize = w * hidden
@@ -109,7 +120,8 @@ final class InvertedBottleneck: @unchecked Sendable {
             // would take outside them are padding (or unused), as in the full map.
             depthwise.run(source, height: sourceRows, width: w, padTop: pad.top + first - r0 * s, padLeft: pad.left,
                           rows: r1 - r0, outWidth: map.outWidth, filtered)
-            project.multiplyOnThisCore(filtered, rows: (r1 - r0) * map.outWidth, out + r0 * map.outWidth * project.outChannels)
+            let at = r0 * map.outWidth * project.outChannels
+            project.multiplyOnThisCore(filtered, rows: (r1 - r0) * map.outWidth, adding: addend.map { $0 + at }, out + at)
         }
     }
 }

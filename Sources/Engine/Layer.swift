@@ -36,8 +36,28 @@ public final class Sequential: Layer, @unchecked Sendable {
         if let bottleneck, Parallelism.fuseBottlenecks {
             return Profiler.shared.timed("inverted residual (fused)") { bottleneck.forward(input) }
         }
+        return run(plan[...], input)
+    }
+
+    /// Whether `forward(_:adding:)` adds as its last layer stores (else it is not offered).
+    var addsAsItStores: Bool {
+        (bottleneck == nil || !Parallelism.fuseBottlenecks) && plan.last is AddingLayer
+    }
+
+    /// `forward(input)` + `addend`, the sum made by the last layer as it stores (`addsAsItStores`).
+    func forward(_ input: Tensor, adding addend: Tensor) -> Tensor {
+        guard addsAsItStores, let last = plan.last as? AddingLayer else {
+            return Elementwise.add(consuming: forward(input), addend)
+        }
+        var x = run(plan.dropLast(), input)
+        let y = last.forward(x, adding: addend)
+        if plan.count > 1 { ActivationBuffers.recycle(&x, unlessSharedWith: input, y, addend) }
+        return y
+    }
+
+    private func run(_ layers: ArraySlice<Layer>, _ input: Tensor) -> Tensor {
         var x = input
-        for (i, layer) in plan.enumerated() {
+        for (i, layer) in layers.enumerated() {
             let y = Profiler.shared.run(layer, x)
             // A map made here that the next layers no longer need goes back to the pool.
             if i > 0 { ActivationBuffers.recycle(&x, unlessSharedWith: input, y) }
@@ -60,6 +80,13 @@ public final class Residual: Layer, @unchecked Sendable {
     }
 
     public func forward(_ input: Tensor) -> Tensor {
+        // The body's last layer adds the other branch as it stores its output, when it can.
+        if activation == .identity, let body = body as? Sequential, body.addsAsItStores {
+            var b = shortcut.map { Profiler.shared.run($0, input) } ?? input
+            let sum = body.forward(input, adding: b)
+            if shortcut != nil { ActivationBuffers.recycle(&b, unlessSharedWith: input, sum) }
+            return sum
+        }
         var a = Profiler.shared.run(body, input)
         var b = shortcut.map { Profiler.shared.run($0, input) } ?? input
         let sum = Profiler.shared.timed("residual add") { Elementwise.add(a, b, activation: activation) }
@@ -97,7 +124,24 @@ public final class ActivationLayer: Layer, @unchecked Sendable {
     }
 }
 
+/// A layer that can add a map of its output's shape to its output as it stores it, so that a
+/// residual connection's sum takes no pass of its own: `forward(x, adding: r)` equals
+/// `forward(x)` + r exactly (the addition comes after the layer's own activation).
+protocol AddingLayer: Layer {
+    func forward(_ input: Tensor, adding addend: Tensor) -> Tensor
+}
+
+extension Conv2D: AddingLayer {}
+
 public enum Elementwise {
+    /// `a` + `b`, `a`'s storage given back to the thread's pool (a map made only to be added).
+    static func add(consuming a: Tensor, _ b: Tensor) -> Tensor {
+        var a = a
+        let sum = add(a, b)
+        ActivationBuffers.recycle(&a, unlessSharedWith: b, sum)
+        return sum
+    }
+
     public static func add(_ a: Tensor, _ b: Tensor, activation: Activation = .identity) -> Tensor {
         precondition(a.shape == b.shape, "cannot add \(a.shape) and \(b.shape)")
         return Tensor(shape: a.shape, layout: a.layout) { out in

@@ -30,10 +30,12 @@ public enum PackedGEMM {
         return w
     }
 
-    /// out[rows][n] = act(a[rows][k] × W + bias). Shared among `Parallelism.gemmThreads` cores by
-    /// rows when there are many (a batch), else by 32-column panels (one image's small late maps).
+    /// out[rows][n] = act(a[rows][k] × W + bias) (+ addend[rows][n] when given). Shared among
+    /// `Parallelism.gemmThreads` cores by rows when there are many (a batch), else by 32-column
+    /// panels (one image's small late maps).
     static func run(_ a: UnsafePointer<Float>, rows: Int, k: Int, panels: UnsafePointer<Float>, n: Int,
-                    bias: UnsafePointer<Float>, activation: Activation, _ out: UnsafeMutablePointer<Float>) {
+                    bias: UnsafePointer<Float>, activation: Activation, adding addend: UnsafePointer<Float>? = nil,
+                    _ out: UnsafeMutablePointer<Float>) {
         let threads = Parallelism.gemmThreads, panelCount = (n + 31) / 32
         if threads > 1 && rows >= 48 * threads {
             // Row chunks in multiples of the 12-row tile.
@@ -41,17 +43,18 @@ public enum PackedGEMM {
             Parallelism.split(threads) { t in
                 let lo = bounds[t], hi = t == threads - 1 ? rows : bounds[t + 1]
                 guard hi > lo else { return }
-                dx_gemm_packed(a + lo * k, Int32(hi - lo), Int32(k), panels, Int32(n), Int32(n), bias, activation.code, out + lo * n)
+                dx_gemm_packed_add(a + lo * k, Int32(hi - lo), Int32(k), panels, Int32(n), Int32(n), bias, activation.code,
+                                   addend.map { $0 + lo * n }, out + lo * n)
             }
         } else if threads > 1 && panelCount >= 2 {
             let parts = Parallelism.chunks(panelCount, parts: threads)
             Parallelism.split(parts.count) { t in
                 let first = parts[t].lowerBound * 32, width = min(n, parts[t].upperBound * 32) - first
-                dx_gemm_packed(a, Int32(rows), Int32(k), panels + first * k, Int32(width), Int32(n), bias + first,
-                               activation.code, out + first)
+                dx_gemm_packed_add(a, Int32(rows), Int32(k), panels + first * k, Int32(width), Int32(n), bias + first,
+                                   activation.code, addend.map { $0 + first }, out + first)
             }
         } else {
-            dx_gemm_packed(a, Int32(rows), Int32(k), panels, Int32(n), Int32(n), bias, activation.code, out)
+            dx_gemm_packed_add(a, Int32(rows), Int32(k), panels, Int32(n), Int32(n), bias, activation.code, addend, out)
         }
     }
 }

@@ -15,6 +15,14 @@ public final class MaxPool2D: Layer, @unchecked Sendable {
     }
 }
 
+extension MaxPool2D: AddingLayer {
+    func forward(_ input: Tensor, adding addend: Tensor) -> Tensor {
+        Profiler.shared.timed("max pool + residual add") {
+            Pool.run(input.toNHWC(), kernel: kernel, stride: stride, padding: padding, average: false, adding: addend)
+        }
+    }
+}
+
 /// Average pooling on NHWC maps; padded positions are excluded from the average (count_include_pad=False).
 public final class AvgPool2D: Layer, @unchecked Sendable {
     public let kernel: Int, stride: Int
@@ -30,13 +38,22 @@ public final class AvgPool2D: Layer, @unchecked Sendable {
 }
 
 enum Pool {
-    static func run(_ input: Tensor, kernel: Int, stride: Int, padding: PaddingRule, average: Bool) -> Tensor {
+    /// The pooled map, plus `addend` (NHWC, the output's shape) when given.
+    static func run(_ input: Tensor, kernel: Int, stride: Int, padding: PaddingRule, average: Bool,
+                    adding addend: Tensor? = nil) -> Tensor {
         let (n, h, w, c) = (input.batch, input.height, input.width, input.channels)
         let (oh, ow, pad) = padding.output(height: h, width: w, kernel: kernel, stride: stride)
+        if let addend {
+            precondition(addend.layout == .nhwc && addend.shape == [n, oh, ow, c],
+                         "cannot add \(addend.shape) to a pooled map [\(n), \(oh), \(ow), \(c)]")
+        }
         return Tensor(shape: [n, oh, ow, c], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
-                dx_pool_nhwc(x.baseAddress, Int32(n), Int32(h), Int32(w), Int32(c), Int32(kernel), Int32(stride),
-                             Int32(pad.top), Int32(pad.left), Int32(oh), Int32(ow), average ? 1 : 0, out.baseAddress)
+                (addend?.data ?? []).withUnsafeBufferPointer { r in
+                    dx_pool_nhwc(x.baseAddress, Int32(n), Int32(h), Int32(w), Int32(c), Int32(kernel), Int32(stride),
+                                 Int32(pad.top), Int32(pad.left), Int32(oh), Int32(ow), average ? 1 : 0,
+                                 addend == nil ? nil : r.baseAddress, out.baseAddress)
+                }
             }
         }
     }

@@ -30,3 +30,14 @@ public final class SeparableConv2D: Layer, @unchecked Sendable {
         return Profiler.shared.run(pointwise, Profiler.shared.run(depthwise, input))
     }
 }
+
+extension SeparableConv2D: AddingLayer {
+    func forward(_ input: Tensor, adding addend: Tensor) -> Tensor {
+        if let fused, Parallelism.fuseBottlenecks {
+            return Profiler.shared.timed("separable conv + residual add") { fused.forward(input, adding: addend) }
+        }
+        var filtered = Profiler.shared.run(depthwise, input)
+        defer { ActivationBuffers.recycle(&filtered, unlessSharedWith: input) }
+        return Profiler.shared.timed("conv 1x1 + residual add") { pointwise.forward(filtered, adding: addend) }
+    }
+}

@@ -198,12 +198,13 @@ final class KernelTests: XCTestCase {
 
     func testPoolingAndDense() {
         var r = Seeded(4)
-        for (h, w) in sizes where h >= 3 && w >= 3 {
-            let x = Tensor(shape: [2, 3, h, w], data: r.array(6 * h * w))
+        // 83 channels: the max kernel's 64- and 16-channel blocks and the rest.
+        for (h, w) in sizes where h >= 3 && w >= 3 { for c in [3, 83] {
+            let x = Tensor(shape: [2, c, h, w], data: r.array(2 * c * h * w))
             let pad = Padding.same(height: h, width: w, kernel: 3, stride: 2)
             let got = MaxPool2D(kernel: 3, stride: 2, padding: .same).forward(x).toNCHW()
-            XCTAssertEqual(got.data, Naive.maxPool(x, k: 3, stride: 2, pad: pad).data)
-        }
+            XCTAssertEqual(got.data, Naive.maxPool(x, k: 3, stride: 2, pad: pad).data, "\(h)x\(w) c\(c)")
+        } }
         let x = Tensor(shape: [2, 3, 4, 5], data: r.array(120))
         let gap = GlobalAveragePool().forward(x)
         XCTAssertEqual(GlobalAveragePool().forward(x.toNHWC()).data, gap.data, "GAP is layout-independent")

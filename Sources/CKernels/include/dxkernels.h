@@ -33,6 +33,10 @@ void dx_conv_direct_nhwc(const float *in, int n, int h, int w, int cin, const fl
 void dx_gemm_pack_b(const float *b, int k, int n, float *packed);
 void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias, int activation,
                     float *c);
+/* The same, then c[i][j] += add[i][j] (rows of `add` also `ldc` apart): a residual connection's sum
+ * made as the tiles are stored (act(a x B + bias) + add, as the separate addition would give). */
+void dx_gemm_packed_add(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias,
+                        int activation, const float *add, float *c);
 int dx_gemm_supported(void);
 
 /* 3x3 stride-1 convolution by Winograd F(4x4, 3x3) over the packed GEMM (needs dx_gemm_supported()).
@@ -66,9 +70,10 @@ void dx_activation(const float *in, float *out, long count, int activation);
  * grad[i] is kept where the output is on the activation's sloped part, zeroed elsewhere. */
 void dx_activation_backward(const float *out, float *grad, long count, int activation);
 
-/* Max (average = 0) or average (1, padding excluded) pooling, output [n][oh][ow][c]. */
+/* Max (average = 0) or average (1, padding excluded) pooling, output [n][oh][ow][c], plus
+ * `addend` [n][oh][ow][c] when not NULL (a residual connection's other branch). */
 void dx_pool_nhwc(const float *in, int n, int h, int w, int c, int k, int stride, int pad_top, int pad_left,
-                  int oh, int ow, int average, float *out);
+                  int oh, int ow, int average, const float *addend, float *out);
 
 #ifdef __cplusplus
 }

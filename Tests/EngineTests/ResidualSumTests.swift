@@ -1,0 +1,65 @@
+@testable import Engine
+import XCTest
+
+/// A residual connection's sum is made by the body's last layer as it stores (a 1x1
+/// convolution's GEMM, a max pool): the result must equal the body, the shortcut and a separate
+/// addition, exactly.
+final class ResidualSumTests: XCTestCase {
+    override func tearDown() {
+        Parallelism.gemmThreads = 1
+    }
+
+    func separable(_ r: inout Seeded, _ cin: Int, _ cout: Int, _ activation: Activation) -> SeparableConv2D {
+        SeparableConv2D(depthwise: r.array(cin * 9), pointwise: r.array(cout * cin), inChannels: cin, outChannels: cout,
+                        kernel: 3, padding: .same, batchNorm: nil, activation: activation)
+    }
+
+    /// Xception's residual blocks: the entry flow's (… → max pool, plus a strided 1x1 shortcut)
+    /// and the middle flow's (relu → separable convolutions, plus the input), on maps small
+    /// enough to run layer by layer and large enough to run in bands, on one core and two.
+    func testBlocksEqualBodyPlusShortcut() {
+        var r = Seeded(21)
+        for (h, w, c) in [(9, 9, 40), (5, 7, 33), (47, 45, 72)] {
+            let entryBody = Sequential([ActivationLayer(.relu), separable(&r, c, c, .relu), separable(&r, c, c, .identity),
+                                        MaxPool2D(kernel: 3, stride: 2, padding: .same)])
+            let shortcut = Conv2D(weights: r.array(c * c), bias: r.array(c), outChannels: c, inChannels: c, kernel: (1, 1),
+                                  stride: 2, padding: .same)
+            let middleBody = Sequential([ActivationLayer(.relu), separable(&r, c, c, .relu), separable(&r, c, c, .identity)])
+            XCTAssertTrue(entryBody.addsAsItStores)
+            XCTAssertTrue(middleBody.addsAsItStores)
+            let x = Tensor(shape: [2, h, w, c], data: r.array(2 * h * w * c), layout: .nhwc)
+            for threads in [1, 2] {
+                Parallelism.gemmThreads = threads
+                let label = "\(h)x\(w)x\(c) threads \(threads)"
+                let entry = Residual(entryBody, shortcut: shortcut).forward(x)
+                let entryWant = Elementwise.add(entryBody.forward(x), shortcut.forward(x))
+                XCTAssertEqual(entry.shape, entryWant.shape, label)
+                XCTAssertEqual(entry.data, entryWant.data, "entry block " + label)
+                let middle = Residual(middleBody).forward(x)
+                let middleWant = Elementwise.add(middleBody.forward(x), x)
+                XCTAssertEqual(middle.data, middleWant.data, "middle block " + label)
+                XCTAssertNotEqual(middle.data, middleBody.forward(x).data, "the input was added")
+            }
+        }
+    }
+
+    /// The GEMM's addition on its own: rows shared between cores (a batch) and columns shared
+    /// (one small image), outputs not a multiple of the 32-wide panels, a fused activation.
+    func testPointwiseConvolutionAddsAsItStores() throws {
+        try XCTSkipUnless(PackedGEMM.available, "the packed GEMM needs AVX-512F")
+        var r = Seeded(22)
+        for threads in [1, 2] {
+            Parallelism.gemmThreads = threads
+            for (n, h, w, cin, cout) in [(2, 9, 9, 40, 70), (1, 3, 5, 17, 100), (1, 1, 1, 3, 5)] {
+                let conv = Conv2D(weights: r.array(cout * cin), bias: r.array(cout), outChannels: cout, inChannels: cin,
+                                  kernel: (1, 1), padding: .fixed(.none), activation: .relu)
+                let x = Tensor(shape: [n, h, w, cin], data: r.array(n * h * w * cin), layout: .nhwc)
+                let addend = Tensor(shape: [n, h, w, cout], data: r.array(n * h * w * cout), layout: .nhwc)
+                let got = conv.forward(x, adding: addend)
+                let want = Elementwise.add(conv.forward(x), addend)
+                XCTAssertEqual(got.data, want.data, "\(n)x\(h)x\(w) \(cin)→\(cout) threads \(threads)")
+                XCTAssertTrue(got.data.contains { $0 < 0 }, "the addend came after the ReLU")
+            }
+        }
+    }
+}
