@@ -11,7 +11,9 @@ public enum Parallelism {
     public nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Images each core runs through the network at once (small, so activations stay in cache).
     /// Two measured best here (make bench-models: EfficientNet-Lite0 125 → 157 images/s against
-    /// a whole slice of 8 at once; MobileNetV2 179 → 197; Xception unchanged).
+    /// a whole slice of 8 at once; MobileNetV2 179 → 197; Xception unchanged). A batch too small
+    /// to give every core one is cut finer (two images on two cores: one each; Xception 27 → 54
+    /// images/s at batch 2).
     public nonisolated(unsafe) static var microBatch: Int = 2
 
     /// Whether inverted residual bodies run fused (`InvertedBottleneck`); off only to compare.
@@ -53,7 +55,9 @@ public enum Parallelism {
         oneCorePerGEMM()
         // Each core takes the next micro-batch as it finishes one, so a core slowed down (another
         // process, a busy neighbour) leaves the rest of the batch to the others.
-        let chunks = Swift.stride(from: 0, to: n, by: microBatch).map { $0..<min($0 + microBatch, n) }
+        // Micro-batches small enough that every core gets one (two images on two cores: one each).
+        let size = max(1, min(microBatch, (n + slices - 1) / slices))
+        let chunks = Swift.stride(from: 0, to: n, by: size).map { $0..<min($0 + size, n) }
         var outputs = [Tensor?](repeating: nil, count: chunks.count)
         var next = 0
         let lock = NSLock()
