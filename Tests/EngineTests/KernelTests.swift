@@ -216,6 +216,23 @@ final class KernelTests: XCTestCase {
             for i in 0..<3 { s += wt[o * 3 + i] * gap.data[n * 3 + i] }
             XCTAssertEqual(y.data[n * 7 + o], max(s, 0), accuracy: 1e-6)
         } }
+        // Wider layers (ImageNet heads): outputs across several GEMM panels, one item's shared by two cores.
+        defer { Parallelism.gemmThreads = 1 }
+        for threads in [1, 2] {
+            Parallelism.gemmThreads = threads
+            for (n, inputs, outputs) in [(1, 300, 70), (5, 64, 33)] {
+                let x = Tensor(shape: [n, inputs], data: r.array(n * inputs))
+                let wt = r.array(outputs * inputs), b = r.array(outputs)
+                let y = Dense(weights: wt, bias: b, inFeatures: inputs, outFeatures: outputs).forward(x)
+                var want = [Float]()
+                for item in 0..<n { for o in 0..<outputs {
+                    var s = Double(b[o])
+                    for i in 0..<inputs { s += Double(wt[o * inputs + i]) * Double(x.data[item * inputs + i]) }
+                    want.append(Float(s))
+                } }
+                XCTAssertLessThan(maxAbsDiff(y.data, want), 1e-4, "dense \(inputs)→\(outputs) n \(n) threads \(threads)")
+            }
+        }
         let p = Probabilities.softmax([1, 2, 3])
         XCTAssertEqual(p.reduce(0, +), 1, accuracy: 1e-6)
         XCTAssertEqual(p[2], Float(exp(3.0) / (exp(1.0) + exp(2.0) + exp(3.0))), accuracy: 1e-6)
