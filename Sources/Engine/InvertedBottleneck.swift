@@ -7,11 +7,13 @@ import Foundation
 /// projected straight into the output. The expanded map, the block's largest (112x112x96 floats
 /// is 4.8 MB an image), never leaves the core's cache; rows shared by consecutive bands are kept,
 /// not recomputed. Without the expanding step it runs Xception's separable convolutions
-/// (depthwise → pointwise), keeping the depthwise output in cache. Same kernels, same order of
-/// additions: outputs are identical to running the layers one after the other. Used only with
-/// the engine's own GEMM (`PackedGEMM`) and on maps larger than two bands.
+/// (depthwise → pointwise), keeping the depthwise output in cache; with a separable convolution
+/// as the expanding step it runs two of them in a row (Xception's entry flow), the first one's
+/// output computed a band at a time like an expansion. Same kernels, same order of additions:
+/// outputs are identical to running the layers one after the other. Used only with the engine's
+/// own GEMM (`PackedGEMM`) and on maps larger than two bands.
 final class InvertedBottleneck: @unchecked Sendable {
-    let expand: Conv2D?
+    let expand: RowExpansion?
     let depthwise: DepthwiseConv2D
     let project: Conv2D
     /// Bytes of expanded rows a band aims at (a quarter of a core's 1 MiB L2 here).
@@ -33,6 +35,25 @@ final class InvertedBottleneck: @unchecked Sendable {
         self.project = project
     }
 
+    /// `first` then `second` (separable convolutions), the first one's output made a band of rows
+    /// at a time; nil when the first does not keep the map's size or the GEMM is missing.
+    init?(chaining first: SeparableConv2D, _ second: SeparableConv2D) {
+        guard PackedGEMM.available, first.depthwise.stride == 1, first.depthwise.kernel % 2 == 1,
+              first.pointwise.panels != nil, second.pointwise.panels != nil, first.pointwise.isPointwise,
+              second.pointwise.isPointwise, first.pointwise.outChannels == second.depthwise.channels
+        else { return nil }
+        expand = first
+        depthwise = second.depthwise
+        project = second.pointwise
+    }
+
+    /// Whether `input` is run a band of rows at a time (else layer after layer).
+    func runsInBands(_ input: Tensor) -> Bool {
+        let (h, w) = (input.height, input.width)
+        return h * w * depthwise.channels * MemoryLayout<Float>.size > 2 * Self.bandBytes
+            && expand?.keepsSize(height: h, width: w) ?? true
+    }
+
     /// The body's output, plus `addend` (a residual connection's other branch, the output's
     /// shape, NHWC) when given, added as the projecting GEMM stores.
     func forward(_ nhwc: Tensor, adding addend: Tensor? = nil) -> Tensor {
@@ -46,7 +67,7 @@ final class InvertedBottleneck: @unchecked Sendable {
         // A map of at most two bands' size stays in cache anyway: the layers one after the other
         // run their GEMMs over the whole micro-batch at once.
         let rowBytes = w * hidden * MemoryLayout<Float>.size
-        if h * rowBytes <= 2 * Self.bandBytes {
+        if !runsInBands(input) {
             var expanded = expand.map { $0.forward(input) } ?? input
             var filtered = depthwise.forward(expanded)
             if expand != nil { ActivationBuffers.recycle(&expanded) }
@@ -110,8 +131,8 @@ final class InvertedBottleneck: @unchecked Sendable {
                     start = keep.upperBound
                 }
                 if need.upperBound > start {
-                    expand.multiplyOnThisCore(image + start * w * map.cin, rows: (need.upperBound - start) * w,
-                                              expanded + (start - need.lowerBound) * rowSize)
+                    expand.expandRows(start..<need.upperBound, of: image, height: h, width: w,
+                                      into: expanded + (start - need.lowerBound) * rowSize)
                 }
                 held = need
                 (source, first, sourceRows) = (UnsafePointer(expanded), need.lowerBound, need.count)
@@ -122,6 +143,46 @@ final class InvertedBottleneck: @unchecked Sendable {
                           rows: r1 - r0, outWidth: map.outWidth, filtered)
             let at = r0 * map.outWidth * project.outChannels
             project.multiplyOnThisCore(filtered, rows: (r1 - r0) * map.outWidth, adding: addend.map { $0 + at }, out + at)
+        }
+    }
+}
+
+/// A step whose output rows can be made a few at a time, each from the same or nearby input
+/// rows, keeping the map's size: a 1x1 convolution (row i from row i) or a stride-1 separable
+/// convolution (row i from rows i - k/2 ... i + k/2).
+protocol RowExpansion: Layer {
+    var inChannels: Int { get }
+    var outChannels: Int { get }
+    /// Whether the output of an input `height` x `width` has that size.
+    func keepsSize(height: Int, width: Int) -> Bool
+    /// Output rows `rows` of one image [height][width][inChannels] into `out` ([rows][width][outChannels]), on this core.
+    func expandRows(_ rows: Range<Int>, of image: UnsafePointer<Float>, height: Int, width: Int,
+                    into out: UnsafeMutablePointer<Float>)
+}
+
+extension Conv2D: RowExpansion {
+    func keepsSize(height: Int, width: Int) -> Bool { isPointwise }
+    func expandRows(_ rows: Range<Int>, of image: UnsafePointer<Float>, height: Int, width: Int,
+                    into out: UnsafeMutablePointer<Float>) {
+        multiplyOnThisCore(image + rows.lowerBound * width * inChannels, rows: rows.count * width, out)
+    }
+}
+
+extension SeparableConv2D: RowExpansion {
+    var inChannels: Int { depthwise.channels }
+    var outChannels: Int { pointwise.outChannels }
+    func keepsSize(height: Int, width: Int) -> Bool {
+        let (oh, ow, _) = depthwise.outputSize(height: height, width: width)
+        return depthwise.stride == 1 && oh == height && ow == width
+    }
+    func expandRows(_ rows: Range<Int>, of image: UnsafePointer<Float>, height: Int, width: Int,
+                    into out: UnsafeMutablePointer<Float>) {
+        let pad = depthwise.outputSize(height: height, width: width).2
+        ActivationBuffers.withScratch(rows.count * width * inChannels) { filtered in
+            // Output rows [lo, hi) are the whole output of the image with its top padding reduced by lo rows.
+            depthwise.run(image, height: height, width: width, padTop: pad.top - rows.lowerBound, padLeft: pad.left,
+                          rows: rows.count, outWidth: width, filtered)
+            pointwise.multiplyOnThisCore(filtered, rows: rows.count * width, out)
         }
     }
 }

@@ -8,8 +8,9 @@ public protocol Layer: AnyObject, Sendable {
 }
 
 /// Layers applied in order; an inverted residual block's body runs fused, a band of rows at a
-/// time (`InvertedBottleneck`), and an activation that follows a convolution is applied as the
-/// convolution stores its output (same values). Maps made here go back to the thread's pool once used.
+/// time (`InvertedBottleneck`), as do two separable convolutions in a row (`SeparablePair`), and
+/// an activation that follows a convolution is applied as the convolution stores its output
+/// (same values). Maps made here go back to the thread's pool once used.
 public final class Sequential: Layer, @unchecked Sendable {
     public let layers: [Layer]
     let bottleneck: InvertedBottleneck?
@@ -18,7 +19,24 @@ public final class Sequential: Layer, @unchecked Sendable {
     public init(_ layers: [Layer]) {
         self.layers = layers
         bottleneck = InvertedBottleneck(layers)
-        plan = Self.foldingActivations(layers)
+        plan = Self.pairingSeparables(Self.foldingActivations(layers))
+    }
+
+    /// Consecutive separable convolutions taken two at a time from the front (`SeparablePair`).
+    static func pairingSeparables(_ layers: [Layer]) -> [Layer] {
+        var plan: [Layer] = []
+        var i = 0
+        while i < layers.count {
+            if i + 1 < layers.count, let a = layers[i] as? SeparableConv2D, let b = layers[i + 1] as? SeparableConv2D,
+               let pair = SeparablePair(a, b) {
+                plan.append(pair)
+                i += 2
+            } else {
+                plan.append(layers[i])
+                i += 1
+            }
+        }
+        return plan
     }
 
     static func foldingActivations(_ layers: [Layer]) -> [Layer] {

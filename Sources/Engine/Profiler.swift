@@ -11,7 +11,7 @@ public final class Profiler: @unchecked Sendable {
     /// Runs `layer` on `input`, timing it when profiling is on and the layer is not a container.
     @inline(__always)
     func run(_ layer: Layer, _ input: Tensor) -> Tensor {
-        guard enabled, !(layer is Sequential), !(layer is Residual), !(layer is SeparableConv2D) else { return layer.forward(input) }
+        guard enabled, !(layer is Sequential), !(layer is Residual), !(layer is SeparableConv2D), !(layer is SeparablePair) else { return layer.forward(input) }
         return timed(Self.name(of: layer)) { layer.forward(input) }
     }
 

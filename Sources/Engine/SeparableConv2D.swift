@@ -41,3 +41,37 @@ extension SeparableConv2D: AddingLayer {
         return Profiler.shared.timed("conv 1x1 + residual add") { pointwise.forward(filtered, adding: addend) }
     }
 }
+
+/// Two separable convolutions in a row (Xception's blocks), as `Sequential` runs them: on large
+/// maps one band-wise pass (`InvertedBottleneck(chaining:)`), the first one's output made a band
+/// of rows at a time and never written out whole; on small maps one after the other. Outputs are
+/// identical to running the two layers.
+final class SeparablePair: Layer, AddingLayer, @unchecked Sendable {
+    let first: SeparableConv2D, second: SeparableConv2D
+    let chained: InvertedBottleneck
+
+    init?(_ first: SeparableConv2D, _ second: SeparableConv2D) {
+        guard let chained = InvertedBottleneck(chaining: first, second) else { return nil }
+        self.first = first
+        self.second = second
+        self.chained = chained
+    }
+
+    func forward(_ input: Tensor) -> Tensor {
+        guard Parallelism.fuseBottlenecks, chained.runsInBands(input) else {
+            var middle = Profiler.shared.run(first, input)
+            defer { ActivationBuffers.recycle(&middle, unlessSharedWith: input) }
+            return Profiler.shared.run(second, middle)
+        }
+        return Profiler.shared.timed("separable conv pair (fused)") { chained.forward(input) }
+    }
+
+    func forward(_ input: Tensor, adding addend: Tensor) -> Tensor {
+        guard Parallelism.fuseBottlenecks, chained.runsInBands(input) else {
+            var middle = Profiler.shared.run(first, input)
+            defer { ActivationBuffers.recycle(&middle, unlessSharedWith: input) }
+            return second.forward(middle, adding: addend)
+        }
+        return Profiler.shared.timed("separable conv pair (fused) + residual add") { chained.forward(input, adding: addend) }
+    }
+}

@@ -49,6 +49,41 @@ final class FusedBlockTests: XCTestCase {
     }
 }
 
+/// Two separable convolutions in a row run as one band-wise pass on large maps (the first one's
+/// output made a band of rows at a time): the same values as one after the other, exactly.
+final class SeparablePairTests: XCTestCase {
+    override func tearDown() {
+        Parallelism.fuseBottlenecks = true
+        Parallelism.gemmThreads = 1
+    }
+
+    func testPairEqualsOneAfterTheOther() throws {
+        try XCTSkipUnless(PackedGEMM.available, "the fused path needs the engine's GEMM (AVX-512F)")
+        var r = Seeded(14)
+        for (h, w, cin, mid, cout, rule) in [(47, 45, 12, 72, 20, PaddingRule.same), (60, 33, 40, 72, 64, .fixed(.symmetric(1))),
+                                             (9, 9, 24, 24, 24, .same)] {
+            let first = SeparableConv2D(depthwise: r.array(cin * 9), pointwise: r.array(mid * cin), inChannels: cin,
+                                        outChannels: mid, kernel: 3, padding: rule, batchNorm: nil, activation: .relu)
+            let second = SeparableConv2D(depthwise: r.array(mid * 9), pointwise: r.array(cout * mid), inChannels: mid,
+                                         outChannels: cout, kernel: 3, padding: rule, batchNorm: nil)
+            let pair = try XCTUnwrap(SeparablePair(first, second))
+            let x = Tensor(shape: [2, h, w, cin], data: r.array(2 * h * w * cin), layout: .nhwc)
+            let addend = Tensor(shape: [2, h, w, cout], data: r.array(2 * h * w * cout), layout: .nhwc)
+            XCTAssertEqual(pair.chained.runsInBands(x), h > 9, "\(h)x\(w)")
+            for threads in [1, 2] {
+                Parallelism.gemmThreads = threads
+                Parallelism.fuseBottlenecks = false
+                let want = second.forward(first.forward(x))
+                let wantSum = Elementwise.add(want, addend)
+                Parallelism.fuseBottlenecks = true
+                let label = "\(h)x\(w) \(cin)→\(mid)→\(cout) threads \(threads)"
+                XCTAssertEqual(pair.forward(x).data, want.data, label)
+                XCTAssertEqual(pair.forward(x, adding: addend).data, wantSum.data, label + " + addend")
+            }
+        }
+    }
+}
+
 /// An activation that follows a convolution is applied as the convolution stores its output.
 final class ActivationFoldingTests: XCTestCase {
     func testFoldedActivationsGiveTheSameValues() {
@@ -65,7 +100,9 @@ final class ActivationFoldingTests: XCTestCase {
         let layers: [Layer] = [ActivationLayer(.relu), separable(.identity), ActivationLayer(.relu), separable(.identity),
                                pointwise, ActivationLayer(.relu6), separable(.relu), ActivationLayer(.relu)]
         let network = Sequential(layers)
-        XCTAssertEqual(network.plan.count, layers.count - 2)
+        // Two ReLUs folded into the convolutions before them; the two separable convolutions in a row paired.
+        XCTAssertEqual(network.plan.count, layers.count - 3)
+        XCTAssertTrue(network.plan[1] is SeparablePair)
         let x = Tensor(shape: [2, h, w, c], data: r.array(2 * h * w * c).map { $0 * 8 }, layout: .nhwc)
         let want = layers.reduce(x) { $1.forward($0) }
         XCTAssertEqual(network.forward(x).data, want.data)
