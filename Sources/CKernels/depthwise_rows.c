@@ -1,10 +1,10 @@
-/* depthwise3x3.c — 3x3 stride-1 depthwise convolution along output rows with AVX-512F (see
- * depthwise3x3.h). For a block of 32 channels the nine taps' weights stay in registers while the
- * row is walked four outputs at a time: each input vector is loaded once for the (up to three)
- * outputs that use it, and taps falling in the padding are skipped, so edge columns and the
- * small late maps take the same path as the interior. Taps are added in the portable kernel's
- * order (bias, then row by row, left to right). */
-#include "depthwise3x3.h"
+/* depthwise_rows.c — 3x3 and 5x5 stride-1 depthwise convolution along output rows with AVX-512F
+ * (see depthwise_rows.h). For a block of channels (32 with 3x3 kernels, 16 with 5x5: the taps'
+ * weights take 18 or 25 registers) the weights stay in registers while the row is walked four
+ * outputs at a time: each input vector is loaded once for the outputs that use it, and taps
+ * falling in the padding are skipped, so edge columns and small maps take the same path as the
+ * interior. Taps are added in the portable kernel's order (bias, then row by row, left to right). */
+#include "depthwise_rows.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -85,18 +85,62 @@ static void row_avx512(const float *src, int h, int w, int c, const float *weigh
     }
 }
 
-int dx_depthwise3x3_s1_rows(const float *src, int h, int w, int c, const float *weights, const float *bias,
-                            int pad_top, int pad_left, int oy0, int oy1, int ow, int activation, float *out) {
-    if (!__builtin_cpu_supports("avx512f")) return 0;
-    for (int oy = oy0; oy < oy1; oy++)
-        row_avx512(src, h, w, c, weights, bias, oy - pad_top, pad_left, ow, activation, out + (size_t)oy * ow * c);
+/* NX adjacent outputs of a 5x5 kernel starting at column ox, channels [c0, c0 + 16) under mask m0. */
+#define GROUP5(NX)                                                                                         \
+    do {                                                                                                   \
+        __m512 a[NX];                                                                                      \
+        for (int j = 0; j < NX; j++) a[j] = b0;                                                            \
+        for (int ky = 0; ky < 5; ky++) {                                                                   \
+            if (!rows[ky]) continue;                                                                       \
+            for (int p = 0; p < NX + 4; p++) {                                                             \
+                const int ix = ox + p - pad_left;                                                          \
+                if (ix < 0 || ix >= w) continue;                                                           \
+                const __m512 v = _mm512_maskz_loadu_ps(m0, rows[ky] + (size_t)ix * c);                     \
+                for (int kx = 0; kx < 5; kx++) {                                                           \
+                    const int j = p - kx;                                                                  \
+                    if (j >= 0 && j < NX) a[j] = _mm512_fmadd_ps(wt[ky * 5 + kx], v, a[j]);                \
+                }                                                                                          \
+            }                                                                                              \
+        }                                                                                                  \
+        for (int j = 0; j < NX; j++)                                                                       \
+            _mm512_mask_storeu_ps(o + (size_t)(ox + j) * c + c0, m0, act512(a[j], activation));            \
+    } while (0)
+
+/* One output row of a 5x5 kernel, 16 channels at a time along the whole row. */
+__attribute__((target("avx512f")))
+static void row5_avx512(const float *src, int h, int w, int c, const float *weights, const float *bias, int y0,
+                        int pad_left, int ow, int activation, float *o) {
+    for (int c0 = 0; c0 < c; c0 += 16) {
+        const int left = c - c0;
+        const __mmask16 m0 = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        __m512 wt[25];
+        for (int t = 0; t < 25; t++) wt[t] = _mm512_maskz_loadu_ps(m0, weights + (size_t)t * c + c0);
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias + c0);
+        const float *rows[5];
+        for (int ky = 0; ky < 5; ky++)
+            rows[ky] = y0 + ky >= 0 && y0 + ky < h ? src + (size_t)(y0 + ky) * w * c + c0 : 0;
+        int ox = 0;
+        for (; ox + 4 <= ow; ox += 4) GROUP5(4);
+        if (ox + 2 <= ow) { GROUP5(2); ox += 2; }
+        if (ox < ow) GROUP5(1);
+    }
+}
+
+int dx_depthwise_s1_rows(const float *src, int h, int w, int c, const float *weights, const float *bias, int k,
+                         int pad_top, int pad_left, int oy0, int oy1, int ow, int activation, float *out) {
+    if ((k != 3 && k != 5) || !__builtin_cpu_supports("avx512f")) return 0;
+    for (int oy = oy0; oy < oy1; oy++) {
+        float *o = out + (size_t)oy * ow * c;
+        if (k == 3) row_avx512(src, h, w, c, weights, bias, oy - pad_top, pad_left, ow, activation, o);
+        else row5_avx512(src, h, w, c, weights, bias, oy - pad_top, pad_left, ow, activation, o);
+    }
     return 1;
 }
 
 #else
-int dx_depthwise3x3_s1_rows(const float *src, int h, int w, int c, const float *weights, const float *bias,
-                            int pad_top, int pad_left, int oy0, int oy1, int ow, int activation, float *out) {
-    (void)src; (void)h; (void)w; (void)c; (void)weights; (void)bias; (void)pad_top; (void)pad_left;
+int dx_depthwise_s1_rows(const float *src, int h, int w, int c, const float *weights, const float *bias, int k,
+                         int pad_top, int pad_left, int oy0, int oy1, int ow, int activation, float *out) {
+    (void)src; (void)h; (void)w; (void)c; (void)weights; (void)bias; (void)k; (void)pad_top; (void)pad_left;
     (void)oy0; (void)oy1; (void)ow; (void)activation; (void)out;
     return 0;
 }
