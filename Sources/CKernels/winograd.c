@@ -17,6 +17,9 @@
 #define CB 16
 /* Tiles a band aims at: rows of each of the 36 GEMMs. */
 #define BAND_TILES 48
+/* Floats between consecutive of the 36 matrices beyond their size: a tile's 36 values are read
+ * (written) together, and matrices a multiple of 4 KB apart would all fall in one L1 set. */
+#define E_PAD 16
 
 void dx_winograd_weights(const float *g, int cin, int cout, float *u) {
     static const double G[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
@@ -43,7 +46,7 @@ static int tiles_per_band(int ow) {
 
 size_t dx_winograd_scratch(int ow, int cin, int cout) {
     const size_t tiles = (size_t)tiles_per_band(ow);
-    return 36 * tiles * (size_t)(cin + cout) + (size_t)cout;
+    return 36 * (tiles * (size_t)(cin + cout) + 2 * E_PAD) + (size_t)cout;
 }
 
 /* Bᵀ x along one axis: x[0..5] (stride apart, `width` channels each) → out[0..5]. */
@@ -132,7 +135,7 @@ MULTIVERSION
 static void input_band(const float *in, int h, int w, int cin, int pad_top, int pad_left, int ow, int tr0, int tr1,
                        float *v, size_t tiles) {
     const int per_row = (ow + 3) / 4;
-    const size_t e_stride = tiles * (size_t)cin;
+    const size_t e_stride = tiles * (size_t)cin + E_PAD;
     for (int tr = tr0; tr < tr1; tr++)
         for (int tc = 0; tc < per_row; tc++) {
             float *vt = v + ((size_t)(tr - tr0) * per_row + tc) * cin;
@@ -147,7 +150,7 @@ MULTIVERSION
 static void output_band(const float *m, int cout, const float *bias, int activation, int oh, int ow, int tr0, int tr1,
                         size_t tiles, float *out) {
     const int per_row = (ow + 3) / 4;
-    const size_t e_stride = tiles * (size_t)cout;
+    const size_t e_stride = tiles * (size_t)cout + E_PAD;
     for (int tr = tr0; tr < tr1; tr++)
         for (int tc = 0; tc < per_row; tc++) {
             const float *mt = m + ((size_t)(tr - tr0) * per_row + tc) * cout;
@@ -163,15 +166,15 @@ void dx_winograd_conv(const float *in, int h, int w, int cin, int pad_top, int p
     const int per_row = (ow + 3) / 4;
     const int band_rows = tiles_per_band(ow) / per_row;
     const size_t max_tiles = (size_t)band_rows * per_row;
-    float *v = scratch, *m = scratch + 36 * max_tiles * cin, *zero_bias = m + 36 * max_tiles * cout;
+    float *v = scratch, *m = scratch + 36 * (max_tiles * cin + E_PAD), *zero_bias = m + 36 * (max_tiles * cout + E_PAD);
     memset(zero_bias, 0, (size_t)cout * sizeof(float));
     for (int b0 = tr0; b0 < tr1; b0 += band_rows) {
         const int b1 = b0 + band_rows < tr1 ? b0 + band_rows : tr1;
         const size_t tiles = (size_t)(b1 - b0) * per_row;
         input_band(in, h, w, cin, pad_top, pad_left, ow, b0, b1, v, tiles);
         for (int e = 0; e < 36; e++)
-            dx_gemm_packed(v + e * tiles * cin, (int)tiles, cin, panels + e * panel_stride, cout, cout, zero_bias, 0,
-                           m + e * tiles * cout);
+            dx_gemm_packed(v + e * (tiles * cin + E_PAD), (int)tiles, cin, panels + e * panel_stride, cout, cout, zero_bias,
+                           0, m + e * (tiles * cout + E_PAD));
         output_band(m, cout, bias, activation, oh, ow, b0, b1, tiles, out);
     }
 }
