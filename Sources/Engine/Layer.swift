@@ -57,16 +57,18 @@ public final class Sequential: Layer, @unchecked Sendable {
         return run(plan[...], input)
     }
 
-    /// Whether `forward(_:adding:)` adds as its last layer stores (else it is not offered).
+    /// Whether `forward(_:adding:)` adds as its last layer stores (the fused inverted residual
+    /// body's projecting GEMM, or the plan's last layer).
     var addsAsItStores: Bool {
-        (bottleneck == nil || !Parallelism.fuseBottlenecks) && plan.last is AddingLayer
+        bottleneck != nil && Parallelism.fuseBottlenecks || plan.last is AddingLayer
     }
 
     /// `forward(input)` + `addend`, the sum made by the last layer as it stores (`addsAsItStores`).
     func forward(_ input: Tensor, adding addend: Tensor) -> Tensor {
-        guard addsAsItStores, let last = plan.last as? AddingLayer else {
-            return Elementwise.add(consuming: forward(input), addend)
+        if let bottleneck, Parallelism.fuseBottlenecks {
+            return Profiler.shared.timed("inverted residual (fused) + residual add") { bottleneck.forward(input, adding: addend) }
         }
+        guard let last = plan.last as? AddingLayer else { return Elementwise.add(consuming: forward(input), addend) }
         var x = run(plan.dropLast(), input)
         let y = last.forward(x, adding: addend)
         if plan.count > 1 { ActivationBuffers.recycle(&x, unlessSharedWith: input, y, addend) }

@@ -43,6 +43,30 @@ final class ResidualSumTests: XCTestCase {
         }
     }
 
+    /// MobileNetV2's residual blocks (expand 1x1 → depthwise → project 1x1, plus the input), run in
+    /// bands on large maps and layer by layer on small ones, fused and not.
+    func testInvertedResidualEqualsBodyPlusInput() {
+        var r = Seeded(23)
+        defer { Parallelism.fuseBottlenecks = true }
+        let (c, hidden) = (16, 96)
+        for (h, w) in [(7, 7), (40, 38)] {
+            let body = Sequential([
+                Conv2D(weights: r.array(hidden * c), bias: r.array(hidden), outChannels: hidden, inChannels: c, kernel: (1, 1),
+                       padding: .fixed(.none), activation: .relu6),
+                DepthwiseConv2D(weights: r.array(hidden * 9), bias: r.array(hidden), channels: hidden, kernel: 3,
+                                padding: .fixed(.symmetric(1)), activation: .relu6),
+                Conv2D(weights: r.array(c * hidden), bias: r.array(c), outChannels: c, inChannels: hidden, kernel: (1, 1),
+                       padding: .fixed(.none)),
+            ])
+            let x = Tensor(shape: [2, h, w, c], data: r.array(2 * h * w * c), layout: .nhwc)
+            for fuse in [true, false] {
+                Parallelism.fuseBottlenecks = fuse
+                XCTAssertTrue(body.addsAsItStores)
+                XCTAssertEqual(Residual(body).forward(x).data, Elementwise.add(body.forward(x), x).data, "\(h)x\(w) fused \(fuse)")
+            }
+        }
+    }
+
     /// The GEMM's addition on its own: rows shared between cores (a batch) and columns shared
     /// (one small image), outputs not a multiple of the 32-wide panels, a fused activation.
     func testPointwiseConvolutionAddsAsItStores() throws {
