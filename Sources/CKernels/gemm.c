@@ -91,6 +91,9 @@ static const kernel_fn kernels[13] = {0, kernel_1, kernel_2, kernel_3, kernel_4,
 static const kernel_fn kernels16[13] = {0, kernel16_1, kernel16_2, kernel16_3, kernel16_4, kernel16_5, kernel16_6,
                                         kernel16_7, kernel16_8, kernel16_9, kernel16_10, kernel16_11, kernel16_12};
 
+static void dx_gemm_rows(const float *ablock, int m0, int m1, int k, int lda, const float *packed, int n, int ldc,
+                         const float *bias, int activation, const float *add, float *c);
+
 /* c[m][n] = act(a[m][k] × B + bias) (+ add[m][n]), B packed by dx_gemm_pack_b. */
 __attribute__((target("avx512f")))
 void dx_gemm_packed_add(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias,
@@ -99,25 +102,51 @@ void dx_gemm_packed_add(const float *a, int m, int k, const float *packed, int n
     /* Rows per block: the block of A stays in L2 while every panel of B passes over it. */
     int mb = (256 * 1024) / (k * 4);
     mb = mb < MR ? MR : (mb / MR) * MR;
-    float padded_bias[NR];
+    /* Rows of A a multiple of 4 KB long put a tile's 12 rows in one L1 set (8 ways): such a block
+     * is copied with its rows 64 bytes further apart (K = 1024 here: 97 -> 108 GFLOP/s). */
+    static _Thread_local float *spaced = NULL;
+    static _Thread_local size_t spaced_size = 0;
+    const int alias = (k * sizeof(float)) % 4096 == 0 && panels > 2;
+    const int lda = alias ? k + 16 : k;
     for (int m0 = 0; m0 < m; m0 += mb) {
         const int m1 = m0 + mb < m ? m0 + mb : m;
-        for (int p = 0; p < panels; p++) {
-            const int col = p * NR, width = n - col < NR ? n - col : NR;
-            const __mmask16 mask0 = width >= 16 ? 0xFFFF : (__mmask16)((1u << width) - 1);
-            const __mmask16 mask1 = width >= 32 ? 0xFFFF : width > 16 ? (__mmask16)((1u << (width - 16)) - 1) : 0;
-            const float *bp = packed + (size_t)p * k * NR;
-            const float *bb = bias + col;
-            if (width < NR) { memset(padded_bias, 0, sizeof padded_bias); memcpy(padded_bias, bb, width * sizeof(float)); bb = padded_bias; }
-            const kernel_fn *table = width <= 16 ? kernels16 : kernels;
-            /* The first tile of a panel fetches the next panel: weights come from memory once a
-             * pass (a network's weights outgrow the caches) and would stall that tile otherwise. */
-            const float *next = p + 1 < panels ? bp + (size_t)k * NR : NULL;
-            for (int r = m0; r < m1; r += MR) {
-                const int rows = m1 - r < MR ? m1 - r : MR;
-                table[rows](a + (size_t)r * k, k, bp, k, bb, activation, c + (size_t)r * ldc + col, ldc, mask0, mask1,
-                            r == m0 ? next : NULL, add ? add + (size_t)r * ldc + col : NULL);
+        const float *ablock = a + (size_t)m0 * k;
+        if (alias) {
+            const size_t need = (size_t)mb * lda;
+            if (need > spaced_size) {
+                float *grown = realloc(spaced, need * sizeof(float));
+                if (!grown) { dx_gemm_rows(a, m0, m1, k, k, packed, n, ldc, bias, activation, add, c); continue; }
+                spaced = grown; spaced_size = need;
             }
+            for (int r = m0; r < m1; r++) memcpy(spaced + (size_t)(r - m0) * lda, a + (size_t)r * k, (size_t)k * sizeof(float));
+            ablock = spaced;
+        }
+        dx_gemm_rows(ablock, m0, m1, k, lda, packed, n, ldc, bias, activation, add, c);
+    }
+}
+
+
+/* Rows [m0, m1) of c, A's rows starting at `ablock` (row m0) `lda` apart. */
+__attribute__((target("avx512f")))
+static void dx_gemm_rows(const float *ablock, int m0, int m1, int k, int lda, const float *packed, int n, int ldc,
+                         const float *bias, int activation, const float *add, float *c) {
+    const int panels = (n + NR - 1) / NR;
+    float padded_bias[NR];
+    for (int p = 0; p < panels; p++) {
+        const int col = p * NR, width = n - col < NR ? n - col : NR;
+        const __mmask16 mask0 = width >= 16 ? 0xFFFF : (__mmask16)((1u << width) - 1);
+        const __mmask16 mask1 = width >= 32 ? 0xFFFF : width > 16 ? (__mmask16)((1u << (width - 16)) - 1) : 0;
+        const float *bp = packed + (size_t)p * k * NR;
+        const float *bb = bias + col;
+        if (width < NR) { memset(padded_bias, 0, sizeof padded_bias); memcpy(padded_bias, bb, width * sizeof(float)); bb = padded_bias; }
+        const kernel_fn *table = width <= 16 ? kernels16 : kernels;
+        /* The first tile of a panel fetches the next panel: weights come from memory once a
+         * pass (a network's weights outgrow the caches) and would stall that tile otherwise. */
+        const float *next = p + 1 < panels ? bp + (size_t)k * NR : NULL;
+        for (int r = m0; r < m1; r += MR) {
+            const int rows = m1 - r < MR ? m1 - r : MR;
+            table[rows](ablock + (size_t)(r - m0) * lda, lda, bp, k, bb, activation, c + (size_t)r * ldc + col, ldc,
+                        mask0, mask1, r == m0 ? next : NULL, add ? add + (size_t)r * ldc + col : NULL);
         }
     }
 }

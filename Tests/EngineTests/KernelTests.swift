@@ -102,7 +102,9 @@ final class KernelTests: XCTestCase {
         defer { Parallelism.gemmThreads = 1 }
         for threads in [1, 2] {
             Parallelism.gemmThreads = threads
-            for (h, w, cin, cout) in [(1, 1, 1, 1), (5, 7, 3, 37), (9, 9, 300, 64), (13, 11, 17, 70), (7, 7, 40, 16), (10, 10, 64, 33)] {
+            // (5, 5, 1024, 100): rows of A 4 KB long, the block copied with its rows spaced.
+            for (h, w, cin, cout) in [(1, 1, 1, 1), (5, 7, 3, 37), (9, 9, 300, 64), (13, 11, 17, 70), (7, 7, 40, 16), (10, 10, 64, 33),
+                                      (5, 5, 1024, 100)] {
                 for activation in [Activation.identity, .relu6] {
                     let x = Tensor(shape: [2, cin, h, w], data: r.array(2 * cin * h * w))
                     let wt = r.array(cout * cin), b = r.array(cout)
