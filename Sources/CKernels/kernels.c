@@ -93,8 +93,8 @@ void dx_depthwise_nhwc(const float *restrict in, int n, int h, int w, int c, con
     const int blocked = stride == 1 && (k == 3 || k == 5);
     for (int img = 0; img < n; img++) {
         const float *src = in + (size_t)img * h * w * c;
-        if (stride == 1 && dx_depthwise_s1_rows(src, h, w, c, weights, bias, k, pad_top, pad_left, 0, oh, ow, activation,
-                                                out + (size_t)img * oh * ow * c))
+        if (dx_depthwise_rows(src, h, w, c, weights, bias, k, stride, pad_top, pad_left, 0, oh, ow, activation,
+                              out + (size_t)img * oh * ow * c))
             continue;
         for (int oy = 0; oy < oh; oy++) {
             const int y0 = oy * stride - pad_top;
