@@ -1,8 +1,8 @@
 @testable import Engine
 import XCTest
 
-/// Inverted residual bodies and separable convolutions run a band of rows at a time
-/// (`InvertedBottleneck`); their outputs must equal the layers run one after the other, exactly.
+/// Inverted residual bodies, separable convolutions and pairs of them run a band of rows at a
+/// time (`InvertedBottleneck`); their outputs must equal the layers run one after the other, exactly.
 final class FusedBlockTests: XCTestCase {
     override func tearDown() {
         Parallelism.fuseBottlenecks = true
@@ -47,17 +47,10 @@ final class FusedBlockTests: XCTestCase {
             }
         }
     }
-}
 
-/// Two separable convolutions in a row run as one band-wise pass on large maps (the first one's
-/// output made a band of rows at a time): the same values as one after the other, exactly.
-final class SeparablePairTests: XCTestCase {
-    override func tearDown() {
-        Parallelism.fuseBottlenecks = true
-        Parallelism.gemmThreads = 1
-    }
-
-    func testPairEqualsOneAfterTheOther() throws {
+    /// Two separable convolutions in a row run as one band-wise pass on large maps (the first
+    /// one's output made a band of rows at a time): the same values as one after the other, exactly.
+    func testSeparablePairEqualsOneAfterTheOther() throws {
         try XCTSkipUnless(PackedGEMM.available, "the fused path needs the engine's GEMM (AVX-512F)")
         var r = Seeded(14)
         for (h, w, cin, mid, cout, rule) in [(47, 45, 12, 72, 20, PaddingRule.same), (60, 33, 40, 72, 64, .fixed(.symmetric(1))),
