@@ -28,6 +28,7 @@ let package = Package(
                 .linkedLibrary("dcmimgle"), .linkedLibrary("dcmdata"), .linkedLibrary("oflog"),
                 .linkedLibrary("ofstd"), .linkedLibrary("stdc++"),
             ]),
+        .target(name: "CCrashGuard"),
         .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2"),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas"),
@@ -36,7 +37,7 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate"),
 
-        .target(name: "DICOM", dependencies: ["CDCMTK", "COpenJPEG", "CCharLS", "CCrypto", "CTurboJPEG"],
+        .target(name: "DICOM", dependencies: ["CDCMTK", "CCrashGuard", "COpenJPEG", "CCharLS", "CCrypto", "CTurboJPEG"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Imaging", dependencies: ["DICOM", "Engine", "CPNG", "CTurboJPEG", "CDeflate"],
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),

@@ -5,7 +5,7 @@ import Foundation
 public enum ColorConversion {
     /// YCbCr full range to RGB, rounded and clamped to the sample range.
     public static func ybrFullToRGB(_ values: inout [Int32], bits: Int) {
-        let maxValue = Double((1 << bits) - 1)
+        let maxValue = Double(min((1 << bits) - 1, Int(Int32.max)))
         let offset = Double(1 << (bits - 1))
         let n = values.count / 3
         for p in 0..<n {
@@ -30,7 +30,8 @@ public enum ColorConversion {
                 let segmentedTag = Tag(data.group, data.element + 0x20)
                 var words = file[data]?.words
                 if words == nil, let descriptor = file[d]?.doubles, let segments = file[segmentedTag]?.words {
-                    words = try SegmentedLUT.expand(segments, bits: Int(descriptor.count > 2 ? descriptor[2] : 16), file: file.path)
+                    let bits = descriptor.count > 2 && (1...16).contains(descriptor[2]) ? Int(descriptor[2]) : 16
+                    words = try SegmentedLUT.expand(segments, bits: bits, file: file.path)
                 }
                 guard let descriptor = file[d]?.doubles, let words,
                       let t = LookupTable(descriptor: descriptor, data: words, signedInput: signedInput) else {

@@ -5,6 +5,7 @@ import Foundation
 public enum ContentHash {
     /// Digest of a file's bytes, read in 1 MiB chunks.
     public static func sha256(file path: String) throws -> String {
+        try FileKind.requireRegularFile(path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw DicomError(.unreadable, file: path, reason: "cannot open for reading")
         }

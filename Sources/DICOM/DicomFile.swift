@@ -14,11 +14,7 @@ public final class DicomFile {
     /// Parses `path`. Throws a `DicomError` naming the file and DCMTK's reason.
     public init(path: String, maxReadLength: UInt32 = DicomFile.defaultMaxReadLength) throws {
         self.path = path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw DicomError(.unreadable, file: path, reason: "no such file")
-        }
-        if isDirectory.boolValue { throw DicomError(.unreadable, file: path, reason: "is a directory") }
+        try FileKind.requireRegularFile(path)
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw DicomError(.unreadable, file: path, reason: "permission denied")
         }
@@ -35,7 +31,7 @@ public final class DicomFile {
 
     /// True when the file has the 128-byte preamble followed by "DICM".
     public static func looksLikeDicom(_ path: String) -> Bool {
-        guard let fh = FileHandle(forReadingAtPath: path) else { return false }
+        guard case .regular = FileKind.of(path), let fh = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? fh.close() }
         guard let head = try? fh.read(upToCount: 132), head.count == 132 else { return false }
         return head[128] == 0x44 && head[129] == 0x49 && head[130] == 0x43 && head[131] == 0x4D
@@ -76,10 +72,21 @@ public final class DicomFile {
 
     /// Trimmed string value, nil when absent or empty.
     public func string(_ tag: Tag) -> String? { self[tag]?.string }
-    /// First numeric value.
-    public func double(_ tag: Tag) -> Double? { self[tag]?.double(at: 0) }
-    /// First numeric value as an integer.
-    public func int(_ tag: Tag) -> Int? { self[tag]?.double(at: 0).map { Int($0) } }
+    /// First numeric value when it is a finite number (NaN, infinities and unparsable text: nil).
+    public func double(_ tag: Tag) -> Double? { self[tag]?.double(at: 0).flatMap { $0.isFinite ? $0 : nil } }
+    /// First numeric value as an integer; nil when absent or not a number within ±2^31
+    /// (values come from the file: a DS of "-1e400" must not trap).
+    public func int(_ tag: Tag) -> Int? { self[tag]?.int(at: 0) }
+
+    /// First numeric value as an integer: nil when absent; throws when present but not a
+    /// whole-ish number within ±2^31 (e.g. Rows "-1e400" or "nan"), naming the attribute.
+    public func checkedInt(_ tag: Tag, _ name: String) throws -> Int? {
+        guard let element = self[tag], let raw = element.double(at: 0) else { return nil }
+        guard let value = element.int(at: 0) else {
+            throw DicomError(.parse, file: path, reason: "\(name) \(tag) holds \(raw), not a usable integer")
+        }
+        return value
+    }
 
     /// Referenced File IDs of a DICOMDIR's directory records, relative to its folder.
     public var dicomdirReferencedFiles: [String] {
@@ -120,6 +127,13 @@ public struct DicomElement {
     public func double(at index: Int) -> Double? {
         var v = 0.0
         return dx_elem_double(pointer, UInt(index), &v) != 0 ? v : nil
+    }
+
+    /// Numeric value number `index` as an integer (rounded toward zero); nil when absent,
+    /// not finite or beyond ±2^31.
+    public func int(at index: Int) -> Int? {
+        guard let v = double(at: index), v.isFinite, Swift.abs(v) <= 2_147_483_648 else { return nil }
+        return Int(v.rounded(.towardZero))
     }
 
     /// All numeric values.

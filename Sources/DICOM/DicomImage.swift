@@ -4,13 +4,13 @@ public final class DicomImage {
     public let file: DicomFile
     public let layout: PixelLayout
 
-    public convenience init(path: String) throws {
-        try self.init(file: DicomFile(path: path))
+    public convenience init(path: String, limits: DecodeLimits = .standard) throws {
+        try self.init(file: DicomFile(path: path), limits: limits)
     }
 
-    public init(file: DicomFile) throws {
+    public init(file: DicomFile, limits: DecodeLimits = .standard) throws {
         self.file = file
-        self.layout = try PixelLayout(file: file)
+        self.layout = try PixelLayout(file: file, limits: limits)
     }
 
     /// Stored values of a frame, colour-by-pixel, before any transform.
@@ -18,28 +18,40 @@ public final class DicomImage {
         try FrameDecoder.decode(file, layout: layout, frame: index)
     }
 
-    public func modalityTransform(frame: Int) -> ModalityTransform {
-        ModalityTransform.read(file, layout: layout, frame: frame)
+    /// The frame's modality transform; throws when the file's values would make pixels that are not finite.
+    public func modalityTransform(frame: Int) throws -> ModalityTransform {
+        try ModalityTransform.read(file, layout: layout, frame: frame)
     }
 
-    /// The file's own VOI transform for the frame, nil when it gives none.
-    public func voiTransform(frame: Int) -> VOITransform? { VOITransform.read(file, frame: frame) }
+    /// The file's own VOI transform for the frame, nil when it gives none; throws on a window
+    /// that is not a finite number.
+    public func voiTransform(frame: Int) throws -> VOITransform? { try VOITransform.read(file, frame: frame) }
 
     /// A frame with the modality transform applied (monochrome) or converted to RGB (colour).
     public func frame(_ index: Int) throws -> Image {
         if layout.isMonochrome && index >= 0 && index < layout.frames
             && FrameDecoder.decodesThroughDCMTK(file, layout: layout) {
-            if !FrameDecoder.isEncapsulated(file) { try FrameDecoder.checkNativeLength(file, layout: layout) }
+            if FrameDecoder.isEncapsulated(file) {
+                try FrameDecoder.checkFragments(file, layout: layout)
+            } else {
+                try FrameDecoder.checkNativeLength(file, layout: layout)
+            }
             let raw = try FrameDecoder.decodeBytes(file, layout: layout, frame: index)
-            if let pixels = MonochromeConversion.convert(raw, layout: layout, transform: modalityTransform(frame: index)) {
+            if let pixels = MonochromeConversion.convert(raw, layout: layout, transform: try modalityTransform(frame: index)) {
                 return Image(width: layout.columns, height: layout.rows, channels: 1, pixels: pixels,
                              photometric: raw.photometric)
             }
         }
         var stored = try storedFrame(index)
+        guard stored.values.count == stored.rows * stored.columns * stored.samples else {
+            throw DicomError(.decode, file: file.path, reason: "decoded \(stored.values.count) samples for a \(stored.rows)x\(stored.columns)x\(stored.samples) frame")
+        }
         switch stored.photometric {
         case "MONOCHROME1", "MONOCHROME2":
-            let transform = modalityTransform(frame: index)
+            guard stored.samples == 1 else {
+                throw DicomError(.decode, file: file.path, reason: "the codestream holds \(stored.samples) components for \(stored.photometric)")
+            }
+            let transform = try modalityTransform(frame: index)
             var pixels = [Float](repeating: 0, count: stored.values.count)
             for i in 0..<pixels.count { pixels[i] = transform.apply(stored.value(i)) }
             return Image(width: stored.columns, height: stored.rows, channels: 1, pixels: pixels,
@@ -70,7 +82,7 @@ public final class DicomImage {
         var image = try frame(index)
         if image.channels == 1 {
             let stats = image.statistics
-            let voi = window ?? voiTransform(frame: index) ?? .covering(min: stats.min, max: stats.max)
+            let voi = try window ?? voiTransform(frame: index) ?? .covering(min: stats.min, max: stats.max)
             let invert = invertMonochrome1 && image.photometric == "MONOCHROME1"
             for i in 0..<image.pixels.count {
                 let y = voi.apply(image.pixels[i])
@@ -90,11 +102,11 @@ extension DicomImage {
     /// its attributes require, encapsulated data with at least one fragment.
     public func checkStructure() throws {
         if FrameDecoder.isEncapsulated(file) {
-            if FrameDecoder.fragmentCount(file) < 1 {
-                throw DicomError(.decode, file: file.path, reason: "encapsulated Pixel Data holds no fragments")
-            }
+            try FrameDecoder.checkFragments(file, layout: layout)
         } else {
             try FrameDecoder.checkNativeLength(file, layout: layout)
         }
+        _ = try modalityTransform(frame: 0)
+        _ = try voiTransform(frame: 0)
     }
 }

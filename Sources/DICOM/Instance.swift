@@ -10,6 +10,8 @@ public struct Instance: Codable, Sendable, Equatable {
     public var transferSyntaxUID: String
 
     public var patientID: String?
+    /// IssuerOfPatientID (0010,0021): the namespace PatientID belongs to.
+    public var issuerOfPatientID: String?
     public var patientName: String?
     public var patientSex: String?
     public var patientBirthDate: String?
@@ -59,6 +61,7 @@ extension Instance {
         seriesInstanceUID = file.string(.seriesInstanceUID)
         transferSyntaxUID = file.transferSyntaxUID
         patientID = file.string(.patientID)
+        issuerOfPatientID = file.string(.issuerOfPatientID)
         patientName = file.string(.patientName)
         patientSex = file.string(.patientSex)?.uppercased()
         patientBirthDate = file.string(.patientBirthDate)
@@ -88,11 +91,22 @@ extension Instance {
         bitsAllocated = file.int(.bitsAllocated)
         bitsStored = file.int(.bitsStored)
         pixelRepresentation = file.int(.pixelRepresentation)
-        let spacing = file[.pixelSpacing]?.doubles ?? file[.imagerPixelSpacing]?.doubles
+        let spacing = (file[.pixelSpacing]?.doubles ?? file[.imagerPixelSpacing]?.doubles)?.filter(\.isFinite)
         pixelSpacing = (spacing?.isEmpty ?? true) ? nil : spacing
         windowCenter = file.double(.windowCenter)
         windowWidth = file.double(.windowWidth)
         hasPixelData = file[.pixelData] != nil
+    }
+}
+
+extension Instance {
+    /// Who the instance belongs to, as the index keys patients: PatientID qualified by its issuer
+    /// (joined by a backslash, which a PatientID cannot hold); a stand-in naming the study when
+    /// there is no PatientID. Two instances of one study with different keys are an identity conflict.
+    public var patientKey: String {
+        guard let id = patientID else { return "(no PatientID) study \(studyInstanceUID ?? sopInstanceUID)" }
+        guard let issuer = issuerOfPatientID else { return id }
+        return id + "\\" + issuer
     }
 }
 
@@ -106,10 +120,13 @@ public enum PatientAge {
         return years >= 0 && years < 150 ? Double(years) : nil
     }
 
-    /// "045Y" → 45, "006M" → 0.5, "010W" → 10/52.18, "003D" → 3/365.25.
+    /// "045Y" → 45, "006M" → 0.5, "010W" → 10/52.18, "003D" → 3/365.25. Digits only before the
+    /// unit (an AS value is nnnD/W/M/Y): "infY", "-1Y" or "1e9Y" are not ages.
     public static func parse(_ s: String) -> Double? {
         let t = s.trimmingCharacters(in: .whitespaces).uppercased()
-        guard let unit = t.last, let n = Double(t.dropLast()), n >= 0 else { return nil }
+        let digits = t.dropLast()
+        guard let unit = t.last, (1...4).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let n = Double(digits) else { return nil }
         switch unit {
         case "Y": return n
         case "M": return n / 12

@@ -16,7 +16,11 @@ public enum InstanceReader {
 
     static let mediaStorageDirectory = "1.2.840.10008.1.3.10"
 
-    public static func read(path: String) throws -> Verdict {
+    /// Throws a `DicomError` for a file that claims to be DICOM but is broken: unparsable, no SOP
+    /// Instance UID, pixel data shorter than its attributes say or above `limits`, non-finite
+    /// rescale or window values, or image attributes (Rows, Columns) without any Pixel Data — the
+    /// mark of a file cut off between elements, which would otherwise pass as a pixel-less object.
+    public static func read(path: String, limits: DecodeLimits = .standard) throws -> Verdict {
         let file: DicomFile
         do {
             file = try DicomFile(path: path)
@@ -29,7 +33,13 @@ public enum InstanceReader {
             return .directory
         }
         let instance = try Instance(file: file)
-        if instance.hasPixelData { try DicomImage(file: file).checkStructure() }
+        if instance.hasPixelData {
+            try DicomImage(file: file, limits: limits).checkStructure()
+        } else if file[.rows] != nil || file[.columns] != nil || file[.bitsAllocated] != nil,
+                  file[Tag(0x7FE0, 0x0008)] == nil, file[Tag(0x7FE0, 0x0009)] == nil {  // (Double) Float Pixel Data
+            throw DicomError(.decode, file: path,
+                             reason: "image attributes (Rows, Columns, Bits Allocated) but no Pixel Data (7FE0,0010): truncated?")
+        }
         return .instance(instance)
     }
 }

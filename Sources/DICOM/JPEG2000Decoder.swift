@@ -77,6 +77,11 @@ enum JPEG2000Decoder {
             throw Failure(failure("header could not be read"))
         }
         defer { opj_image_destroy(image) }
+        // The header's size is checked before OpenJPEG allocates the components.
+        let (w, h) = (Int(image.pointee.x1) - Int(image.pointee.x0), Int(image.pointee.y1) - Int(image.pointee.y0))
+        guard w == layout.columns, h == layout.rows, Int(image.pointee.numcomps) == layout.samplesPerPixel else {
+            throw Failure("codestream is \(w)x\(h) with \(image.pointee.numcomps) components, attributes say \(layout.columns)x\(layout.rows)x\(layout.samplesPerPixel)")
+        }
         guard opj_decode(codec, stream, image) != 0, opj_end_decompress(codec, stream) != 0 else {
             throw Failure(failure("decoding failed"))
         }
@@ -87,6 +92,9 @@ enum JPEG2000Decoder {
     static func collect(_ image: opj_image_t, layout: PixelLayout) throws -> StoredFrame {
         let n = Int(image.numcomps)
         guard n >= 1, let comps = image.comps else { throw Failure("no components") }
+        guard n == layout.samplesPerPixel else {
+            throw Failure("codestream has \(n) components, Samples per Pixel is \(layout.samplesPerPixel)")
+        }
         let w = Int(comps[0].w), h = Int(comps[0].h)
         guard w == layout.columns, h == layout.rows else {
             throw Failure("codestream is \(w)x\(h), attributes say \(layout.columns)x\(layout.rows)")

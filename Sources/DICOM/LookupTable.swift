@@ -13,8 +13,13 @@ public struct LookupTable: Sendable, Equatable {
 
     /// Builds a table from its LUT Descriptor (count, first mapped, bits) and LUT Data words.
     /// `signedInput` reads the first mapped value as signed (Pixel Representation 1).
+    /// Nil when the descriptor is not three numbers in the ranges PS3.3 C.11.1.1 allows
+    /// (count 0-65535 with 0 meaning 65536, first mapped value a US or SS, bits 1-16) or there is no data.
     public init?(descriptor: [Double], data: [UInt16], signedInput: Bool, signedData: Bool = false) {
-        guard descriptor.count >= 3, !data.isEmpty else { return nil }
+        guard descriptor.count >= 3, !data.isEmpty,
+              descriptor.prefix(3).allSatisfy({ $0.isFinite && $0 == $0.rounded() }),
+              (0...65535).contains(descriptor[0]), (-32768...65535).contains(descriptor[1]),
+              (1...16).contains(descriptor[2]) else { return nil }
         let count = descriptor[0] == 0 ? 65536 : Int(descriptor[0])
         var first = Int(descriptor[1])
         if signedInput && first > 32767 { first -= 65536 }
@@ -32,16 +37,21 @@ public struct LookupTable: Sendable, Equatable {
     }
 
     /// Reads the LUT in item `item` of `sequence` (e.g. Modality LUT Sequence).
-    public static func read(_ file: DicomFile, path: [Tag], items: [Int], signedInput: Bool) -> LookupTable? {
+    /// Nil when the item holds no LUT; throws when it holds one whose descriptor is invalid.
+    public static func read(_ file: DicomFile, path: [Tag], items: [Int], signedInput: Bool) throws -> LookupTable? {
         guard let descriptor = file.element(path + [.lutDescriptor], items: items)?.doubles,
               let dataElement = file.element(path + [.lutData], items: items),
               let words = dataElement.words else { return nil }
-        return LookupTable(descriptor: descriptor, data: words, signedInput: signedInput,
-                           signedData: dataElement.vr == "SS")
+        guard let table = LookupTable(descriptor: descriptor, data: words, signedInput: signedInput,
+                                      signedData: dataElement.vr == "SS") else {
+            throw DicomError(.decode, file: file.path, reason: "LUT Descriptor \(descriptor) is not valid")
+        }
+        return table
     }
 
     @inline(__always) public func apply(_ x: Float) -> Float {
-        let i = Int(x.rounded(.down)) - firstMapped
+        // Inputs are pixel values (|x| < 2^32), clamped anyway so the conversion cannot trap.
+        let i = Int(Swift.min(Swift.max(x.rounded(.down), -4.0e9), 4.0e9)) - firstMapped
         if i <= 0 { return entries[0] }
         if i >= entries.count { return entries[entries.count - 1] }
         return entries[i]

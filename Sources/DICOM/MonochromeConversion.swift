@@ -6,7 +6,8 @@
 enum MonochromeConversion {
     static func convert(_ raw: FrameDecoder.RawFrame, layout: PixelLayout, transform: ModalityTransform) -> [Float]? {
         guard layout.samplesPerPixel == 1, layout.bitsAllocated == 8 || layout.bitsAllocated == 16,
-              raw.photometric.hasPrefix("MONOCHROME") else { return nil }
+              raw.photometric.hasPrefix("MONOCHROME"),
+              raw.bytes.count >= layout.pixelsPerFrame * (layout.bitsAllocated / 8) else { return nil }
         return raw.bytes.withUnsafeBytes { src in
             convert(src, count: layout.pixelsPerFrame, layout: layout, transform: transform)
         }

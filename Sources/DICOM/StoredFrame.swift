@@ -30,7 +30,11 @@ enum FrameDecoder {
             return try JPEG2000Decoder.decodeFrame(file, layout: layout, frame: frame)
         }
         if layout.bitsAllocated == 1 { return try decodeBitPacked(file, layout: layout, frame: frame) }
-        if dx_pixel_encapsulated(file.handle) == 0 { try checkNativeLength(file, layout: layout) }
+        if dx_pixel_encapsulated(file.handle) == 0 {
+            try checkNativeLength(file, layout: layout)
+        } else {
+            try checkFragments(file, layout: layout)
+        }
         if layout.photometric == "YBR_FULL_422" && dx_pixel_encapsulated(file.handle) == 0 {
             return try decodeNative422(file, layout: layout, frame: frame)
         }
@@ -39,6 +43,10 @@ enum FrameDecoder {
         let buffer = raw.bytes
         let planar = raw.planar
         let photometric = raw.photometric
+        let needed = layout.pixelsPerFrame * layout.samplesPerPixel * (layout.bitsAllocated / 8)
+        guard buffer.count >= needed else {
+            throw DicomError(.decode, file: file.path, reason: "decoder returned \(buffer.count) bytes, \(needed) expected")
+        }
         var values = unpack(buffer, layout: layout)
         if layout.samplesPerPixel > 1 && planar == 1 {
             values = interleave(values, samples: layout.samplesPerPixel, pixels: layout.pixelsPerFrame)
@@ -71,6 +79,10 @@ enum FrameDecoder {
         var size: UInt32 = 0
         guard dx_frame_size(file.handle, &size, &err, err.count) != 0 else {
             throw DicomError(.decode, file: file.path, reason: String(cString: err))
+        }
+        // DCMTK computes the size in 32 bits: it must be the whole frame the attributes describe.
+        guard Int(size) >= layout.frameBytes else {
+            throw DicomError(.decode, file: file.path, reason: "DCMTK's frame size \(size) is smaller than the \(layout.frameBytes) bytes the attributes describe")
         }
         let capacity = Int(size) + 1 + Int(size & 1)
         var model = [CChar](repeating: 0, count: 64)
@@ -117,15 +129,29 @@ enum FrameDecoder {
     static func fragmentCount(_ file: DicomFile) -> Int { Int(dx_pixel_fragment_count(file.handle)) }
 
     /// Rejects native pixel data shorter than its attributes say (a truncated file).
+    /// Frame size times Number of Frames is checked arithmetic: the attributes are untrusted.
     static func checkNativeLength(_ file: DicomFile, layout: PixelLayout) throws {
         let stored = dx_pixel_native_length(file.handle)
         guard stored >= 0 else { return }
-        var perFrame = layout.pixelsPerFrame * layout.samplesPerPixel * layout.bitsAllocated / 8
-        if layout.photometric == "YBR_FULL_422" { perFrame = perFrame * 2 / 3 }
-        let expected = perFrame * layout.frames
-        if stored < expected {
+        var perFrame = layout.frameBytes
+        if layout.photometric == "YBR_FULL_422" && layout.bitsAllocated != 1 { perFrame = perFrame * 2 / 3 }
+        let (expected, overflow) = perFrame.multipliedReportingOverflow(by: layout.frames)
+        if overflow || stored < expected {
             throw DicomError(.decode, file: file.path,
-                             reason: "Pixel Data holds \(stored) bytes, \(expected) expected (truncated?)")
+                             reason: "Pixel Data holds \(stored) bytes, \(layout.frames) frame(s) of \(perFrame) expected (truncated, or Number of Frames wrong)")
+        }
+    }
+
+    /// Encapsulated data holds at least one fragment per frame (PS3.5 A.4), so a Number of
+    /// Frames above the fragment count is wrong, and is refused before any per-frame table is built.
+    static func checkFragments(_ file: DicomFile, layout: PixelLayout) throws {
+        let fragments = fragmentCount(file)
+        if fragments < 1 {
+            throw DicomError(.decode, file: file.path, reason: "encapsulated Pixel Data holds no fragments")
+        }
+        if layout.frames > fragments {
+            throw DicomError(.decode, file: file.path,
+                             reason: "Number of Frames is \(layout.frames) but the encapsulated Pixel Data has only \(fragments) fragment(s)")
         }
     }
 

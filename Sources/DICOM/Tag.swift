@@ -42,6 +42,7 @@ extension Tag {
     public static let manufacturerModelName = Tag(0x0008, 0x1090)
     public static let patientName = Tag(0x0010, 0x0010)
     public static let patientID = Tag(0x0010, 0x0020)
+    public static let issuerOfPatientID = Tag(0x0010, 0x0021)
     public static let patientBirthDate = Tag(0x0010, 0x0030)
     public static let patientSex = Tag(0x0010, 0x0040)
     public static let patientAge = Tag(0x0010, 0x1010)

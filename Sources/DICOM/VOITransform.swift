@@ -10,7 +10,8 @@ public enum VOITransform: Sendable, Equatable {
 
     /// The first window (or VOI LUT) the file gives for `frame`: frame functional groups,
     /// then the top-level Window Center/Width, then the VOI LUT Sequence. Nil when none.
-    public static func read(_ file: DicomFile, frame: Int) -> VOITransform? {
+    /// Throws when a window centre or width is present but not a finite number.
+    public static func read(_ file: DicomFile, frame: Int) throws -> VOITransform? {
         let places: [([Tag], [Int])] = [
             ([.perFrameFunctionalGroups, .frameVOILUTSequence], [frame, 0]),
             ([.sharedFunctionalGroups, .frameVOILUTSequence], [0, 0]),
@@ -18,13 +19,16 @@ public enum VOITransform: Sendable, Equatable {
         ]
         for (path, items) in places {
             if let c = file.element(path + [.windowCenter], items: items)?.double(at: 0),
-               let w = file.element(path + [.windowWidth], items: items)?.double(at: 0), w > 0 {
+               let w = file.element(path + [.windowWidth], items: items)?.double(at: 0), !(w <= 0) {
+                guard c.isFinite, w.isFinite, Float(c).isFinite, Float(w).isFinite else {
+                    throw DicomError(.decode, file: file.path, reason: "Window Center \(c) / Width \(w) are not finite numbers")
+                }
                 let name = file.element(path + [.voiLUTFunction], items: items)?.string ?? "LINEAR"
                 return .window(center: c, width: w, function: Function(rawValue: name) ?? .linear)
             }
         }
         if file.sequenceCount([.voiLUTSequence]) > 0,
-           let table = LookupTable.read(file, path: [.voiLUTSequence], items: [0], signedInput: false) {
+           let table = try LookupTable.read(file, path: [.voiLUTSequence], items: [0], signedInput: false) {
             return .lut(table)
         }
         return nil

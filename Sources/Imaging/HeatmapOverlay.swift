@@ -48,7 +48,7 @@ public enum HeatmapOverlay {
 
     /// The image value (0…255) and the colour (0…1) mixed, rounded to 8 bits.
     @inline(__always) static func blend(_ value: UInt8, _ colour: Float, _ alpha: Float) -> UInt8 {
-        UInt8(min(max(Float(value) * (1 - alpha) + colour * 255 * alpha + 0.5, 0), 255))
+        UInt8(saturating: Float(value) * (1 - alpha) + colour * 255 * alpha + 0.5)
     }
 
     /// Blue → cyan → yellow → red for v in [0, 1].

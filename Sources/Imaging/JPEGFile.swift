@@ -5,7 +5,8 @@ import Foundation
 /// JPEG files through libjpeg-turbo (accurate integer IDCT, as PIL uses): grey stays one
 /// channel, everything else decodes to RGB; values 0…255.
 public enum JPEGFile {
-    public static func read(_ path: String) throws -> Image {
+    public static func read(_ path: String, limits: DecodeLimits = .standard) throws -> Image {
+        try FileKind.requireRegularFile(path)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ImagingError(file: path, reason: "cannot read the file")
         }
@@ -19,6 +20,9 @@ public enum JPEGFile {
         guard ok == 0 else { throw ImagingError(file: path, reason: "not a readable JPEG: \(message(handle))") }
         let grey = colorspace == Int32(TJCS_GRAY.rawValue)
         let channels = grey ? 1 : 3
+        guard width > 0, height > 0, Int(width) * Int(height) <= limits.maxPixelsPerFrame else {
+            throw ImagingError(file: path, reason: "a \(width)x\(height) JPEG is outside the decode limit of \(limits.maxPixelsPerFrame) pixels")
+        }
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * channels)
         let decoded = data.withUnsafeBytes { raw in
             pixels.withUnsafeMutableBufferPointer { out in

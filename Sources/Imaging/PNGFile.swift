@@ -35,18 +35,19 @@ public enum PNGFile {
         if fast { png.flags |= 0x02 }  // PNG_IMAGE_FLAG_FAST: quicker compression, larger file
         let ok: Int32
         if bitDepth == 8 {
-            let bytes = image.pixels.map { (v: Float) -> UInt8 in UInt8(Swift.min(Swift.max(v, 0), 1) * 255 + 0.5) }
+            let bytes = image.pixels.map { (v: Float) -> UInt8 in UInt8(saturating: Swift.min(Swift.max(v, 0), 1) * 255 + 0.5) }
             ok = bytes.withUnsafeBytes { png_image_write_to_file(&png, path, 0, $0.baseAddress, 0, nil) }
         } else {
             png.format |= formatLinear
-            let words = image.pixels.map { (v: Float) -> UInt16 in UInt16(Swift.min(Swift.max(v, 0), 1) * 65535 + 0.5) }
+            let words = image.pixels.map { (v: Float) -> UInt16 in UInt16(saturating: Swift.min(Swift.max(v, 0), 1) * 65535 + 0.5) }
             ok = words.withUnsafeBytes { png_image_write_to_file(&png, path, 0, $0.baseAddress, 0, nil) }
         }
         if ok == 0 { throw ImagingError(file: path, reason: "PNG write failed: \(message(png))") }
     }
 
     /// Reads a PNG as 8-bit samples (grey or RGB, alpha dropped) into an `Image` of values 0…255.
-    public static func read(_ path: String) throws -> Image {
+    public static func read(_ path: String, limits: DecodeLimits = .standard) throws -> Image {
+        try FileKind.requireRegularFile(path)
         var png = png_image()
         png.version = png_uint_32(PNG_IMAGE_VERSION)
         guard png_image_begin_read_from_file(&png, path) != 0 else {
@@ -55,6 +56,10 @@ public enum PNGFile {
         let color = (png.format & formatColor) != 0
         png.format = color ? formatColor : 0
         let channels = color ? 3 : 1
+        guard Int(png.width) * Int(png.height) <= limits.maxPixelsPerFrame else {
+            png_image_free(&png)
+            throw ImagingError(file: path, reason: "a \(png.width)x\(png.height) PNG is above the decode limit of \(limits.maxPixelsPerFrame) pixels")
+        }
         var bytes = [UInt8](repeating: 0, count: Int(png.width) * Int(png.height) * channels)
         let ok = bytes.withUnsafeMutableBytes { png_image_finish_read(&png, nil, $0.baseAddress, 0, nil) }
         guard ok != 0 else { throw ImagingError(file: path, reason: "PNG decode failed: \(message(png))") }

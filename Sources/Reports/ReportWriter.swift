@@ -1,10 +1,20 @@
+import DICOM
 import Foundation
 import GRDB
 import Store
 
-/// Writes the reports of every study in the index: `DIR/<study>/report.html`, `result.json` and
-/// the heatmap images, and `DIR/index.html` listing all studies. Folder names come from the
-/// Study Instance UID through `SafeName`; every text from a DICOM file is escaped.
+/// Writes the reports of every study in the index: `DIR/study-<uid>/report.html`, `result.json`,
+/// `sr.dcm` and the heatmap images, and `DIR/index.html` listing all studies and the instances no
+/// report can show. Guarantees:
+/// - one report per (study, patient): a study whose instances name two patients is reported
+///   twice, each report and SR holding only its own patient's images, and flagged on the page;
+/// - folder names come from the Study Instance UID through `SafeName` behind a fixed `study-`
+///   prefix, so no UID (`index.html`, `heatmaps`, `../x`) can collide with dxkit's own files;
+/// - an SR copies patient and study data only from a source file that still holds the content
+///   the index has for it; otherwise that study gets no SR and a warning;
+/// - studies are read and written one at a time: memory does not grow with the number of studies;
+/// - one study that fails is a warning naming it; the others are still written.
+/// Every text from a DICOM file is escaped.
 public struct ReportWriter {
     public let database: IndexDatabase
     public let output: String
@@ -20,50 +30,78 @@ public struct ReportWriter {
     public struct Summary {
         public var studies = 0
         public var withFindings = 0
-        /// Studies whose SR could not be written (e.g. a source UID that is not a valid UID), with the reason.
-        public var srFailures: [(study: String, reason: String)] = []
+        /// Studies (or study parts) not fully reported — no SR, or no page — with the reason.
+        public var failures: [(study: String, reason: String)] = []
+        /// Study Instance UIDs holding more than one patient.
+        public var conflicts: [String] = []
+        /// Indexed instances shown in no study report (listed on the index page).
+        public var unreported = 0
     }
 
     public func write() throws -> Summary {
-        let (studies, models, run) = try database.queue.read { db in
-            (try StudyReport.loadAll(db), try ModelSummary.loadAll(db),
-             try Row.fetchOne(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 1"))
+        let (units, models, run, unreported, unreportedCount) = try database.queue.read { db in
+            (try StudyReport.units(db), try ModelSummary.loadAll(db),
+             try Row.fetchOne(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 1"), try StudyReport.unreported(db),
+             try StudyReport.unreportedCount(db))
         }
         let fm = FileManager.default
         try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
         var summary = Summary()
-        var index: [(StudyReport, String)] = []
-        for study in studies where !study.findings.isEmpty {
-            let folder = SafeName.folder(study.studyInstanceUID)
-            let dir = "\(output)/\(folder)"
-            try fm.createDirectory(atPath: "\(dir)/images", withIntermediateDirectories: true)
-            var images: [String: String] = [:]
-            for f in study.findings {
-                guard let heatmap = f.heatmapPath, fm.fileExists(atPath: heatmap) else { continue }
-                let name = URL(fileURLWithPath: heatmap).lastPathComponent
-                let target = "\(dir)/images/\(name)"
-                try? fm.removeItem(atPath: target)
-                try fm.copyItem(atPath: heatmap, toPath: target)
-                images[f.sopInstanceUID + "|" + f.head] = "images/\(name)"
-            }
-            try StudyPage.html(study, images: images, models: models, run: run)
-                .write(toFile: "\(dir)/report.html", atomically: true, encoding: .utf8)
-            try StudyPage.json(study).write(to: URL(fileURLWithPath: "\(dir)/result.json"))
+        summary.unreported = unreportedCount
+        summary.conflicts = Array(Set(units.compactMap { $0.conflict == nil ? nil : $0.study })).sorted()
+        var index: [IndexPage.Entry] = []
+        for unit in units {
+            let study = try database.queue.read { try StudyReport.load(unit, $0) }
+            guard !study.findings.isEmpty else { continue }
+            let folder = Self.folder(study)
             do {
-                try StudySR.write(study, models: models, to: "\(dir)/sr.dcm", version: version)
+                try writeStudy(study, folder: folder, models: models, run: run, summary: &summary)
             } catch {
-                summary.srFailures.append((study.studyInstanceUID, "\(error)"))
+                summary.failures.append((study.studyInstanceUID, "report not written: \(error)"))
+                continue
             }
-            index.append((study, folder))
+            index.append(IndexPage.Entry(study: study, folder: folder))
             summary.studies += 1
             if !study.aggregates.isEmpty { summary.withFindings += 1 }
         }
-        try IndexPage.html(index, run: run).write(toFile: "\(output)/index.html", atomically: true, encoding: .utf8)
+        try IndexPage.html(index, unreported: unreported, unreportedCount: unreportedCount, run: run)
+            .write(toFile: "\(output)/index.html", atomically: true, encoding: .utf8)
         return summary
     }
-}
 
-extension SafeName {
-    /// A folder name for a study: safe characters only (see `file`).
-    public static func folder(_ studyUID: String) -> String { file(studyUID) }
+    /// `study-<uid>`, plus `-patient-<key>` when the study holds more than one patient.
+    static func folder(_ study: StudyReport) -> String {
+        let base = "study-" + SafeName.file(study.studyInstanceUID)
+        return study.conflict == nil ? base : base + "-patient-" + SafeName.file(study.patientKey)
+    }
+
+    func writeStudy(_ study: StudyReport, folder: String, models: [String: ModelSummary], run: Row?,
+                    summary: inout Summary) throws {
+        let fm = FileManager.default
+        let dir = "\(output)/\(folder)"
+        try fm.createDirectory(atPath: "\(dir)/images", withIntermediateDirectories: true)
+        var images: [String: String] = [:]
+        for f in study.findings {
+            guard let stored = f.heatmapPath else { continue }
+            let heatmap = StoredPath.resolve(stored, database: database.path)
+            guard fm.fileExists(atPath: heatmap) else {
+                summary.failures.append((study.studyInstanceUID, "heatmap \(heatmap) is missing"))
+                continue
+            }
+            let name = URL(fileURLWithPath: heatmap).lastPathComponent
+            let target = "\(dir)/images/\(name)"
+            try? fm.removeItem(atPath: target)
+            try fm.copyItem(atPath: heatmap, toPath: target)
+            images[f.sopInstanceUID + "|" + f.head] = "images/\(name)"
+        }
+        try StudyPage.html(study, images: images, models: models, run: run)
+            .write(toFile: "\(dir)/report.html", atomically: true, encoding: .utf8)
+        try StudyPage.json(study).write(to: URL(fileURLWithPath: "\(dir)/result.json"))
+        do {
+            try StudySR.write(study, models: models, to: "\(dir)/sr.dcm", version: version)
+        } catch {
+            try? fm.removeItem(atPath: "\(dir)/sr.dcm")
+            summary.failures.append((study.studyInstanceUID, "no sr.dcm: \(error)"))
+        }
+    }
 }

@@ -5,9 +5,15 @@ import Foundation
 enum StudySR {
     static func write(_ s: StudyReport, models: [String: ModelSummary], to path: String, version: String) throws {
         let scored = s.findings.filter { $0.status == "scored" && $0.sopClassUID != nil && $0.seriesInstanceUID != nil }
-        guard let source = scored.first?.path else {
+        guard !scored.isEmpty else {
             try? FileManager.default.removeItem(atPath: path)
             return
+        }
+        // Patient and study modules are copied from a source file: only from one that still holds
+        // the content that was indexed and scored (a file replaced since must not lend its patient).
+        guard let source = scored.first(where: { (try? ContentHash.sha256(file: $0.path)) == $0.contentSha256 })?.path else {
+            throw ReportError(study: s.studyInstanceUID,
+                              reason: "no source file of this study still holds the content that was scored (changed or removed since); run dxkit score again")
         }
         var procedure = StructuredReportWriter.Code("363679005", "SCT", "Imaging")
         let findings: [StructuredReportWriter.Finding] = scored.map { f in
@@ -34,4 +40,11 @@ enum StudySR {
               let m = d["meaning"] as? String else { return nil }
         return StructuredReportWriter.Code(v, s, m)
     }
+}
+
+/// A study that could not be reported, naming it and the reason.
+struct ReportError: Error, CustomStringConvertible {
+    var study: String
+    var reason: String
+    var description: String { reason }
 }

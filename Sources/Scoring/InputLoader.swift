@@ -20,14 +20,22 @@ public enum InputLoader {
     }
 
     /// 0…255 RGB image of the file (first frame for DICOM).
-    public static func rgb8(_ path: String) throws -> DICOM.Image { ModelInput.rgb(try pixels8(path)) }
+    public static func rgb8(_ path: String, limits: DecodeLimits = .standard) throws -> DICOM.Image {
+        ModelInput.rgb(try pixels8(path, limits: limits))
+    }
 
     /// 0…255 image of the file, grey images kept to one channel (`prepare` reads them as RGB).
-    public static func pixels8(_ path: String) throws -> DICOM.Image {
+    /// Sizes are checked against `limits` before decoding; a DICOM frame's decode holds its
+    /// share of `budget` (when given) while it runs.
+    public static func pixels8(_ path: String, limits: DecodeLimits = .standard, budget: MemoryBudget? = nil) throws -> DICOM.Image {
+        try FileKind.requireRegularFile(path)
         switch try kind(of: path) {
-        case .png: return try PNGFile.read(path)
-        case .jpeg: return try JPEGFile.read(path)
-        case .dicom: return try ModelInput.pixels8(DicomImage(path: path))
+        case .png: return try PNGFile.read(path, limits: limits)
+        case .jpeg: return try JPEGFile.read(path, limits: limits)
+        case .dicom:
+            let image = try DicomImage(path: path, limits: limits)
+            guard let budget else { return try ModelInput.pixels8(image) }
+            return try budget.reserving(image.layout.decodeBytes) { try ModelInput.pixels8(image) }
         }
     }
 

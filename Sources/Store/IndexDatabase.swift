@@ -8,8 +8,13 @@ public final class IndexDatabase {
     public let path: String
     public let queue: DatabaseQueue
 
-    public init(path: String) throws {
+    /// Opens the index at `path`; with `mustExist` (commands that only read or add to an index:
+    /// score, report, calibrate, audit) a missing file is an error instead of a new empty index.
+    public init(path: String, mustExist: Bool = false) throws {
         self.path = path
+        if mustExist && !FileManager.default.fileExists(atPath: path) {
+            throw StoreError(file: path, reason: "no such database (run dxkit ingest or dxkit run first)")
+        }
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in

@@ -169,6 +169,35 @@ enum IndexSchema {
                 );
                 """)
         }
+        m.registerMigration("v5-identity") { db in
+            // Identity is checked, never assumed: every instance records whose it is (PatientID
+            // qualified by its issuer), a study whose instances disagree is marked, and study
+            // results are kept per (study, patient) so two patients are never merged.
+            try db.execute(sql: """
+                ALTER TABLE instances ADD COLUMN patient_key TEXT;
+                UPDATE instances SET patient_key = coalesce(patient_id, '(no PatientID) study ' || coalesce(study_instance_uid, sop_instance_uid))
+                    WHERE status = 'ok';
+                CREATE INDEX instances_study ON instances(study_instance_uid);
+                ALTER TABLE studies ADD COLUMN conflict TEXT;   -- the patient keys when more than one
+                CREATE TABLE study_results_v5 (
+                    id INTEGER PRIMARY KEY,
+                    study_instance_uid TEXT NOT NULL,
+                    patient_key TEXT NOT NULL,
+                    head TEXT NOT NULL,
+                    model_sha256 TEXT NOT NULL,
+                    probability REAL,
+                    calibrated_probability REAL,
+                    decision TEXT,
+                    rule TEXT NOT NULL,
+                    instances INTEGER NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    UNIQUE (study_instance_uid, patient_key, head, model_sha256)
+                );
+                DROP TABLE study_results;
+                ALTER TABLE study_results_v5 RENAME TO study_results;
+                ALTER TABLE runs ADD COLUMN pid INTEGER;
+                """)
+        }
         return m
     }
 }

@@ -19,6 +19,19 @@ public struct IngestSummary: Sendable {
     public var seconds = 0.0
     /// Every file of this run whose row is an error, with the reason.
     public var failures: [(path: String, reason: String)] = []
+    /// Entries set aside (not DICOM by name, not regular files, links to nothing, refused
+    /// DICOMDIR references, loops), with the reason.
+    public var skips: [(path: String, reason: String)] = []
+    /// Symbolic links followed while walking the folders.
+    public var symlinksFollowed = 0
+    /// Files recorded as errors without being read because dxkit crashed on them before.
+    public var quarantined = 0
+    /// Studies whose instances now name more than one patient: study UID → the patient keys.
+    public var conflicts: [(study: String, patients: String)] = []
+    /// Indexed instances (status ok, not duplicates) that no report can show: without a
+    /// Study Instance UID, or without pixel data (not images).
+    public var withoutStudy = 0
+    public var withoutPixels = 0
 
     public var processed: Int { ingested + unchanged + skipped + failed + stillFailing + dicomdirs }
     public var rate: Double { seconds > 0 ? Double(processed) / seconds : 0 }
@@ -28,11 +41,19 @@ public struct IngestSummary: Sendable {
 /// calling thread in small transactions. Each file's rows commit together, so a killed
 /// run leaves a consistent index and a re-run picks up where it stopped. Unchanged files
 /// (same size and time stamp, or same content) are not parsed again.
+///
+/// A file that crashes dxkit while being read is named on standard error and quarantined (see
+/// `Quarantine`): the next run records it as an error row without reading it, and goes on.
 public final class Ingestor {
     public let database: IndexDatabase
     public let jobs: Int
     /// Results written per transaction.
     public var batchSize = 32
+    /// Size limits a file's pixel attributes must respect to be indexed as decodable.
+    public var limits = DecodeLimits.standard
+    /// When false, every file is hashed even if its size and time stamp match the stored row
+    /// (scoring re-ingests files whose content it found changed, time stamp or not).
+    public var trustStamps = true
 
     public init(database: IndexDatabase, jobs: Int) {
         self.database = database
@@ -49,18 +70,32 @@ public final class Ingestor {
         }
         var summary = IngestSummary()
         summary.skipped = scan.skipped.count
+        summary.skips = scan.skipped
+        summary.symlinksFollowed = scan.symlinksFollowed
         summary.dicomdirs = scan.dicomdirs.count
         summary.seen = scan.files.count + scan.skipped.count + scan.dicomdirs.count
-        let stamps = try database.queue.read { try IndexWriter.stamps($0) }
+        var storedStamps = try database.queue.read { try IndexWriter.stamps($0) }
+        if !trustStamps {
+            for path in scan.files { storedStamps[path]?.mtime = -1 }
+        }
+        let stamps = storedStamps
+        let quarantine = Quarantine(database: database.path)
+        let quarantined = quarantine.pending()
+        quarantine.install()
 
         let files = scan.files
+        let limits = self.limits
         let results = WorkQueue<IngestRecord>(capacity: jobs * 8)
         let next = IndexCounter()
         let group = DispatchGroup()
         for _ in 0..<jobs {
             let thread = Thread {
                 while let i = next.take(below: files.count) {
-                    results.put(Self.examine(files[i], stored: stamps[files[i]]))
+                    let path = files[i]
+                    let record = quarantined.contains(path)
+                        ? Self.quarantinedRecord(path)
+                        : Quarantine.reading(path) { Self.examine(path, stored: stamps[path], limits: limits) }
+                    results.put(record)
                 }
                 group.leave()
             }
@@ -77,14 +112,17 @@ public final class Ingestor {
             let batch = pending
             let duplicates = try database.queue.write { db -> Int in
                 var dup = 0
+                var studies = Set<String>()
                 for record in batch {
-                    try IndexWriter.write(record, at: time, db)
+                    studies.formUnion(try IndexWriter.write(record, at: time, db))
                     if case let .parsed(instance) = record.outcome,
                        try IndexWriter.isDuplicate(instance.sopInstanceUID, path: record.path, db) { dup += 1 }
                 }
+                try IndexWriter.updateConflicts(studies, db)
                 return dup
             }
             summary.duplicates += duplicates
+            quarantine.resolve(Set(batch.map(\.path)).intersection(quarantined))
             pending.removeAll(keepingCapacity: true)
         }
         var lastFlush = Date()
@@ -94,6 +132,7 @@ public final class Ingestor {
             case let .failed(reason):
                 summary.failed += 1
                 summary.failures.append((record.path, reason))
+                if reason == Quarantine.reason { summary.quarantined += 1 }
             case .unchanged, .touched:
                 if let stored = stamps[record.path], stored.status == "error" {
                     summary.stillFailing += 1
@@ -113,12 +152,28 @@ public final class Ingestor {
             progress(summary, summary.seen)
         }
         try flush()
+        try database.queue.read { db in
+            summary.conflicts = try IndexWriter.conflicts(among: Set(files), db)
+            (summary.withoutStudy, summary.withoutPixels) = try IndexWriter.unreportable(among: Set(files), db)
+        }
         summary.seconds = Date().timeIntervalSince(start)
         return summary
     }
 
+    /// An error row for a file that crashed an earlier run, with its current stamp, so that it is
+    /// read again only once it changes.
+    static func quarantinedRecord(_ path: String) -> IngestRecord {
+        var record = IngestRecord(path: path, size: 0, mtime: 0, sha256: nil, outcome: .failed(Quarantine.reason))
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path) {
+            record.size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+            record.mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        }
+        record.sha256 = try? ContentHash.sha256(file: path)
+        return record
+    }
+
     /// Everything about one file that can be done off the writer thread.
-    static func examine(_ path: String, stored: StoredStamp?) -> IngestRecord {
+    static func examine(_ path: String, stored: StoredStamp?, limits: DecodeLimits = .standard) -> IngestRecord {
         var record = IngestRecord(path: path, size: 0, mtime: 0, sha256: nil, outcome: .unchanged)
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
             record.outcome = .failed("cannot read the file's attributes")
@@ -138,7 +193,7 @@ public final class Ingestor {
             return record
         }
         do {
-            switch try InstanceReader.read(path: path) {
+            switch try InstanceReader.read(path: path, limits: limits) {
             case let .instance(instance): record.outcome = .parsed(instance)
             case let .notDicom(reason): record.outcome = .skipped(reason)
             case .directory: record.outcome = .directory

@@ -7,6 +7,9 @@ public struct ScoringCandidate: Sendable {
     public var path: String
     public var sopInstanceUID: String
     public var studyInstanceUID: String?
+    /// The content the index holds for `path`: scoring checks the file still has it.
+    public var contentSha256: String
+    public var patientKey: String?
     /// Attribute name (as routing rules spell it) → value; absent attributes are missing.
     public var attributes: [String: String]
 }
@@ -52,13 +55,27 @@ public struct ResultStore {
         }
     }
 
+    /// Records a new run. The caller holds the database's `DatabaseLock`, so a run still marked
+    /// running belongs to a process that died: it is marked interrupted.
     public func startRun(version: String, heads: [String]) throws -> Int64 {
         try database.queue.write { db in
-            // A run still marked running was killed: say so.
             try db.execute(sql: "UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
-            try db.execute(sql: "INSERT INTO runs (dxkit_version, started_at, heads) VALUES (?, ?, ?)",
-                           arguments: [version, Self.now(), heads.joined(separator: ",")])
+            try db.execute(sql: "INSERT INTO runs (dxkit_version, started_at, heads, pid) VALUES (?, ?, ?, ?)",
+                           arguments: [version, Self.now(), heads.joined(separator: ","), Int(getpid())])
             return db.lastInsertedRowID
+        }
+    }
+
+    /// Marks the instances stored for `paths` as errors with `reason` (their results removed):
+    /// used for files quarantined after crashing dxkit.
+    public func markErrors(paths: Set<String>, reason: String) throws {
+        guard !paths.isEmpty else { return }
+        try database.queue.write { db in
+            for path in paths {
+                guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM instances WHERE path = ?", arguments: [path]) else { continue }
+                try db.execute(sql: "DELETE FROM results WHERE instance_ref = ?", arguments: [id])
+                try db.execute(sql: "UPDATE instances SET status = 'error', error = ? WHERE id = ?", arguments: [reason, id])
+            }
         }
     }
 
@@ -74,8 +91,8 @@ public struct ResultStore {
     public func candidates() throws -> [ScoringCandidate] {
         try database.queue.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT id, path, sop_instance_uid, study_instance_uid, sop_class_uid, modality, body_part, view_position,
-                       laterality, photometric, manufacturer, institution, sex
+                SELECT id, path, sop_instance_uid, study_instance_uid, content_sha256, patient_key, sop_class_uid, modality,
+                       body_part, view_position, laterality, photometric, manufacturer, institution, sex
                 FROM instances WHERE status = 'ok' AND has_pixel_data = 1 AND duplicate_of IS NULL ORDER BY id
                 """)
             return rows.map { row in
@@ -85,7 +102,8 @@ public struct ResultStore {
                     if let v: String = row[key], !v.isEmpty { attributes[key] = v }
                 }
                 return ScoringCandidate(instanceID: row["id"], path: row["path"], sopInstanceUID: row["sop_instance_uid"],
-                                        studyInstanceUID: row["study_instance_uid"], attributes: attributes)
+                                        studyInstanceUID: row["study_instance_uid"], contentSha256: row["content_sha256"],
+                                        patientKey: row["patient_key"], attributes: attributes)
             }
         }
     }
@@ -131,31 +149,35 @@ public struct ResultStore {
 
     /// Recomputes study rows of `head` from its scored instances: `rule` is "max" (highest
     /// probability in the study) or "laterality-mean-max" (mean per breast, then the highest breast).
+    /// Rows are per (study, patient): instances of two patients that share a Study Instance UID
+    /// are never combined. Rows of studies left without scored instances are removed.
     public func aggregateStudies(head: String, modelSha256: String, rule: String, threshold: Double,
                                  positiveLabel: String, negativeLabel: String) throws {
         try database.queue.write { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT i.study_instance_uid AS study, i.laterality AS side, r.probability AS p, r.calibrated_probability AS cp
+                SELECT i.study_instance_uid AS study, coalesce(i.patient_key, '') AS patient, i.laterality AS side,
+                       r.probability AS p, r.calibrated_probability AS cp
                 FROM results r JOIN instances i ON i.id = r.instance_ref
-                WHERE r.head = ? AND r.model_sha256 = ? AND r.status = 'scored' AND i.study_instance_uid IS NOT NULL
+                WHERE r.head = ? AND r.model_sha256 = ? AND r.status = 'scored' AND i.status = 'ok'
+                      AND i.study_instance_uid IS NOT NULL
+                ORDER BY i.id
                 """, arguments: [head, modelSha256])
-            var byStudy: [String: [(side: String, p: Double, cp: Double)]] = [:]
+            struct Key: Hashable { var study: String, patient: String }
+            var byStudy: [Key: [(side: String, p: Double, cp: Double)]] = [:]
             for row in rows {
                 let p: Double = row["p"]
-                byStudy[row["study"], default: []].append((row["side"] ?? "", p, row["cp"] ?? p))
+                byStudy[Key(study: row["study"], patient: row["patient"]), default: []].append((row["side"] ?? "", p, row["cp"] ?? p))
             }
+            try db.execute(sql: "DELETE FROM study_results WHERE head = ? AND model_sha256 = ?", arguments: [head, modelSha256])
             let time = Self.now()
-            for (study, items) in byStudy {
+            for (key, items) in byStudy.sorted(by: { ($0.key.study, $0.key.patient) < ($1.key.study, $1.key.patient) }) {
                 let (p, cp) = Aggregation.combine(items, rule: rule)
                 try db.execute(sql: """
-                    INSERT INTO study_results (study_instance_uid, head, model_sha256, probability, calibrated_probability,
-                                               decision, rule, instances, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(study_instance_uid, head, model_sha256) DO UPDATE SET probability = excluded.probability,
-                        calibrated_probability = excluded.calibrated_probability, decision = excluded.decision,
-                        rule = excluded.rule, instances = excluded.instances, updated_at = excluded.updated_at
-                    """, arguments: [study, head, modelSha256, p, cp, cp >= threshold ? positiveLabel : negativeLabel,
-                                     rule, items.count, time])
+                    INSERT INTO study_results (study_instance_uid, patient_key, head, model_sha256, probability,
+                                               calibrated_probability, decision, rule, instances, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [key.study, key.patient, head, modelSha256, p, cp,
+                                     cp >= threshold ? positiveLabel : negativeLabel, rule, items.count, time])
             }
         }
     }

@@ -30,7 +30,7 @@ struct Audit: ParsableCommand {
             audit.reference = reference
             audit.intersections = intersections
             audit.minimumSize = minSize
-            let database = try IndexDatabase(path: db)
+            let database = try IndexDatabase(path: db, mustExist: true)
             try installed.applyStoredCalibration(ResultStore(database: database))
             audit.threshold = installed.threshold
             audit.bootstrap = Bootstrap(replicates: bootstrap)

@@ -19,7 +19,7 @@ struct AuditDataset: ParsableCommand {
 
     func run() throws {
         do {
-            let database = try IndexDatabase(path: db)
+            let database = try IndexDatabase(path: db, mustExist: true)
             var audit = DatasetAudit()
             audit.ageBands = ageBands.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
             var records: [DatasetAudit.Record]

@@ -25,7 +25,7 @@ struct Calibrate: ParsableCommand {
             let installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
             let rule: CalibrationRun.ThresholdRule = youden ? .youden
                 : targetSensitivity.map { .sensitivity($0) } ?? .keep(installed.scoring.threshold)
-            let o = try CalibrationRun(database: IndexDatabase(path: db)).run(
+            let o = try CalibrationRun(database: IndexDatabase(path: db, mustExist: true)).run(
                 labels: LabelsFile(path: labels), head: head, modelSha256: installed.sha256,
                 classes: installed.card.classes ?? [], method: method, rule: rule)
             print("calibrated \(head) (\(o.calibrator.method)) on \(o.n) labelled results; threshold \(String(format: "%.4f", o.threshold)) (\(o.thresholdRule))")
@@ -64,7 +64,7 @@ struct RecalibrateResults: ParsableCommand {
     func run() throws {
         do {
             let installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
-            guard let (n, stored) = try Recalibration.run(database: IndexDatabase(path: db), head: installed) else {
+            guard let (n, stored) = try Recalibration.run(database: IndexDatabase(path: db, mustExist: true), head: installed) else {
                 printError("dxkit recalibrate-results: no calibration stored for \(head); run dxkit calibrate first")
                 throw ExitCode(2)
             }

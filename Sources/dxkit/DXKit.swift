@@ -1,5 +1,6 @@
 import ArgumentParser
 import DICOM
+import Foundation
 
 /// The dxkit command line: parses arguments and calls the modules; no logic of its own.
 @main
@@ -8,7 +9,7 @@ struct DXKit: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "dxkit",
-        abstract: "DICOM ingestion, decoding and (soon) scoring, calibration and audits — no Python, no GPU.",
+        abstract: "DICOM ingestion, scoring, transfer learning, calibration, bias audits and reports — no Python, no GPU.",
         version: version,
         subcommands: [Run.self, Ingest.self, Score.self, Report.self, Train.self, Metrics.self, Calibrate.self, RecalibrateResults.self, Audit.self, AuditDataset.self, Inspect.self, ExportPNG.self, Classify.self, BenchDecode.self, BenchModels.self, BenchTrain.self]
     )
@@ -17,11 +18,25 @@ struct DXKit: ParsableCommand {
     /// them to the kernel (glibc would mmap and unmap each one, paying page faults every frame).
     static func main() {
         DecodingMemory.keepFreedBlocks()
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
-            try command.run()
+            command = try parseAsRoot()
         } catch {
             exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch let error as ExitCode {
+            exit(withError: error)
+        } catch let error as CleanExit {
+            exit(withError: error)
+        } catch let error as ValidationError {
+            exit(withError: error)
+        } catch {
+            // Anything else that stops a command (a read-only or full disk, a database that cannot
+            // be written) is fatal: exit 2, as documented, never 1 (which means "some files failed").
+            printError("dxkit: \(error)")
+            Foundation.exit(2)
         }
     }
 }

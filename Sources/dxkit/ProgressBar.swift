@@ -14,7 +14,7 @@ final class ProgressBar {
         guard now.timeIntervalSince(lastDraw) >= interval || done == total else { return }
         lastDraw = now
         let eta = rate > 0 ? Double(total - done) / rate : 0
-        let status = String(format: "%d/%d  %.1f/s  ETA %@  %@", done, total, rate, Self.duration(eta), detail)
+        let status = String(format: "%d/%d  %.1f/s  ETA %@  %@", done, total, rate, Self.duration(eta), Terminal.safe(detail))
         if isTerminal {
             let width = 30
             let filled = total > 0 ? min(width, width * done / total) : width
@@ -35,7 +35,4 @@ final class ProgressBar {
     }
 }
 
-/// Writes a line to standard error.
-func printError(_ text: String) {
-    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
-}
+

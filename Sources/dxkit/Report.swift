@@ -14,16 +14,37 @@ struct Report: ParsableCommand {
     func run() throws {
         do {
             if let audit {
-                print("audit report: " + (try AuditPage.write(database: IndexDatabase(path: db), audit: audit, to: out)))
+                print("audit report: " + (try AuditPage.write(database: IndexDatabase(path: db, mustExist: true), audit: audit, to: out)))
                 return
             }
-            let summary = try ReportWriter(database: IndexDatabase(path: db), output: out, version: DXKit.version).write()
-            print("reports: \(summary.studies) studies (\(summary.withFindings) with scored findings) in \(out)/index.html")
-            for failure in summary.srFailures { printError("warning: no sr.dcm for study \(failure.study): \(failure.reason)") }
+            if try Self.write(db: db, out: out) { throw ExitCode(1) }
+        } catch let code as ExitCode {
+            throw code
         } catch {
             printError("dxkit report: \(error)")
             throw ExitCode(2)
         }
+    }
+
+    /// Writes the study reports and prints the summary; returns whether some study could not be
+    /// fully reported (an SR or a page failed). Fatal problems throw.
+    static func write(db: String, out: String) throws -> Bool {
+        let summary: ReportWriter.Summary
+        do {
+            summary = try ReportWriter(database: IndexDatabase(path: db, mustExist: true), output: out, version: DXKit.version).write()
+        } catch {
+            printError("dxkit report: \(error)")
+            throw ExitCode(2)
+        }
+        print("reports: \(summary.studies) studies (\(summary.withFindings) with scored findings) in \(out)/index.html")
+        for failure in summary.failures { printError("warning: study \(failure.study): \(failure.reason)") }
+        for conflict in summary.conflicts {
+            printError("warning: study \(conflict) holds more than one patient: one report per patient, never merged")
+        }
+        if summary.unreported > 0 {
+            printError("warning: \(summary.unreported) instance(s) are in no study report (no Study Instance UID or no pixel data); index.html lists them")
+        }
+        return !summary.failures.isEmpty
     }
 }
 
@@ -37,22 +58,29 @@ struct Run: ParsableCommand {
     @Option(help: "SQLite index (default: <out>/dxkit.sqlite).") var db: String?
     @Option(help: "Threads.") var jobs = 2
     @Option(help: "Folder holding the converted models.") var modelsDir = "models"
+    @OptionGroup var decode: DecodeLimitOptions
+    @Flag(help: "List each failed or skipped file with its reason.") var verbose = false
 
     func run() throws {
         let database = db ?? "\(out)/dxkit.sqlite"
-        try? FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        var failed = false
         do {
-            let ingest = try Ingest.parse(paths + ["--db", database, "--jobs", String(jobs)])
-            try ingest.run()
-        } catch let code as ExitCode where code.rawValue == 1 {
-            failed = true
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            printError("dxkit run: cannot create \(out): \(error.localizedDescription)")
+            throw ExitCode(2)
         }
+        // One writer: the lock is held from ingest to report (ingest and score share it).
+        let lock: DatabaseLock
+        do { lock = try DatabaseLock.acquire(database: database) } catch {
+            printError("dxkit run: \(error)")
+            throw ExitCode(2)
+        }
+        defer { lock.release() }
+        var failed = try Ingest.ingest(paths: paths, db: database, jobs: jobs, limits: decode.limits, verbose: verbose)
         let summary = try Score.score(db: database, heads: nil, jobs: jobs, batch: 16, modelsDir: modelsDir,
-                                      heatmaps: "\(out)/heatmaps")
+                                      heatmaps: "\(out)/heatmaps", limits: decode.limits)
         failed = failed || summary.errors > 0
-        let report = try Report.parse(["--db", database, "--out", out])
-        try report.run()
+        failed = try Report.write(db: database, out: out) || failed
         if failed { throw ExitCode(1) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DICOM
 import Foundation
 import Models
 import Scoring
@@ -24,27 +25,36 @@ enum InstalledHeads {
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score every ingested instance a head accepts and that has no result for its current model.",
-        discussion: "Resumable: re-running scores nothing twice. Exit status 1 when some instances failed.")
+        discussion: """
+            Resumable: re-running scores nothing twice. Each file is checked against the content indexed for it \
+            and re-ingested first if it changed. One writer per database: a second score or run is refused. \
+            Exit status 1 when some instances failed, 2 on a fatal error.
+            """)
 
-    @Option(help: "SQLite index.") var db = "dxkit.sqlite"
+    @Option(help: "SQLite index (must exist: see dxkit ingest).") var db = "dxkit.sqlite"
     @Option(help: "Comma-separated heads (default: every installed head).") var heads: String?
     @Option(help: "Decoding threads.") var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Images per inference batch.") var batch = 16
     @Option(help: "Folder holding the converted models.") var modelsDir = "models"
     @Option(help: "Folder for heatmap overlays (default: <db>.heatmaps).") var heatmaps: String?
+    @OptionGroup var decode: DecodeLimitOptions
 
     func run() throws {
         let summary = try Self.score(db: db, heads: heads, jobs: jobs, batch: batch, modelsDir: modelsDir,
-                                     heatmaps: heatmaps ?? db + ".heatmaps")
+                                     heatmaps: heatmaps ?? db + ".heatmaps", limits: decode.limits)
         if summary.errors > 0 { throw ExitCode(1) }
     }
 
-    static func score(db: String, heads: String?, jobs: Int, batch: Int, modelsDir: String, heatmaps: String) throws -> ScoringSummary {
+    static func score(db: String, heads: String?, jobs: Int, batch: Int, modelsDir: String, heatmaps: String,
+                      limits: DecodeLimits) throws -> ScoringSummary {
         let database: IndexDatabase
         let installed: [Scorer.Head]
         do {
-            database = try IndexDatabase(path: db)
+            database = try IndexDatabase(path: db, mustExist: true)
             installed = try InstalledHeads.load(modelsDir: modelsDir, only: heads?.split(separator: ",").map(String.init))
+            if installed.isEmpty {
+                throw ValidationError("no task heads found in \(modelsDir) (a head is a folder with a model.json naming a head and its scoring rules)")
+            }
         } catch {
             printError("dxkit score: \(error)")
             throw ExitCode(2)
@@ -54,14 +64,31 @@ struct Score: ParsableCommand {
         options.batchSize = batch
         options.heatmapDirectory = heatmaps
         options.version = DXKit.version
+        options.limits = limits
         let bar = ProgressBar(label: "score")
-        let summary = try Scorer(database: database, heads: installed, options: options).run { done, total, s in
-            bar.update(done: done, total: total, rate: s.rate, detail: s.errors > 0 ? "\(s.errors) failed" : "")
+        let summary: ScoringSummary
+        do {
+            summary = try Scorer(database: database, heads: installed, options: options).run { done, total, s in
+                bar.update(done: done, total: total, rate: s.rate, detail: s.errors > 0 ? "\(s.errors) failed" : "")
+            }
+        } catch {
+            bar.finish()
+            printError("dxkit score: \(error)")
+            throw ExitCode(2)
         }
         bar.finish()
         print(String(format: "%d candidates: %d scored, %d not applicable, %d failed, %d already scored; %.1f images/s (heads: %@)",
                      summary.candidates, summary.scored, summary.notApplicable, summary.errors, summary.alreadyDone,
                      summary.rate, installed.map(\.name).joined(separator: ", ")))
+        if summary.reingested > 0 {
+            printError("warning: \(summary.reingested) file(s) changed since they were indexed: re-ingested and scored as they are now")
+        }
+        if summary.quarantined > 0 {
+            printError("warning: \(summary.quarantined) file(s) crashed dxkit in an earlier run: recorded as errors, not read again")
+        }
+        if summary.withoutStudy > 0 {
+            printError("warning: \(summary.withoutStudy) instance(s) have no Study Instance UID: recorded as errors, not scored")
+        }
         return summary
     }
 }

@@ -98,7 +98,7 @@ struct Train: ParsableCommand {
         }
         do {
             options.augmentation = try Augmentation(spec: augment)
-            let outcome = try TrainingRun(database: IndexDatabase(path: db), labels: LabelsFile(path: labels), options: options)
+            let outcome = try TrainingRun(database: IndexDatabase(path: db, mustExist: true), labels: LabelsFile(path: labels), options: options)
                 .run { printError($0) }
             let k = outcome.hyper.unfreeze
             let unfrozen = k == 0 ? "" : k == 1 ? ", last block retrained" : ", last \(k) blocks retrained"

@@ -71,7 +71,8 @@ final class ScoringTests: XCTestCase {
                 let expected = try XCTUnwrap(fixture.first { $0.image == name }).probabilities[1]
                 XCTAssertEqual(row["probability"] as Double? ?? -1, expected, accuracy: 1e-4, name)
                 XCTAssertEqual(row["decision"] as String?, expected >= 0.5 ? "PNEUMONIA" : "NORMAL")
-                XCTAssertTrue(FileManager.default.fileExists(atPath: row["heatmap_path"] as String? ?? ""), "heatmap written")
+                let heatmap = StoredPath.resolve(row["heatmap_path"] as String? ?? "", database: dir.appendingPathComponent("x.sqlite").path)
+                XCTAssertTrue(FileManager.default.fileExists(atPath: heatmap), "heatmap written: \(heatmap)")
             }
             let wrong = try Int.fetchOne(db, sql: """
                 SELECT count(*) FROM results r JOIN instances i ON i.id = r.instance_ref
@@ -128,8 +129,8 @@ final class ScoringTests: XCTestCase {
         let out = dir.appendingPathComponent("reports").path
         let written = try ReportWriter(database: db, output: out).write()
         XCTAssertEqual(written.studies, 1)
-        XCTAssertEqual(written.srFailures.count, 1, "an SR cannot reference the invalid SOP Instance UID; said, not crashed")
-        XCTAssertTrue(written.srFailures.first?.reason.contains("image reference") ?? false)
+        XCTAssertEqual(written.failures.count, 1, "an SR cannot reference the invalid SOP Instance UID; said, not crashed")
+        XCTAssertTrue(written.failures.first?.reason.contains("image reference") ?? false, "\(written.failures)")
 
         // Every file written stays inside the output folder, and the study folder has no '/' or '..' of its own.
         let files = FileManager.default.enumerator(atPath: out)!.allObjects as! [String]
