@@ -9,22 +9,27 @@ public struct Inspection: Encodable, Sendable {
     public var photometricDecoded: String?
     public var decoded = false
     public var error: String?
+    /// True when `error` means the file is broken (not merely an object without pixels).
+    public var failed = false
     public var pixelMin: Double?
     public var pixelMax: Double?
     public var pixelMean: Double?
 
-    public init(path: String) {
+    /// Makes the same structural checks as ingest (`InstanceReader.check`), so a file that would
+    /// be an error row is an error here too.
+    public init(path: String, limits: DecodeLimits = .standard) {
         self.path = path
         do {
             let file = try DicomFile(path: path)
             transferSyntaxUID = file.transferSyntaxUID
             let instance = try Instance(file: file)
             self.instance = instance
+            try InstanceReader.check(file, instance, limits: limits)
             guard instance.hasPixelData else {
                 error = "no Pixel Data (7FE0,0010): not an image"
                 return
             }
-            let image = try DicomImage(file: file)
+            let image = try DicomImage(file: file, limits: limits)
             let frame = try image.frame(0)
             let stats = frame.statistics
             photometricDecoded = frame.photometric
@@ -34,8 +39,10 @@ public struct Inspection: Encodable, Sendable {
             decoded = true
         } catch let e as DicomError {
             error = e.reason
+            failed = true
         } catch {
             self.error = "\(error)"
+            failed = true
         }
     }
 

@@ -33,13 +33,18 @@ public enum InstanceReader {
             return .directory
         }
         let instance = try Instance(file: file)
+        try check(file, instance, limits: limits)
+        return .instance(instance)
+    }
+
+    /// The structural checks `read` makes on a parsed instance (see there); `inspect` makes the same.
+    public static func check(_ file: DicomFile, _ instance: Instance, limits: DecodeLimits = .standard) throws {
         if instance.hasPixelData {
             try DicomImage(file: file, limits: limits).checkStructure()
         } else if file[.rows] != nil || file[.columns] != nil || file[.bitsAllocated] != nil,
                   file[Tag(0x7FE0, 0x0008)] == nil, file[Tag(0x7FE0, 0x0009)] == nil {  // (Double) Float Pixel Data
-            throw DicomError(.decode, file: path,
+            throw DicomError(.decode, file: file.path,
                              reason: "image attributes (Rows, Columns, Bits Allocated) but no Pixel Data (7FE0,0010): truncated?")
         }
-        return .instance(instance)
     }
 }

@@ -25,8 +25,15 @@ public struct Quarantine: Sendable {
     public static func reading<T>(_ path: String, _ body: () throws -> T) rethrows -> T {
         dx_guard_enter(path)
         defer { dx_guard_leave() }
+        if let needle = crashNeedle, path.contains(needle) {
+            fatalError("DXKIT_TEST_CRASH_ON: a deliberate crash, to test the quarantine")
+        }
         return try body()
     }
+
+    /// Tests only: a process started with DXKIT_TEST_CRASH_ON=TEXT dies reading any file whose
+    /// path contains TEXT, as a decoder bug would (there is no other way to test a real crash).
+    static let crashNeedle: String? = ProcessInfo.processInfo.environment["DXKIT_TEST_CRASH_ON"].flatMap { $0.isEmpty ? nil : $0 }
 
     /// Paths the log lists.
     public func pending() -> Set<String> {

@@ -47,14 +47,14 @@ struct Audit: ParsableCommand {
             print("audit \(id) of \(head) on \(results["n"] ?? 0) labelled results (stored; `dxkit report --audit \(id) --out DIR` renders it)")
             for (dimension, value) in (results["by"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
                 guard let d = value as? [String: Any], let groups = d["groups"] as? [String: [String: Any]] else { continue }
-                print("\n\(dimension) (reference \(d["reference"] ?? "")):")
+                printSafe("\n\(dimension) (reference \(d["reference"] ?? "")):")
                 for (g, m) in groups.sorted(by: { $0.key < $1.key }) {
                     func f(_ k: String) -> String { (m[k] as? Double).map { String(format: "%.3f", $0) } ?? "—" }
-                    print("  \(g.padding(toLength: 28, withPad: " ", startingAt: 0)) n \(m["n"] ?? 0)  AUROC \(f("auroc"))  TPR \(f("tpr"))  FPR \(f("fpr"))  PPV \(f("ppv"))  ECE \(f("ece"))")
+                    printSafe("  \(g.padding(toLength: 28, withPad: " ", startingAt: 0)) n \(m["n"] ?? 0)  AUROC \(f("auroc"))  TPR \(f("tpr"))  FPR \(f("fpr"))  PPV \(f("ppv"))  ECE \(f("ece"))")
                 }
                 for (g, metrics) in (d["disparities"] as? [String: [String: Any]] ?? [:]).sorted(by: { $0.key < $1.key }) {
                     let verdicts = Self.judged.compactMap { k in (metrics[k] as? [String: Any]).map { "\(k) \($0["verdict"] ?? "")" } }
-                    print("  vs reference, \(g): " + verdicts.joined(separator: ", "))
+                    printSafe("  vs reference, \(g): " + verdicts.joined(separator: ", "))
                 }
             }
         } catch {

@@ -54,7 +54,7 @@ struct AuditDataset: ParsableCommand {
             } else {
                 print("dataset audit \(id): \(records.count) records (stored; `dxkit report --audit \(id) --out DIR` renders it)")
                 for (attribute, share) in (results["missingness"] as? [String: Double] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                    print(String(format: "  %-14@ missing %5.1f%%", attribute as NSString, 100 * share))
+                    printSafe(String(format: "  %-14@ missing %5.1f%%", attribute as NSString, 100 * share))
                 }
             }
         } catch {

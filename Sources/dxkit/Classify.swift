@@ -66,7 +66,7 @@ struct Classify: ParsableCommand {
                 if json {
                     emit(["file": r.file, "model": model, "probabilities": probabilities])
                 } else {
-                    print("\(r.file): " + r.probabilities.enumerated().map { String(format: "%@ %.4f", card.label($0.offset), $0.element) }.joined(separator: "  "))
+                    printSafe("\(r.file): " + r.probabilities.enumerated().map { String(format: "%@ %.4f", card.label($0.offset), $0.element) }.joined(separator: "  "))
                 }
             } else {
                 let order = r.logits.indices.sorted { r.logits[$0] > r.logits[$1] }.prefix(max(1, top))
@@ -75,8 +75,8 @@ struct Classify: ParsableCommand {
                         ["index": $0, "label": card.label($0), "logit": Double(r.logits[$0]), "probability": Double(r.probabilities[$0])] as [String: Any]
                     }])
                 } else {
-                    print("\(r.file):")
-                    for i in order { print(String(format: "  %4d  ", i) + card.label(i).padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " logit %8.4f  p %.4f", r.logits[i], r.probabilities[i])) }
+                    printSafe("\(r.file):")
+                    for i in order { printSafe(String(format: "  %4d  ", i) + card.label(i).padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " logit %8.4f  p %.4f", r.logits[i], r.probabilities[i])) }
                 }
             }
         }

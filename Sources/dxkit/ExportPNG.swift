@@ -36,7 +36,7 @@ struct ExportPNG: ParsableCommand {
 
     func parseWindow(_ text: String) throws -> VOITransform {
         let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.count == 2, let c = parts[0], let w = parts[1], w >= 1 else {
+        guard parts.count == 2, let c = parts[0], let w = parts[1], c.isFinite, w.isFinite, w >= 1 else {
             throw ValidationError("--window takes centre,width with width >= 1, e.g. 40,400")
         }
         return .window(center: c, width: w, function: .linear)
@@ -48,7 +48,7 @@ struct ExportPNG: ParsableCommand {
             let voi = try window.map(parseWindow)
             let display = try image.displayFrame(frame, window: voi, invertMonochrome1: !noInvert)
             try PNGFile.write(display, bitDepth: depth, to: out)
-            print("wrote \(out): \(display.width)x\(display.height), \(display.channels == 3 ? "RGB" : "grey"), \(depth)-bit")
+            printSafe("wrote \(out): \(display.width)x\(display.height), \(display.channels == 3 ? "RGB" : "grey"), \(depth)-bit")
         } catch {
             printError("dxkit export-png: \(error)")
             throw ExitCode(1)

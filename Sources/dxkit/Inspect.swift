@@ -13,8 +13,10 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @OptionGroup var decode: DecodeLimitOptions
+
     func run() throws {
-        let report = Inspection(path: file)
+        let report = Inspection(path: file, limits: decode.limits)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -22,13 +24,13 @@ struct Inspect: ParsableCommand {
         } else {
             printText(report)
         }
-        if report.error != nil && !(report.instance.map { !$0.hasPixelData } ?? false) { throw ExitCode(1) }
+        if report.failed { throw ExitCode(1) }
     }
 
     func printText(_ r: Inspection) {
         func line(_ name: String, _ value: Any?) {
             let text = value.map { "\($0)" } ?? "—"
-            print(name.padding(toLength: 22, withPad: " ", startingAt: 0) + text)
+            printSafe(name.padding(toLength: 22, withPad: " ", startingAt: 0) + text)
         }
         line("File", r.path)
         if let i = r.instance {

@@ -34,7 +34,7 @@ struct Metrics: ParsableCommand {
         for key in ["n", "prevalence", "auroc", "auroc_ci", "auprc", "brier", "log_loss", "ece", "mce", "temperature",
                     "threshold", "sensitivity", "specificity", "ppv", "npv", "f1", "accuracy", "selection_rate",
                     "demographic_parity_difference", "equalized_odds_difference"] where object[key] != nil {
-            print(key.padding(toLength: 32, withPad: " ", startingAt: 0) + "\(object[key]!)")
+            printSafe(key.padding(toLength: 32, withPad: " ", startingAt: 0) + "\(object[key]!)")
         }
         if (object["small_sample"] as? Bool) == true { print("warning: n < 30; intervals and calibration are unreliable") }
     }
