@@ -2,8 +2,10 @@ import Foundation
 
 /// A bounded first-in first-out queue between threads: `put` blocks while it is full,
 /// `take` blocks while it is empty and returns nil once it is closed and drained.
+/// A taken element is released at once (its slot cleared), so the queue never keeps alive more
+/// than the `capacity` elements it holds.
 public final class WorkQueue<Element>: @unchecked Sendable {
-    private var items: [Element] = []
+    private var items: [Element?] = []
     private var head = 0
     private var closed = false
     private let capacity: Int
@@ -25,6 +27,7 @@ public final class WorkQueue<Element>: @unchecked Sendable {
         while head == items.count && !closed { condition.wait() }
         guard head < items.count else { return nil }
         let item = items[head]
+        items[head] = nil
         head += 1
         if head > 1024 && head * 2 > items.count { items.removeFirst(head); head = 0 }
         condition.broadcast()

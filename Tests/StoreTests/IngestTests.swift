@@ -135,3 +135,27 @@ final class IngestTests: XCTestCase {
         XCTAssertEqual(again.failures.count, 4)
     }
 }
+
+/// The queue between decoding workers and inference keeps nothing it has handed out: `dxkit run`
+/// memory stays flat in the number of images (it kept up to 1,024 prepared images alive before).
+final class WorkQueueTests: XCTestCase {
+    final class Tracked {
+        static var alive = 0
+        init() { Tracked.alive += 1 }
+        deinit { Tracked.alive -= 1 }
+    }
+
+    func testTakenElementsAreReleased() {
+        let queue = WorkQueue<Tracked>(capacity: 4)
+        for _ in 0..<100 {
+            queue.put(Tracked())
+            XCTAssertNotNil(queue.take())
+        }
+        XCTAssertEqual(Tracked.alive, 0, "no element outlives its take")
+        queue.put(Tracked())
+        XCTAssertEqual(Tracked.alive, 1)
+        queue.close()
+        _ = queue.take()
+        XCTAssertEqual(Tracked.alive, 0)
+    }
+}
