@@ -86,7 +86,8 @@ def main(reports, db):
                       and json.load(open(os.path.join(reports, f, "result.json")))["study_instance_uid"] == uid)
         rows = con.execute("""SELECT i.sop_instance_uid, r.probability FROM results r JOIN instances i ON i.id = r.instance_ref
                               WHERE i.study_instance_uid = ? AND r.status = 'scored'""", (uid,)).fetchall()
-        expected = [uid, decision, f"{p:.4f}", "not for clinical use"] + [s for s, _ in rows] + [f"{q:.4f}" for _, q in rows]
+        expected = [uid, decision, f"{p:.4f}", "not for clinical use", f"Evidence for {decision}"] + [s for s, _ in rows] \
+            + [f"{q:.4f}" for _, q in rows]
         problems += check(os.path.join(reports, folder, "report.html"), expected, work)
     for problem in problems:
         print("FAIL", problem)

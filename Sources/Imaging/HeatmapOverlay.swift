@@ -1,16 +1,20 @@
 import DICOM
 
 /// Draws a class activation map over an image: the map is bilinearly upsampled to the image,
-/// normalised to its maximum, coloured with a jet ramp and blended where it is strong.
+/// normalised to its maximum and multiplied by `intensity` (scoring passes the class's
+/// probability, so a weak case is drawn faint and only a near-certain one in full colour),
+/// coloured with a jet ramp and blended where it is strong.
 public enum HeatmapOverlay {
     /// `pixels`: `width` x `height` 8-bit grey (`channels` 1) or RGB (3), row-major; `map`:
-    /// row-major `mapWidth` x `mapHeight` non-negative values. Returns 8-bit RGB of the same size.
+    /// row-major `mapWidth` x `mapHeight` non-negative values; `intensity` in [0, 1] (values
+    /// outside, and NaN, are clamped). Returns 8-bit RGB of the same size.
     public static func render(_ pixels: UnsafeBufferPointer<UInt8>, width w: Int, height h: Int, channels: Int,
-                              map: [Float], mapWidth: Int, mapHeight: Int) -> [UInt8] {
+                              map: [Float], mapWidth: Int, mapHeight: Int, intensity: Float = 1) -> [UInt8] {
         precondition(channels == 1 || channels == 3, "overlay on grey or RGB")
         precondition(pixels.count == w * h * channels && map.count == mapWidth * mapHeight, "overlay sizes")
-        let peak = map.max() ?? 0
-        let scale: Float = peak > 0 ? 1 / peak : 0
+        let peak = map.filter(\.isFinite).max() ?? 0
+        let strength: Float = intensity >= 1 ? 1 : (intensity > 0 ? intensity : 0)
+        let scale: Float = peak > 0 ? strength / peak : 0
         // Map-cell centres: sample at ((i + 0.5) / size) * mapSize - 0.5, per column and per row.
         func taps(_ size: Int, _ mapSize: Int) -> [(Int, Int, Float)] {
             (0..<size).map { i in
@@ -31,7 +35,8 @@ public enum HeatmapOverlay {
                             let (x0, x1, tx) = columns[x]
                             let upper = top[x0] * (1 - tx) + top[x1] * tx
                             let lower = bottom[x0] * (1 - tx) + bottom[x1] * tx
-                            let v = (upper * (1 - ty) + lower * ty) * scale
+                            let raw = (upper * (1 - ty) + lower * ty) * scale
+                            let v = raw.isNaN ? 0 : min(max(raw, 0), 1)
                             let (r, g, b) = jet(v)
                             let alpha = 0.55 * v
                             let p = source + x * channels, q = target + x * 3

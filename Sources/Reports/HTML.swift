@@ -37,7 +37,7 @@ enum HTML {
         th{background:#f2f4f7;cursor:pointer} .warn{background:#fff4e5;border:1px solid #f79009;padding:10px 14px;margin:12px 0}
         .grid{display:flex;flex-wrap:wrap;gap:16px} .card{background:#fff;border:1px solid #d0d5dd;padding:12px;width:340px}
         .card img{max-width:100%;display:block;margin-bottom:8px} .pos{color:#b42318;font-weight:600} .neg{color:#067647;font-weight:600}
-        code{font-size:12px;word-break:break-all}
+        code{font-size:12px;word-break:break-all} figure.heatmap{margin:0 0 10px} figcaption{font-size:13px;color:#344054}
         </style></head><body>
         \(body)
         </body></html>

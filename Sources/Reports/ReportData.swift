@@ -17,6 +17,7 @@ struct StudyReport {
         var decision: String?
         var threshold: Double?
         var heatmapPath: String?
+        var positiveHeatmapPath: String?
         var modality: String?
         var bodyPart: String?
         var viewPosition: String?
@@ -79,7 +80,7 @@ struct StudyReport {
         let findings = try Row.fetchAll(db, sql: """
             SELECT i.sop_instance_uid, i.path, i.content_sha256, i.modality, i.body_part, i.view_position, i.laterality,
                    r.head, r.status, r.reason, r.probability, r.calibrated_probability, r.decision, r.threshold,
-                   r.heatmap_path, r.model_sha256, i.sop_class_uid, i.series_instance_uid
+                   r.heatmap_path, r.positive_heatmap_path, r.model_sha256, i.sop_class_uid, i.series_instance_uid
             FROM instances i JOIN results r ON r.instance_ref = i.id
             WHERE i.study_instance_uid = ? AND coalesce(i.patient_key, '') = ? AND i.status = 'ok'
             ORDER BY i.sop_instance_uid, r.head
@@ -87,7 +88,8 @@ struct StudyReport {
             Finding(sopInstanceUID: r["sop_instance_uid"], path: r["path"], contentSha256: r["content_sha256"], head: r["head"],
                     status: r["status"], reason: r["reason"], probability: r["probability"],
                     calibratedProbability: r["calibrated_probability"], decision: r["decision"], threshold: r["threshold"],
-                    heatmapPath: r["heatmap_path"], modality: r["modality"], bodyPart: r["body_part"],
+                    heatmapPath: r["heatmap_path"], positiveHeatmapPath: r["positive_heatmap_path"],
+                    modality: r["modality"], bodyPart: r["body_part"],
                     viewPosition: r["view_position"], laterality: r["laterality"], modelSha256: r["model_sha256"],
                     sopClassUID: r["sop_class_uid"], seriesInstanceUID: r["series_instance_uid"])
         }

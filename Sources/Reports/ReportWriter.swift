@@ -82,17 +82,19 @@ public struct ReportWriter {
         try fm.createDirectory(atPath: "\(dir)/images", withIntermediateDirectories: true)
         var images: [String: String] = [:]
         for f in study.findings {
-            guard let stored = f.heatmapPath else { continue }
-            let heatmap = StoredPath.resolve(stored, database: database.path)
-            guard fm.fileExists(atPath: heatmap) else {
-                summary.failures.append((study.studyInstanceUID, "heatmap \(heatmap) is missing"))
-                continue
+            for (kind, stored) in [("decided", f.heatmapPath), ("positive", f.positiveHeatmapPath)] {
+                guard let stored else { continue }
+                let heatmap = StoredPath.resolve(stored, database: database.path)
+                guard fm.fileExists(atPath: heatmap) else {
+                    summary.failures.append((study.studyInstanceUID, "heatmap \(heatmap) is missing"))
+                    continue
+                }
+                let name = URL(fileURLWithPath: heatmap).lastPathComponent
+                let target = "\(dir)/images/\(name)"
+                try? fm.removeItem(atPath: target)
+                try fm.copyItem(atPath: heatmap, toPath: target)
+                images[StudyPage.imageKey(f, kind)] = "images/\(name)"
             }
-            let name = URL(fileURLWithPath: heatmap).lastPathComponent
-            let target = "\(dir)/images/\(name)"
-            try? fm.removeItem(atPath: target)
-            try fm.copyItem(atPath: heatmap, toPath: target)
-            images[f.sopInstanceUID + "|" + f.head] = "images/\(name)"
         }
         try StudyPage.html(study, images: images, models: models, run: run)
             .write(toFile: "\(dir)/report.html", atomically: true, encoding: .utf8)

@@ -25,22 +25,37 @@ enum StudyPage {
             body += "<h2>Study result</h2><table><tr><th>Head</th><th>Probability</th><th>Calibrated</th><th>Decision</th><th>Rule</th><th>Images</th></tr>"
             for a in s.aggregates {
                 body += "<tr class=\"study-result\"><td>\(e(a.head))</td><td>\(String(format: "%.4f", a.probability))</td><td>\(String(format: "%.4f", a.calibratedProbability))</td>"
-                body += "<td class=\"\(a.decision == "NORMAL" ? "neg" : "pos")\">\(e(a.decision))</td><td>\(e(a.rule))</td><td>\(a.instances)</td></tr>"
+                let positive = a.decision == positiveClass(head: a.head, models: models)
+                body += "<td class=\"\(positive ? "pos" : "neg")\">\(e(a.decision))</td><td>\(e(a.rule))</td><td>\(a.instances)</td></tr>"
             }
             body += "</table>"
         }
 
-        body += "<h2>Images</h2><div class=\"grid\">"
+        body += "<h2>Images</h2>"
+        if !images.isEmpty {
+            body += "<p class=\"muted heatmap-note\">Each heatmap is a class activation map (Grad-CAM) of the class named under it, normalised to its own peak and shaded by that class's probability: a faint map is a weak case, full colour means probability 1. It shows where the network looked, not where a finding is.</p>"
+        }
+        body += "<div class=\"grid\">"
         for f in s.findings {
             body += "<div class=\"card finding\" data-sop=\"\(e(f.sopInstanceUID))\">"
-            if let img = images[f.sopInstanceUID + "|" + f.head] {
-                body += "<img src=\"\(e(img))\" alt=\"heatmap of \(e(f.head)) over \(e(f.sopInstanceUID))\">"
+            let positiveName = models[f.modelSha256].flatMap { positiveClass(head: $0.head, models: models) }
+            let p = f.probability ?? 0
+            let decidedIsPositive = f.decision != nil && f.decision == positiveName
+            let maps: [(kind: String, label: String, probability: Double)] = [
+                ("decided", f.decision ?? "", decidedIsPositive ? p : 1 - p),
+                ("positive", positiveName ?? "", p),
+            ]
+            for map in maps {
+                guard let img = images[imageKey(f, map.kind)] else { continue }
+                let caption = "Evidence for \(map.label) (p = \(String(format: "%.3f", map.probability)))"
+                body += "<figure class=\"heatmap \(map.kind)\"><img src=\"\(e(img))\" alt=\"heatmap of the evidence for \(e(map.label)) over \(e(f.sopInstanceUID))\">"
+                body += "<figcaption>\(e(caption))</figcaption></figure>"
             }
             body += "<div><strong>\(e(f.head))</strong> · \(e([f.modality, f.bodyPart, f.viewPosition, f.laterality].compactMap { $0 }.joined(separator: " ")))</div>"
             switch f.status {
             case "scored":
                 body += "<div>probability <span class=\"probability\">\(String(format: "%.4f", f.probability ?? 0))</span>, calibrated \(String(format: "%.4f", f.calibratedProbability ?? 0))</div>"
-                body += "<div>decision <span class=\"decision \(f.decision == "NORMAL" ? "neg" : "pos")\">\(e(f.decision ?? ""))</span> at threshold \(String(format: "%.2f", f.threshold ?? 0))</div>"
+                body += "<div>decision <span class=\"decision \(decidedIsPositive ? "pos" : "neg")\">\(e(f.decision ?? ""))</span> at threshold \(String(format: "%.2f", f.threshold ?? 0))</div>"
             default:
                 body += "<div class=\"muted\">\(e(f.status)): \(e(f.reason ?? ""))</div>"
             }
@@ -76,6 +91,17 @@ enum StudyPage {
             body += "<h2>Provenance</h2><p class=\"muted\">dxkit \(e(run["dxkit_version"] as String? ?? "")), run \(run["id"] as Int64? ?? 0) started \(e(run["started_at"] as String? ?? "")), finished \(e(run["finished_at"] as String? ?? "—"))</p>"
         }
         return HTML.page(title: "dxkit report — \(s.studyInstanceUID)", body: body)
+    }
+
+    /// Key of a finding's heatmap ("decided" or "positive") in the page's image table.
+    static func imageKey(_ f: StudyReport.Finding, _ kind: String) -> String { f.sopInstanceUID + "|" + f.head + "|" + kind }
+
+    /// The positive class a head's card names (nil when unknown).
+    static func positiveClass(head: String, models: [String: ModelSummary]) -> String? {
+        for m in models.values where m.head == head {
+            if let scoring = m.card["scoring"] as? [String: Any], let positive = scoring["positive_class"] as? String { return positive }
+        }
+        return nil
     }
 
     static func metrics(_ value: Any?) -> String {

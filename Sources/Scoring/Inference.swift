@@ -41,34 +41,47 @@ extension Scorer {
             row.reason = "the network's output is not a number"
             scored[i] = row
         }
-        // Heatmaps of the batch on every core (each is independent; the order of rows is kept).
+        // Heatmaps of the batch on every core (each is independent; the order of rows is kept): the
+        // decided class's evidence and, when the decision is negative, the positive class's too (a
+        // missed finding's evidence is what a reader wants to see), each shaded by its probability.
         if let directory = options.heatmapDirectory {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            var paths = [String?](repeating: nil, count: ready.count)
+            let classes = card.classes ?? []
+            var paths = [(decided: String?, positive: String?)](repeating: (nil, nil), count: ready.count)
             let lock = NSLock()
             DispatchQueue.concurrentPerform(iterations: ready.count) { i in
                 guard let thumbnail = ready[i].thumbnail, scored[i].status == .scored else { return }
                 let decided = scored[i].decision == head.scoring.positiveClass ? head.positiveIndex : (head.positiveIndex == 0 ? 1 : 0)
-                let path = writeHeatmap(features: features, item: i, classIndex: decided, head: head, thumbnail: thumbnail,
-                                        sop: ready[i].work.candidate.sopInstanceUID, directory: directory)
+                var written: (String?, String?) = (nil, nil)
+                for (slot, classIndex) in [decided, head.positiveIndex].enumerated() where slot == 0 || classIndex != decided {
+                    let name = classIndex < classes.count ? classes[classIndex] : "class\(classIndex)"
+                    let path = writeHeatmap(features: features, item: i, classIndex: classIndex, className: name,
+                                            intensity: probabilities[i][classIndex], head: head, thumbnail: thumbnail,
+                                            sop: ready[i].work.candidate.sopInstanceUID, directory: directory)
+                    if slot == 0 { written.0 = path } else { written.1 = path }
+                }
                 lock.lock()
-                paths[i] = path
+                paths[i] = written
                 lock.unlock()
             }
             let base = URL(fileURLWithPath: store.database.path).standardizedFileURL.deletingLastPathComponent().path
-            for i in scored.indices { scored[i].heatmapPath = paths[i].map { StoredPath.relative($0, to: base) } }
+            for i in scored.indices {
+                scored[i].heatmapPath = paths[i].decided.map { StoredPath.relative($0, to: base) }
+                scored[i].positiveHeatmapPath = paths[i].positive.map { StoredPath.relative($0, to: base) }
+            }
         }
         return rows + scored
     }
 
-    func writeHeatmap(features: Tensor, item: Int, classIndex: Int, head: Head, thumbnail: Thumbnail,
-                      sop: String, directory: String) -> String? {
+    /// Writes `<sop>-<head>-<class>.png`: the class's map normalised to its peak, times `intensity`.
+    func writeHeatmap(features: Tensor, item: Int, classIndex: Int, className: String, intensity: Float, head: Head,
+                      thumbnail: Thumbnail, sop: String, directory: String) -> String? {
         guard let map = ActivationMap.compute(features: features, item: item, classIndex: classIndex,
                                               head: head.classifier.head) else { return nil }
-        let path = "\(directory)/\(SafeName.file(sop))-\(head.name).png"
+        let path = "\(directory)/\(SafeName.file(sop))-\(head.name)-\(SafeName.file(className)).png"
         let written: Void? = thumbnail.bytes.withUnsafeBufferPointer { pixels in
             let overlay = HeatmapOverlay.render(pixels, width: thumbnail.width, height: thumbnail.height, channels: thumbnail.channels,
-                                                map: map.values, mapWidth: map.width, mapHeight: map.height)
+                                                map: map.values, mapWidth: map.width, mapHeight: map.height, intensity: intensity)
             return overlay.withUnsafeBufferPointer {
                 try? PNGEncoder.write($0, width: thumbnail.width, height: thumbnail.height, channels: 3, to: path)
             }

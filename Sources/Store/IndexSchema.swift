@@ -198,6 +198,10 @@ enum IndexSchema {
                 ALTER TABLE runs ADD COLUMN pid INTEGER;
                 """)
         }
+        m.registerMigration("v6-positive-heatmaps") { db in
+            // The positive class's map beside the decided class's (a missed finding's evidence).
+            try db.execute(sql: "ALTER TABLE results ADD COLUMN positive_heatmap_path TEXT")
+        }
         return m
     }
 }

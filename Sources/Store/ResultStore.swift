@@ -27,7 +27,9 @@ public struct ResultRow: Sendable {
     public var calibratedProbability: Double? = nil
     public var decision: String? = nil
     public var threshold: Double? = nil
+    /// The decided class's map; the positive class's too when the decision is negative.
     public var heatmapPath: String? = nil
+    public var positiveHeatmapPath: String? = nil
     public var seconds: Double? = nil
 
     public init(instanceID: Int64, head: String, modelSha256: String, status: Status) {
@@ -129,16 +131,18 @@ public struct ResultStore {
                 let logits = r.logits.map { "[" + $0.map { String($0) }.joined(separator: ",") + "]" }
                 try db.execute(sql: """
                     INSERT INTO results (instance_ref, head, model_sha256, run_ref, status, reason, logits, probability,
-                                         calibrated_probability, decision, threshold, heatmap_path, seconds, scored_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         calibrated_probability, decision, threshold, heatmap_path, positive_heatmap_path,
+                                         seconds, scored_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(instance_ref, head, model_sha256) DO UPDATE SET run_ref = excluded.run_ref,
                         status = excluded.status, reason = excluded.reason, logits = excluded.logits,
                         probability = excluded.probability, calibrated_probability = excluded.calibrated_probability,
                         decision = excluded.decision, threshold = excluded.threshold, heatmap_path = excluded.heatmap_path,
-                        seconds = excluded.seconds, scored_at = excluded.scored_at
+                        positive_heatmap_path = excluded.positive_heatmap_path, seconds = excluded.seconds,
+                        scored_at = excluded.scored_at
                     """, arguments: [r.instanceID, r.head, r.modelSha256, run, r.status.rawValue, r.reason, logits,
                                      r.probability, r.calibratedProbability, r.decision, r.threshold, r.heatmapPath,
-                                     r.seconds, time])
+                                     r.positiveHeatmapPath, r.seconds, time])
                 if r.status != .notApplicable {
                     try db.execute(sql: "DELETE FROM results WHERE instance_ref = ? AND status = 'not-applicable'",
                                    arguments: [r.instanceID])

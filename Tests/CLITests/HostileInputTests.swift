@@ -132,7 +132,10 @@ final class HostileInputTests: XCTestCase {
         let index = try String(contentsOfFile: "\(out)/index.html", encoding: .utf8)
         XCTAssertTrue(index.contains("no-study-uid.dcm") && index.contains("Instances in no report"))
         // Heatmaps are stored relative to the database; `report` from another folder still finds them.
-        let stored = try rows(db, "SELECT heatmap_path FROM results WHERE heatmap_path IS NOT NULL").map { $0["heatmap_path"] as String }
+        let stored = try rows(db, """
+            SELECT heatmap_path AS p FROM results WHERE heatmap_path IS NOT NULL
+            UNION ALL SELECT positive_heatmap_path FROM results WHERE positive_heatmap_path IS NOT NULL
+            """).map { $0["p"] as String }
         XCTAssertFalse(stored.isEmpty)
         XCTAssertTrue(stored.allSatisfy { $0.hasPrefix("heatmaps/") }, "\(stored)")
         let elsewhere = dir.appendingPathComponent("elsewhere").path

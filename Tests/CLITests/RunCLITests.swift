@@ -74,7 +74,10 @@ final class RunCLITests: XCTestCase {
             XCTAssertEqual(results.count, 1)
             XCTAssertEqual(results[0]["head"] as? String, "pneumonia")
             let images = try FileManager.default.contentsOfDirectory(atPath: "\(out)/\(folder)/images")
-            XCTAssertEqual(images.count, 1, "heatmap copied next to the report")
+            // The decided class's map; the positive class's too when the decision is negative.
+            let decision = results[0]["decision"] as? String
+            XCTAssertEqual(images.count, decision == "NORMAL" ? 2 : 1, "heatmaps copied next to the report: \(images)")
+            XCTAssertTrue(images.contains { $0.hasSuffix("-\(decision ?? "?").png") }, "\(images)")
         }
     }
 

@@ -44,4 +44,22 @@ final class OverlayPNGTests: XCTestCase {
         }
         XCTAssertEqual(flat, [UInt8](repeating: 100, count: 24))
     }
+
+    /// The intensity (scoring passes the class's probability) scales the map after normalising:
+    /// half the probability, half the blend; NaN or zero leaves the image as it is.
+    func testIntensityShadesTheMapByProbability() {
+        let grey = [UInt8](repeating: 100, count: 8)
+        func right(_ intensity: Float) -> [UInt8] {
+            let out = grey.withUnsafeBufferPointer {
+                HeatmapOverlay.render($0, width: 4, height: 2, channels: 1, map: [0, 2], mapWidth: 2, mapHeight: 1, intensity: intensity)
+            }
+            return Array(out[9..<12])
+        }
+        // v = 0.5: jet(0.5) = (0.5, 1, 0.5) at alpha 0.275.
+        XCTAssertEqual(right(0.5), [UInt8(100 * 0.725 + 0.5 * 255 * 0.275 + 0.5), UInt8(100 * 0.725 + 255 * 0.275 + 0.5),
+                                    UInt8(100 * 0.725 + 0.5 * 255 * 0.275 + 0.5)])
+        XCTAssertEqual(right(0), [100, 100, 100])
+        XCTAssertEqual(right(.nan), [100, 100, 100])
+        XCTAssertEqual(right(1), right(7), "clamped to 1")
+    }
 }

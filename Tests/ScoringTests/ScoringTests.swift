@@ -73,6 +73,16 @@ final class ScoringTests: XCTestCase {
                 XCTAssertEqual(row["decision"] as String?, expected >= 0.5 ? "PNEUMONIA" : "NORMAL")
                 let heatmap = StoredPath.resolve(row["heatmap_path"] as String? ?? "", database: dir.appendingPathComponent("x.sqlite").path)
                 XCTAssertTrue(FileManager.default.fileExists(atPath: heatmap), "heatmap written: \(heatmap)")
+                // The decided class's map, and the positive class's beside it when the decision is negative.
+                let decided = expected >= 0.5 ? "PNEUMONIA" : "NORMAL"
+                XCTAssertTrue(heatmap.hasSuffix("-pneumonia-\(decided).png"), heatmap)
+                let positive: String? = row["positive_heatmap_path"]
+                if decided == "NORMAL" {
+                    let path = StoredPath.resolve(positive ?? "", database: dir.appendingPathComponent("x.sqlite").path)
+                    XCTAssertTrue(path.hasSuffix("-pneumonia-PNEUMONIA.png") && FileManager.default.fileExists(atPath: path), path)
+                } else {
+                    XCTAssertNil(positive)
+                }
             }
             let wrong = try Int.fetchOne(db, sql: """
                 SELECT count(*) FROM results r JOIN instances i ON i.id = r.instance_ref
@@ -139,11 +149,17 @@ final class ScoringTests: XCTestCase {
         XCTAssertFalse(folder.contains("/") || folder.hasPrefix("."), folder)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("evil").path))
         let heatmaps = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("heatmaps").path)
-        XCTAssertEqual(heatmaps.count, 1)
-        XCTAssertFalse(heatmaps[0].contains("/") || heatmaps[0].hasPrefix("."))
+        XCTAssertFalse(heatmaps.isEmpty)
+        XCTAssertTrue(heatmaps.allSatisfy { !$0.contains("/") && !$0.hasPrefix(".") }, "\(heatmaps)")
 
         let html = try String(contentsOfFile: "\(out)/\(study)", encoding: .utf8)
         XCTAssertFalse(html.contains("<script>alert(1)</script>"))
+        // Every overlay says which class it explains, with that class's probability.
+        let decision = try db.queue.read { try String.fetchOne($0, sql: "SELECT decision FROM results WHERE head = 'pneumonia'") } ?? "?"
+        XCTAssertTrue(html.contains("<figcaption>Evidence for \(decision) (p = "), html)
+        XCTAssertTrue(html.contains("alt=\"heatmap of the evidence for \(decision)"))
+        if decision == "NORMAL" { XCTAssertTrue(html.contains("<figcaption>Evidence for PNEUMONIA (p = ")) }
+        XCTAssertTrue(html.contains("shaded by that class"), "the page says how maps are scaled")
         XCTAssertTrue(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         XCTAssertTrue(html.contains("O&#39;Brien &quot;quoted&quot; &amp; &lt;b&gt;"))
         let index = try String(contentsOfFile: "\(out)/index.html", encoding: .utf8)
