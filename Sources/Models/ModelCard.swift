@@ -16,6 +16,9 @@ public struct ModelCard: Decodable, Sendable {
         /// "nearest" or "bilinear".
         public var resize: String
         public var normalization: Normalization
+        /// "breast": everything outside the breast region (labels, markers, background) is blacked
+        /// out before resizing (`BreastRegion`), in training and in scoring alike. Nil: no mask.
+        public var mask: String?
     }
 
     public struct Provenance: Decodable, Sendable {

@@ -39,11 +39,18 @@ public enum InputLoader {
         }
     }
 
-    /// CHW float input for `card`: resized with the card's method and normalised.
+    /// CHW float input for `card`: masked when the card says so, resized with the card's method
+    /// and normalised.
     public static func prepare(_ image: DICOM.Image, for card: ModelCard) -> [Float] {
         let (w, h) = (card.input.width, card.input.height)
-        let resized = card.input.resize == "nearest" ? Resize.nearest(image, width: w, height: h)
-                                                     : Resize.bilinear(image, width: w, height: h)
+        let source = masked(image, for: card)
+        let resized = card.input.resize == "nearest" ? Resize.nearest(source, width: w, height: h)
+                                                     : Resize.bilinear(source, width: w, height: h)
         return ModelInput.normalise(resized, scale: card.input.normalization.scale, offset: card.input.normalization.offset)
+    }
+
+    /// `image` with what is not breast blacked out when the card's input says `mask: breast`.
+    public static func masked(_ image: DICOM.Image, for card: ModelCard) -> DICOM.Image {
+        card.input.mask == "breast" ? BreastRegion.find(in: image).apply(to: image) : image
     }
 }
