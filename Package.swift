@@ -10,8 +10,13 @@ let package = Package(
         .executable(name: "dxkit", targets: ["dxkit"]),
         .library(name: "DICOM", targets: ["DICOM"]),
         .library(name: "Imaging", targets: ["Imaging"]),
-        .library(name: "Store", targets: ["Store"]),
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Models", targets: ["Models"]),
+        .library(name: "Scoring", targets: ["Scoring"]),
+        .library(name: "Store", targets: ["Store"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
+        .library(name: "Reports", targets: ["Reports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,7 +26,6 @@ let package = Package(
         // C shims: plain C headers only, nothing C++ leaks into Swift.
         .target(
             name: "CDCMTK",
-            cxxSettings: [.unsafeFlags(["-std=c++17", "-I/usr/include/dcmtk"])],
             linkerSettings: [
                 .linkedLibrary("dcmsr"), .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("ijg8"),
                 .linkedLibrary("ijg12"), .linkedLibrary("ijg16"), .linkedLibrary("dcmimage"),
@@ -40,7 +44,7 @@ let package = Package(
         .target(name: "DICOM", dependencies: ["CDCMTK", "CCrashGuard", "COpenJPEG", "CCharLS", "CCrypto", "CTurboJPEG"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Imaging", dependencies: ["DICOM", "Engine", "CPNG", "CTurboJPEG", "CDeflate"],
-                swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),
+                swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"],
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"])]),
@@ -49,9 +53,9 @@ let package = Package(
         .target(name: "Scoring", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Store"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Training", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Store", "Scoring", "Evaluation", "CPNG"],
-                swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),
+                swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Evaluation", dependencies: ["Store", "Models"],
-                swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),
+                swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Reports", dependencies: ["Store", "DICOM", "Evaluation", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Store", dependencies: ["DICOM", .product(name: "GRDB", package: "GRDB.swift")],
