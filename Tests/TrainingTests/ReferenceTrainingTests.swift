@@ -26,7 +26,10 @@ struct TrainingReference: Decodable {
     }
     struct Fold: Decodable {
         let auroc: Double
+        let auroc_95ci: [Double]
         let log_loss: Double
+        /// Out-of-fold probabilities in the order of `images`.
+        let probabilities: [Double]
     }
     struct Backbone: Decodable {
         let dimension: Int
@@ -164,5 +167,54 @@ final class ReferenceTrainingTests: XCTestCase {
             let again = try inputs.fit(hyper, train: train, validation: validation, classes: 2)
             XCTAssertEqual(again.head.parameters, fit.head.parameters, "\(backbone): same seed, same head")
         }
+    }
+
+    /// `--cv patients` (leave one patient out: 15 folds, the two images of person1946 held out
+    /// together) gives every image the out-of-fold probability scikit-learn gives it, within 0.005,
+    /// hence the same pooled AUROC, on all three backbones; the bootstrap interval holds the AUROC.
+    func testLeaveOnePatientOutMatchesScikitLearn() throws {
+        let examples = try cohort().examples
+        let order = Dictionary(uniqueKeysWithValues: reference.images.enumerated().map { ($1.image, $0) })
+        for (backbone, ref) in reference.backbones.sorted(by: { $0.key < $1.key }) {
+            let inputs = try inputs(backbone, examples)
+            let report = try CrossValidation(scheme: .patients).run(inputs, hyper: referenceHyper(), classes: 2, log: { _ in })
+            XCTAssertEqual(report.folds, 15)
+            XCTAssertEqual(report.scored, 16)
+            let want = try XCTUnwrap(ref.leave_one_patient_out["logistic"])
+            var worst = 0.0
+            for (e, p) in zip(examples, report.probabilities) {
+                worst = max(worst, abs(try XCTUnwrap(p) - want.probabilities[try XCTUnwrap(order[name(e)])]))
+            }
+            let auroc = try XCTUnwrap(report.auroc), ci = try XCTUnwrap(report.interval)
+            print("\(backbone): leave-one-patient-out AUROC \(auroc) (scikit-learn \(want.auroc)), CI \(ci), max |Δp| \(worst)")
+            XCTAssertLessThanOrEqual(worst, 0.005, backbone)
+            XCTAssertEqual(auroc, want.auroc, accuracy: 1e-6, backbone)
+            XCTAssertEqual(try XCTUnwrap(report.logLoss), want.log_loss, accuracy: 0.01, backbone)
+            XCTAssertTrue(ci.0 <= auroc && auroc <= ci.1 && ci.0 >= 0 && ci.1 <= 1, "\(backbone): \(ci)")
+        }
+    }
+
+    /// With the floor, a cross-validated search on EfficientNet-Lite0 picks a linear or MLP head:
+    /// on the reference embeddings scikit-learn's logistic regression beats the prototype rule
+    /// leave-one-patient-out (log loss 0.35 against 0.5 or more), and so do dxkit's trials. Before
+    /// the fix every linear trial's mean loss was about 1,199 and the prototype head always won.
+    func testSearchPicksALinearOrMLPHeadWhenTheyAreBetter() throws {
+        let ref = try XCTUnwrap(reference.backbones["efficientnet-lite0"]?.leave_one_patient_out)
+        XCTAssertLessThan(try XCTUnwrap(ref["logistic"]).log_loss + 0.1, try XCTUnwrap(ref["prototype"]).log_loss,
+                          "the reference says linear is genuinely better here")
+        let examples = try cohort().examples
+        let inputs = try inputs("efficientnet-lite0", examples)
+        var base = Trainer.Hyperparameters()
+        base.seed = 3
+        base.epochs = 100
+        let search = HyperparameterSearch(method: "grid", trials: 0, folds: 5)
+        let (best, trials) = try search.run(inputs, classes: 2, base: base, log: { _ in })
+        let prototype = try XCTUnwrap(trials.first { $0.hyper.head == "prototype" })
+        let bestLinear = try XCTUnwrap(trials.filter { $0.hyper.head != "prototype" }.min { $0.meanLoss < $1.meanLoss })
+        print("search: best \(best.head) lr \(best.learningRate) wd \(best.weightDecay): \(bestLinear.meanLoss); prototype \(prototype.meanLoss); "
+              + "linear/MLP trials' losses \(trials.filter { $0.hyper.head != "prototype" }.map(\.meanLoss).max()!) at most")
+        XCTAssertNotEqual(best.head, "prototype")
+        XCTAssertLessThan(bestLinear.meanLoss, prototype.meanLoss)
+        XCTAssertTrue(trials.allSatisfy { $0.meanLoss < 5 }, "no trial's loss explodes")
     }
 }
