@@ -163,6 +163,7 @@ public struct TrainingRun {
         let base = backbone.card
         let counts = Dictionary(grouping: cohort.examples, by: { options.classes[$0.label] }).mapValues(\.count)
         var metrics: [String: Any] = ["validation_images": o.validationSize]
+        var crossValidation: Any = NSNull()
         if let auroc = o.validationAUROC { metrics["validation_auroc"] = auroc }
         if let ci = o.validationInterval { metrics["validation_auroc_95ci"] = [ci.0, ci.1] }
         if o.validationSize == 0 && o.crossValidation == nil { metrics["note"] = "no held-out evaluation" }
@@ -170,10 +171,14 @@ public struct TrainingRun {
             var entry: [String: Any] = ["scheme": cv.scheme.name, "folds": cv.folds, "skipped_folds": cv.skippedFolds,
                                         "images_predicted": cv.scored, "meaning": cv.scheme.meaning,
                                         "pooling": "out-of-fold probabilities of every image pooled into one AUROC; 95% stratified percentile bootstrap over images (2000 replicates)"]
-            if let a = cv.auroc { entry["auroc"] = a }
-            if let ci = cv.interval { entry["auroc_95ci"] = [ci.0, ci.1] }
+            if let a = cv.auroc { entry["auroc"] = a; metrics["cross_validated_auroc"] = a }
+            if let ci = cv.interval { entry["auroc_95ci"] = [ci.0, ci.1]; metrics["cross_validated_auroc_95ci"] = [ci.0, ci.1] }
             if let ll = cv.logLoss { entry["log_loss"] = ll }
-            metrics["cross_validation"] = entry
+            entry["out_of_fold_probabilities"] = cv.probabilities.map { $0 ?? NSNull() as Any }
+            // The card's metrics are flat (numbers, intervals, text: what ModelCard and the reports
+            // read); the details go with the training record.
+            metrics["cross_validation"] = "\(cv.scheme.name), \(cv.folds) folds, \(cv.scored) images: \(cv.scheme.meaning)"
+            crossValidation = entry
         }
         let hyper = try JSONSerialization.jsonObject(with: JSONEncoder().encode(o.hyper))
         var search: Any = NSNull()
@@ -201,7 +206,7 @@ public struct TrainingRun {
                 "labels_sha256": labels.sha256, "labels_file": labels.path, "split_sizes": ["train": o.trainSize, "validation": o.validationSize],
                 "patients": o.patients, "hyperparameters": hyper, "augmentation": options.augmentation.summary,
                 "best_epoch": o.result.bestEpoch, "overfitting": o.result.overfitting,
-                "overfitting_reasons": o.result.overfittingReasons, "search": search,
+                "overfitting_reasons": o.result.overfittingReasons, "search": search, "cross_validation": crossValidation,
                 "standardisation": "per feature (x − training mean) / max(training deviation, \(Standardisation.floorFraction) × RMS of all features' deviations)",
                 "curve": o.result.curve.map { ["epoch": $0.epoch, "train_loss": $0.trainLoss, "validation_loss": $0.validationLoss ?? NSNull(),
                                               "train_auroc": $0.trainAUROC ?? NSNull(),

@@ -72,11 +72,18 @@ final class TrainCLITests: XCTestCase {
         XCTAssertTrue(run.stderr.contains("cross-validation (leave-one-patient-out, 15 folds, 16 of 16 images predicted): AUROC"), run.stderr)
         XCTAssertTrue(run.stdout.contains("cross-validated (leave-one-patient-out) AUROC"), run.stdout)
         let card = try JSONSerialization.jsonObject(with: Data(contentsOf: models.appendingPathComponent("cv/model.json"))) as! [String: Any]
-        let cv = try XCTUnwrap((card["metrics"] as? [String: Any])?["cross_validation"] as? [String: Any])
+        let cv = try XCTUnwrap((card["training"] as? [String: Any])?["cross_validation"] as? [String: Any])
+        let metrics = try XCTUnwrap(card["metrics"] as? [String: Any])
+        XCTAssertEqual(metrics["cross_validated_auroc"] as? Double, cv["auroc"] as? Double)
+        XCTAssertTrue((metrics["cross_validation"] as? String)?.hasPrefix("leave-one-patient-out, 15 folds, 16 images") ?? false)
+        XCTAssertEqual((cv["out_of_fold_probabilities"] as? [Double])?.count, 16)
         XCTAssertEqual(cv["folds"] as? Int, 15)
         let auroc = try XCTUnwrap(cv["auroc"] as? Double), ci = try XCTUnwrap(cv["auroc_95ci"] as? [Double])
         XCTAssertTrue(ci[0] <= auroc && auroc <= ci[1], "\(auroc) in \(ci)")
         XCTAssertGreaterThan(auroc, 0.7, "MobileNetV2 separates these images (scikit-learn: 0.875)")
+        let scored = try CLI.run(["score", "--db", db, "--heads", "cv", "--models-dir", models.path])
+        XCTAssertEqual(scored.status, 0, "the card loads and scores: \(scored.stderr)")
+        XCTAssertTrue(scored.stdout.contains("16 scored"), scored.stdout)
 
         // With a validation split: per-epoch training and validation numbers on the terminal.
         let split = try CLI.run(common + ["--epochs", "5", "--out", models.appendingPathComponent("split").path])
