@@ -178,6 +178,9 @@ public struct TrainingRun {
             // The card's metrics are flat (numbers, intervals, text: what ModelCard and the reports
             // read); the details go with the training record.
             metrics["cross_validation"] = "\(cv.scheme.name), \(cv.folds) folds, \(cv.scored) images: \(cv.scheme.meaning)"
+            if cv.scheme == .images {
+                metrics["note"] = "no patient-level evaluation: the leave-one-image-out AUROC checks the pipeline, it does not estimate accuracy on new patients"
+            }
             crossValidation = entry
         }
         let hyper = try JSONSerialization.jsonObject(with: JSONEncoder().encode(o.hyper))
