@@ -25,7 +25,7 @@ def main():
     for key, label in BACKBONES:
         for head, k in ROWS:
             card = json.loads((cards / f"{key}-{head}-{k}.json").read_text())
-            cv = card["metrics"]["cross_validation"]
+            cv = card["training"]["cross_validation"]
             options = card["cv_table"]["options"] or "defaults"
             if k == 0 and head in REFERENCE:
                 kind, name = REFERENCE[head]

@@ -11,8 +11,11 @@ struct Train: ParsableCommand {
             optional split (train/val/test). Without split, patients are split (no patient in two splits), stratified, \
             seeded. Embeddings are computed once and cached (.cache/features); epochs train only the head. With \
             --unfreeze K the backbone's last K blocks are retrained with the head (BatchNorm statistics frozen): \
-            their input maps are cached instead, and the blocks' new weights are stored with the head. The head \
-            is written to --out and registered, so `dxkit score` uses it at once.
+            their input maps are cached instead, and the blocks' new weights are stored with the head. --cv \
+            K|patients|images cross-validates the configuration (pooled AUROC with a bootstrap interval) before \
+            training the final head on every non-test image. Each epoch prints training and validation loss and \
+            AUROC; a warning says when they diverge. The head is written to --out and registered, so `dxkit score` \
+            uses it at once.
             """)
 
     @Option(help: "SQLite index holding the labelled images.") var db = "dxkit.sqlite"
