@@ -158,6 +158,24 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    /// The breast head `make setup` ships: retrained with the floor (no input scale above √1.01 / (0.1 ×
+    /// RMS deviation); the old head had 35 scales of 1e6), and a card that says what its numbers mean.
+    func testShippedBreastHeadIsBoundedAndSaysWhatItsNumbersMean() throws {
+        let card = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("models/breast/model.json")))) as! [String: Any]
+        let warning = try XCTUnwrap(card["warning"] as? String)
+        XCTAssertTrue(warning.contains("No patient-level validation is possible with 2 patients"), warning)
+        XCTAssertTrue(warning.contains("pipeline check only"), warning)
+        let metrics = try XCTUnwrap(card["metrics"] as? [String: Any])
+        XCTAssertTrue((metrics["cross_validation"] as? String)?.hasPrefix("leave-one-image-out, 8 folds, 8 images") ?? false, "\(metrics)")
+        XCTAssertTrue((metrics["note"] as? String)?.contains("no patient-level evaluation") ?? false, "\(metrics)")
+        let scale = try SafeTensors(path: path("models/breast/head.safetensors")).tensor("input_scale")
+        let floored = scale.map { 1 / Double($0) }
+        let rms = (floored.reduce(0) { $0 + $1 * $1 } / Double(floored.count)).squareRoot()
+        XCTAssertLessThanOrEqual(Double(scale.max()!) * rms * Standardisation.floorFraction, 1.01.squareRoot() * 1.0001,
+                                 "largest input scale \(scale.max()!)")
+        _ = try Classifier(directory: path("models/breast"))
+    }
+
     func testPrototypeHeadClassifiesHeldOutViewsOfTrainingPatients() throws {
         // Few-shot: prototypes from the CC views of both patients, tested on their MLO views.
         let rows = try String(contentsOfFile: path("scripts/breast-labels.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
