@@ -40,8 +40,9 @@ bench-ingest: release
 bench-models: release  ## images/s of each backbone against ONNX Runtime and PyTorch, in one run
 	bash scripts/bench-models.sh --dxkit $(DXKIT)
 
-references:       ## regenerate the model golden files with Keras/PyTorch (needs .venv-ref, see the script)
+references:       ## regenerate the model and training golden files with Keras/PyTorch/scikit-learn (needs .venv-ref, see the scripts)
 	.venv-ref/bin/python scripts/reference_outputs.py
+	.venv-ref/bin/python scripts/training_reference.py
 
 oracles: setup    ## regenerate the golden files from the reference implementations
 	.venv/bin/python scripts/pixel_oracle.py > Tests/DICOMTests/Fixtures/pixel-oracle.json

@@ -51,8 +51,11 @@ public struct ActivationSet {
 /// Fine-tunes a backbone's last blocks together with a linear or MLP head (`--unfreeze K`): each
 /// step runs the unfrozen blocks forward from the cached freeze-point maps, pools, applies the
 /// head, and back-propagates through head, pooling and blocks; AdamW updates the head at the
-/// scheduled rate and the blocks at `backboneLearningRateScale` times it. The epoch loop,
-/// early stopping and checkpointing are `Trainer`'s.
+/// scheduled rate and the blocks at `backboneLearningRateScale` times it. The head's input
+/// standardisation follows the blocks: it is refitted to the retrained blocks' pooled outputs on
+/// the training set at the end of every epoch (the head absorbing the change, so its function is
+/// the same), and the stored head carries the statistics of the blocks stored with it. The epoch
+/// loop, early stopping and checkpointing are `Trainer`'s.
 public struct FineTuner {
     public let hyper: Trainer.Hyperparameters
     public let tail: TrainableTail
@@ -76,12 +79,14 @@ public struct FineTuner {
         let head = trainer.initialHead(kind, embeddings: start, classes: classes)
         let tails = try (0..<max(1, Parallelism.threads)).map { i in i == 0 ? tail : try TrainableTail(tail.blocks) }
         let model = TailAndHead(tails: tails, parameters: parameters, head: head,
-                                headOptimizer: AdamW(shapes: head.parameters, learningRate: hyper.learningRate, weightDecay: hyper.weightDecay),
+                                headOptimizer: AdamW(shapes: head.parameters, learningRate: hyper.learningRate, weightDecay: hyper.weightDecay,
+                                                     decoupled: false),
                                 tailOptimizer: AdamW(shapes: parameters, learningRate: hyper.learningRate, weightDecay: hyper.weightDecay),
                                 train: train, validation: validation, weights: Trainer.classWeights(train.labels, classes: classes),
-                                rateScale: hyper.backboneLearningRateScale, batchSize: hyper.batch)
-        let (best, curve, bestEpoch, overfitting) = try trainer.loop(model, count: train.count, progress: progress)
-        return Trainer.Result(head: best.head, tail: best.parameters, curve: curve, bestEpoch: bestEpoch, overfitting: overfitting)
+                                rateScale: hyper.backboneLearningRateScale, batchSize: hyper.batch, trainEmbeddings: start)
+        let (best, curve, bestEpoch, reasons) = try trainer.loop(model, count: train.count, progress: progress)
+        return Trainer.Result(head: best.head, tail: best.parameters, curve: curve, bestEpoch: bestEpoch,
+                              overfitting: !reasons.isEmpty, overfittingReasons: reasons)
     }
 }
 
@@ -98,8 +103,24 @@ struct TailAndHead: EpochModel {
     let weights: [Float]
     let rateScale: Float
     let batchSize: Int
+    /// Pooled outputs of the current blocks on the training set (refreshed at each epoch's end).
+    var trainEmbeddings: [[Float]]
 
     var tail: TrainableTail { tails[0] }
+
+    /// Refits the head's standardisation to the retrained blocks' outputs (function unchanged).
+    mutating func endEpoch() throws {
+        trainEmbeddings = try Self.embeddings(tail, parameters, train, batch: batchSize)
+        let (mean, scale) = Standardisation.fit(trainEmbeddings)
+        var moments: (m: [Float], v: [Float])? = (headOptimizer.m[0], headOptimizer.v[0])
+        head.restandardise(mean: mean, scale: scale, moments: &moments)
+        headOptimizer.m[0] = moments!.m
+        headOptimizer.v[0] = moments!.v
+    }
+
+    func onTrainingSet() -> (loss: Float, auroc: Double?) {
+        Trainer.validation(trainEmbeddings.map(head.logits), train.labels, weights: weights)
+    }
 
     mutating func step(_ batch: [Int], rate: Float, rng: inout SplitMix64) throws -> Float {
         let slices = min(tails.count, batch.count)

@@ -3,7 +3,8 @@ import Foundation
 
 /// Random or grid search over learning rate, weight decay, head type and unfrozen blocks, each configuration
 /// scored by K-fold cross-validation with folds made of whole patients (stratified, seeded).
-/// The configuration with the lowest mean validation loss wins; every trial is kept.
+/// The configuration with the lowest mean validation loss wins; every trial is kept. Folds train for
+/// the configured epochs (no early stopping on the fold that scores them).
 public struct HyperparameterSearch {
     public struct Trial: Sendable {
         public var hyper: Trainer.Hyperparameters
@@ -65,11 +66,11 @@ public struct HyperparameterSearch {
             for k in 0..<folds where fold.contains(k) {
                 let train = examples.indices.filter { fold[$0] != k }, heldOut = examples.indices.filter { fold[$0] == k }
                 guard Set(train.map { examples[$0].label }).count == classes else { continue }
-                var quiet = hyper
-                quiet.patience = max(5, hyper.patience)
-                let fit = try inputs.fit(quiet, train: train, validation: heldOut, classes: classes)
+                // The held-out fold scores the trial, so it does not also choose the epoch: each fold
+                // trains for the configured epochs.
+                let fit = try inputs.fit(hyper, train: train, validation: [], classes: classes)
                 let labels = heldOut.map { examples[$0].label }
-                let logits = try inputs.logits(fit, quiet, of: heldOut)
+                let logits = try inputs.logits(fit, hyper, of: heldOut)
                 let held = Trainer.validation(logits, labels, weights: Trainer.classWeights(train.map { examples[$0].label }, classes: classes))
                 losses.append(held.loss)
                 if let a = held.auroc { aurocs.append(a) }

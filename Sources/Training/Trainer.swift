@@ -1,8 +1,9 @@
 import Evaluation
 import Foundation
 
-/// Fits a head on cached embeddings: AdamW with a cosine or step schedule, class weights for
-/// imbalance, early stopping on validation loss keeping the best epoch. Deterministic for a seed.
+/// Fits a head on cached embeddings: Adam with an L2 penalty (see `AdamW`) and a cosine or step
+/// schedule, class weights for imbalance, early stopping on validation loss keeping the best epoch
+/// (unless `earlyStopping` is off: then every epoch runs and the last is kept). Deterministic for a seed.
 /// The same epoch loop fine-tunes a backbone's last blocks with the head (see `FineTuner`).
 public struct Trainer {
     public struct Hyperparameters: Codable, Sendable {
@@ -19,13 +20,22 @@ public struct Trainer {
         public var unfreeze = 0
         /// The unfrozen blocks' learning rate as a share of the head's.
         public var backboneLearningRateScale: Float = 0.1
+        /// Stop when validation loss has not improved for `patience` epochs and keep the best
+        /// epoch; when false, run every epoch and keep the last (the penalised optimum, for a
+        /// linear head, once enough epochs have run). Cross-validation folds never early-stop on
+        /// their held-out patients.
+        public var earlyStopping = true
         public init() {}
     }
 
     public struct Epoch: Codable, Sendable {
         public var epoch: Int
+        /// Mean weighted cross-entropy on the training set at the end of the epoch, measured as
+        /// validation is (no dropout, the epoch's final weights), so the two compare directly.
         public var trainLoss: Float
         public var validationLoss: Float?
+        /// Training-set AUROC at the end of the epoch (two-class heads).
+        public var trainAUROC: Double?
         /// Validation AUROC of the positive (last) class, for two-class heads with both classes held out.
         public var validationAUROC: Double?
         /// Wall time of the epoch, validation included.
@@ -38,8 +48,9 @@ public struct Trainer {
         public var tail: [[Float]] = []
         public var curve: [Epoch]
         public var bestEpoch: Int
-        /// Validation loss rose well above its best while training loss kept falling.
+        /// Training and validation diverge (see `Trainer.overfitting`); `overfittingReasons` says how.
         public var overfitting: Bool
+        public var overfittingReasons: [String] = []
     }
 
     public let hyper: Hyperparameters
@@ -56,16 +67,18 @@ public struct Trainer {
         if kind == .prototype {
             head.fitPrototypes(train.map(\.0), train.map(\.1))
             let held = validation.isEmpty ? nil : Self.validation(validation.map { head.logits($0.0) }, validation.map(\.1), weights: weights)
-            let epoch = Epoch(epoch: 1, trainLoss: head.loss(train.map(\.0), train.map(\.1), weights: weights),
-                              validationLoss: held?.loss, validationAUROC: held?.auroc)
+            let fitted = Self.validation(train.map { head.logits($0.0) }, train.map(\.1), weights: weights)
+            let epoch = Epoch(epoch: 1, trainLoss: fitted.loss, validationLoss: held?.loss, trainAUROC: fitted.auroc,
+                              validationAUROC: held?.auroc)
             progress(epoch)
-            return Result(head: head, curve: [epoch], bestEpoch: 1, overfitting: false)
+            let reasons = Self.overfitting([epoch], bestEpoch: 1, bestLoss: held?.loss ?? .infinity)
+            return Result(head: head, curve: [epoch], bestEpoch: 1, overfitting: !reasons.isEmpty, overfittingReasons: reasons)
         }
         let model = HeadOnEmbeddings(head: head, optimizer: AdamW(shapes: head.parameters, learningRate: hyper.learningRate,
-                                                                   weightDecay: hyper.weightDecay),
+                                                                   weightDecay: hyper.weightDecay, decoupled: false),
                                      train: train, validation: validation, weights: weights)
-        let (best, curve, bestEpoch, overfitting) = try loop(model, count: train.count, progress: progress)
-        return Result(head: best.head, curve: curve, bestEpoch: bestEpoch, overfitting: overfitting)
+        let (best, curve, bestEpoch, reasons) = try loop(model, count: train.count, progress: progress)
+        return Result(head: best.head, curve: curve, bestEpoch: bestEpoch, overfitting: !reasons.isEmpty, overfittingReasons: reasons)
     }
 
     func headKind() throws -> HeadModel.Kind {
@@ -75,16 +88,11 @@ public struct Trainer {
         return kind
     }
 
-    /// A fresh head whose input standardisation comes from the training embeddings.
+    /// A fresh head whose input standardisation comes from the training embeddings (`Standardisation`).
     func initialHead(_ kind: HeadModel.Kind, embeddings: [[Float]], classes: Int) -> HeadModel {
-        let dim = embeddings[0].count, n = Float(embeddings.count)
-        var mean = [Float](repeating: 0, count: dim), scale = [Float](repeating: 1, count: dim)
-        for x in embeddings { for i in 0..<dim { mean[i] += x[i] } }
-        for i in 0..<dim { mean[i] /= n }
-        var variance = [Float](repeating: 0, count: dim)
-        for x in embeddings { for i in 0..<dim { variance[i] += (x[i] - mean[i]) * (x[i] - mean[i]) } }
-        for i in 0..<dim { scale[i] = 1 / max((variance[i] / n).squareRoot(), 1e-6) }
-        return HeadModel(kind: kind, inputs: dim, hidden: hyper.hidden, classes: classes, mean: mean, scale: scale, seed: hyper.seed)
+        let (mean, scale) = Standardisation.fit(embeddings)
+        return HeadModel(kind: kind, inputs: embeddings[0].count, hidden: hyper.hidden, classes: classes, mean: mean, scale: scale,
+                         seed: hyper.seed)
     }
 
     /// Inverse class frequency, so each class weighs the same in the loss.
@@ -93,10 +101,11 @@ public struct Trainer {
         return counts.map { $0 > 0 ? Float(labels.count) / (Float(classes) * $0) : 0 }
     }
 
-    /// The epoch loop: schedule, seeded shuffles, early stopping on validation loss (training loss
-    /// when there is no validation set) keeping the best epoch, and the overfitting verdict.
+    /// The epoch loop: schedule, seeded shuffles, early stopping on validation loss keeping the best
+    /// epoch (without a validation set, or with `earlyStopping` off, the last epoch is kept), and
+    /// the overfitting verdict.
     func loop<M: EpochModel>(_ start: M, count: Int, progress: (Epoch) -> Void) throws
-        -> (best: M, curve: [Epoch], bestEpoch: Int, overfitting: Bool) {
+        -> (best: M, curve: [Epoch], bestEpoch: Int, overfitting: [String]) {
         var model = start
         var rng = SplitMix64(seed: hyper.seed &+ 1)
         var order = Array(0..<count)
@@ -118,9 +127,11 @@ public struct Trainer {
             guard total.isFinite else {
                 throw TrainingError(file: "training", reason: "diverged at epoch \(epoch): the training loss is not a number; try a lower --lr")
             }
+            try model.endEpoch()
+            let fitted = try model.onTrainingSet()
             let held = try model.heldOut()
             let validationLoss = held?.loss
-            let record = Epoch(epoch: epoch, trainLoss: total / Float(order.count), validationLoss: validationLoss,
+            let record = Epoch(epoch: epoch, trainLoss: fitted.loss, validationLoss: validationLoss, trainAUROC: fitted.auroc,
                                validationAUROC: held?.auroc, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             curve.append(record)
             progress(record)
@@ -129,16 +140,33 @@ public struct Trainer {
                 bestLoss = monitored; best = model; bestEpoch = epoch; sinceBest = 0
             } else {
                 sinceBest += 1
-                if validationLoss != nil && sinceBest >= hyper.patience { break }
+                if hyper.earlyStopping && validationLoss != nil && sinceBest >= hyper.patience { break }
             }
         }
-        if curve.last?.validationLoss == nil { best = model; bestEpoch = curve.count }
-        let overfitting: Bool = {
-            guard let last = curve.last, let lastVal = last.validationLoss, curve.count > bestEpoch else { return false }
-            let trainBest = curve[bestEpoch - 1].trainLoss
-            return lastVal > bestLoss * 1.1 && last.trainLoss < trainBest * 0.9
-        }()
-        return (best, curve, bestEpoch, overfitting)
+        if curve.last?.validationLoss == nil || !hyper.earlyStopping { best = model; bestEpoch = curve.count }
+        return (best, curve, bestEpoch, Self.overfitting(curve, bestEpoch: bestEpoch, bestLoss: bestLoss))
+    }
+
+    /// Why training and validation diverge, if they do (empty: no sign of it, or no validation set):
+    /// at the kept epoch, validation loss at least twice the training loss and 0.05 above it
+    /// (e.g. 0.006 against 0.1), or training AUROC 0.1 or more above validation AUROC; or, later
+    /// on, validation loss rising 10% above its best while training loss kept falling.
+    static func overfitting(_ curve: [Epoch], bestEpoch: Int, bestLoss: Float) -> [String] {
+        guard curve.indices.contains(bestEpoch - 1), let validation = curve[bestEpoch - 1].validationLoss else { return [] }
+        let kept = curve[bestEpoch - 1]
+        var reasons: [String] = []
+        if validation >= 2 * kept.trainLoss && validation - kept.trainLoss >= 0.05 {
+            reasons.append(String(format: "at the kept epoch %d, validation loss %.4f against training loss %.4f", bestEpoch, validation, kept.trainLoss))
+        }
+        if let a = kept.trainAUROC, let b = kept.validationAUROC, a - b >= 0.1 {
+            reasons.append(String(format: "at the kept epoch %d, validation AUROC %.3f against training AUROC %.3f", bestEpoch, b, a))
+        }
+        if let last = curve.last, let lastValidation = last.validationLoss, curve.count > bestEpoch,
+           lastValidation > bestLoss * 1.1, last.trainLoss < kept.trainLoss * 0.9 {
+            reasons.append(String(format: "validation loss rose from %.4f (epoch %d) to %.4f (epoch %d) while training loss fell to %.4f",
+                                  bestLoss, bestEpoch, lastValidation, last.epoch, last.trainLoss))
+        }
+        return reasons
     }
 }
 
@@ -148,6 +176,14 @@ protocol EpochModel {
     mutating func step(_ batch: [Int], rate: Float, rng: inout SplitMix64) throws -> Float
     /// Loss and AUROC on the validation set (see `Trainer.validation`), nil without one.
     func heldOut() throws -> (loss: Float, auroc: Double?)?
+    /// The same on the training set (no dropout).
+    func onTrainingSet() throws -> (loss: Float, auroc: Double?)
+    /// Work at the end of each epoch, before it is measured and checkpointed.
+    mutating func endEpoch() throws
+}
+
+extension EpochModel {
+    mutating func endEpoch() throws {}
 }
 
 extension Trainer {
@@ -175,5 +211,9 @@ struct HeadOnEmbeddings: EpochModel {
 
     func heldOut() -> (loss: Float, auroc: Double?)? {
         validation.isEmpty ? nil : Trainer.validation(validation.map { head.logits($0.0) }, validation.map(\.1), weights: weights)
+    }
+
+    func onTrainingSet() -> (loss: Float, auroc: Double?) {
+        Trainer.validation(train.map { head.logits($0.0) }, train.map(\.1), weights: weights)
     }
 }

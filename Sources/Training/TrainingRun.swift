@@ -28,6 +28,9 @@ public struct TrainingRun {
         public var version = "0"
         /// When set, the hyperparameters are chosen by cross-validated search first.
         public var search: HyperparameterSearch?
+        /// When set, the configuration is cross-validated on every non-test image (the validation
+        /// share is ignored) and the final head is trained on all of them.
+        public var crossValidation: CrossValidation.Scheme?
         public init() {}
     }
 
@@ -39,6 +42,7 @@ public struct TrainingRun {
         public var cardPath: String
         public var hyper: Trainer.Hyperparameters
         public var trials: [HyperparameterSearch.Trial] = []
+        public var crossValidation: CrossValidation.Report?
     }
 
     public let database: IndexDatabase
@@ -54,11 +58,17 @@ public struct TrainingRun {
     public func run(log: @escaping (String) -> Void) throws -> Outcome {
         var cohort = try Cohort(labels: labels, database: database, classes: options.classes)
         let explicitSplits = labels.rows.contains { $0.split != nil }
-        if !explicitSplits {
+        if options.crossValidation != nil {
+            guard options.search == nil else {
+                throw TrainingError(file: "--cv", reason: "--cv evaluates one configuration and --search chooses one: run them one at a time")
+            }
+            // Every non-test image takes part in the folds, and the final head trains on all of them.
+            for i in cohort.examples.indices where cohort.examples[i].split != .test { cohort.examples[i].split = .train }
+        } else if !explicitSplits {
             if options.validation > 0 { cohort.splitByPatient(validation: options.validation, seed: options.hyper.seed) }
             else { for i in cohort.examples.indices { cohort.examples[i].split = .train } }
         }
-        try cohort.checkSplits(requireValidation: options.validation > 0)
+        try cohort.checkSplits(requireValidation: options.validation > 0 && options.crossValidation == nil)
         let train = cohort.examples(.train), validation = cohort.examples(.val)
         log("cohort: \(cohort.examples.count) images of \(cohort.patients.count) patients; train \(train.count), validation \(validation.count)")
 
@@ -73,6 +83,16 @@ public struct TrainingRun {
 
         var hyper = options.hyper
         var trials: [HyperparameterSearch.Trial] = []
+        var crossValidated: CrossValidation.Report?
+        if let scheme = options.crossValidation {
+            let report = try CrossValidation(scheme: scheme).run(inputs, hyper: hyper, classes: options.classes.count, log: log)
+            crossValidated = report
+            var line = "cross-validation (\(scheme.name), \(report.folds) folds, \(report.scored) of \(examples.count) images predicted)"
+            if let auroc = report.auroc { line += String(format: ": AUROC %.3f", auroc) }
+            if let ci = report.interval { line += String(format: " (95%% bootstrap CI %.3f–%.3f)", ci.0, ci.1) }
+            if let ll = report.logLoss { line += String(format: ", log loss %.3f", ll) }
+            log(line + "; " + scheme.meaning)
+        }
         if let search = options.search {
             // Cross-validation over every non-test example (validation rows rejoin as folds).
             (hyper, trials) = try search.run(inputs, classes: options.classes.count, base: options.hyper, log: log)
@@ -82,8 +102,10 @@ public struct TrainingRun {
         let result = try inputs.fit(hyper, train: trainIndices, validation: validationIndices, classes: options.classes.count) { e in
             log(String(format: "epoch %3d  train loss %.4f", e.epoch, e.trainLoss)
                 + (e.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? "")
-                + (e.validationAUROC.map { String(format: "  AUROC %.3f", $0) } ?? "") + String(format: "  %.2f s", e.seconds))
+                + (e.trainAUROC.map { String(format: "  train AUROC %.3f", $0) } ?? "")
+                + (e.validationAUROC.map { String(format: "  validation AUROC %.3f", $0) } ?? "") + String(format: "  %.2f s", e.seconds))
         }
+        for reason in result.overfittingReasons { log("warning: training and validation diverge (overfitting): \(reason)") }
         var auroc: Double?, interval: (Double, Double)?
         if !validation.isEmpty && options.classes.count == 2 {
             let scores = try inputs.logits(result, hyper, of: validationIndices).map { Double(softmax($0)[1]) }
@@ -93,7 +115,7 @@ public struct TrainingRun {
         }
         let outcome = Outcome(result: result, trainSize: train.count, validationSize: validation.count,
                               patients: cohort.patients.count, validationAUROC: auroc, validationInterval: interval,
-                              cardPath: "\(options.output)/model.json", hyper: hyper, trials: trials)
+                              cardPath: "\(options.output)/model.json", hyper: hyper, trials: trials, crossValidation: crossValidated)
         try write(outcome, backbone: backbone, cohort: cohort)
         return outcome
     }
@@ -141,9 +163,26 @@ public struct TrainingRun {
         let base = backbone.card
         let counts = Dictionary(grouping: cohort.examples, by: { options.classes[$0.label] }).mapValues(\.count)
         var metrics: [String: Any] = ["validation_images": o.validationSize]
+        var crossValidation: Any = NSNull()
         if let auroc = o.validationAUROC { metrics["validation_auroc"] = auroc }
         if let ci = o.validationInterval { metrics["validation_auroc_95ci"] = [ci.0, ci.1] }
-        if o.validationSize == 0 { metrics["note"] = "no held-out evaluation" }
+        if o.validationSize == 0 && o.crossValidation == nil { metrics["note"] = "no held-out evaluation" }
+        if let cv = o.crossValidation {
+            var entry: [String: Any] = ["scheme": cv.scheme.name, "folds": cv.folds, "skipped_folds": cv.skippedFolds,
+                                        "images_predicted": cv.scored, "meaning": cv.scheme.meaning,
+                                        "pooling": "out-of-fold probabilities of every image pooled into one AUROC; 95% stratified percentile bootstrap over images (2000 replicates)"]
+            if let a = cv.auroc { entry["auroc"] = a; metrics["cross_validated_auroc"] = a }
+            if let ci = cv.interval { entry["auroc_95ci"] = [ci.0, ci.1]; metrics["cross_validated_auroc_95ci"] = [ci.0, ci.1] }
+            if let ll = cv.logLoss { entry["log_loss"] = ll }
+            entry["out_of_fold_probabilities"] = cv.probabilities.map { $0 ?? NSNull() as Any }
+            // The card's metrics are flat (numbers, intervals, text: what ModelCard and the reports
+            // read); the details go with the training record.
+            metrics["cross_validation"] = "\(cv.scheme.name), \(cv.folds) folds, \(cv.scored) images: \(cv.scheme.meaning)"
+            if cv.scheme == .images {
+                metrics["note"] = "no patient-level evaluation: the leave-one-image-out AUROC checks the pipeline, it does not estimate accuracy on new patients"
+            }
+            crossValidation = entry
+        }
         let hyper = try JSONSerialization.jsonObject(with: JSONEncoder().encode(o.hyper))
         var search: Any = NSNull()
         if let s = options.search {
@@ -169,8 +208,11 @@ public struct TrainingRun {
             "training": [
                 "labels_sha256": labels.sha256, "labels_file": labels.path, "split_sizes": ["train": o.trainSize, "validation": o.validationSize],
                 "patients": o.patients, "hyperparameters": hyper, "augmentation": options.augmentation.summary,
-                "best_epoch": o.result.bestEpoch, "overfitting": o.result.overfitting, "search": search,
+                "best_epoch": o.result.bestEpoch, "overfitting": o.result.overfitting,
+                "overfitting_reasons": o.result.overfittingReasons, "search": search, "cross_validation": crossValidation,
+                "standardisation": "per feature (x − training mean) / max(training deviation, \(Standardisation.floorFraction) × RMS of all features' deviations)",
                 "curve": o.result.curve.map { ["epoch": $0.epoch, "train_loss": $0.trainLoss, "validation_loss": $0.validationLoss ?? NSNull(),
+                                              "train_auroc": $0.trainAUROC ?? NSNull(),
                                               "validation_auroc": $0.validationAUROC ?? NSNull(), "seconds": $0.seconds] as [String: Any] },
                 "dxkit_version": options.version,
             ],

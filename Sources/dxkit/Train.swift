@@ -11,8 +11,11 @@ struct Train: ParsableCommand {
             optional split (train/val/test). Without split, patients are split (no patient in two splits), stratified, \
             seeded. Embeddings are computed once and cached (.cache/features); epochs train only the head. With \
             --unfreeze K the backbone's last K blocks are retrained with the head (BatchNorm statistics frozen): \
-            their input maps are cached instead, and the blocks' new weights are stored with the head. The head \
-            is written to --out and registered, so `dxkit score` uses it at once.
+            their input maps are cached instead, and the blocks' new weights are stored with the head. --cv \
+            K|patients|images cross-validates the configuration (pooled AUROC with a bootstrap interval) before \
+            training the final head on every non-test image. Each epoch prints training and validation loss and \
+            AUROC; a warning says when they diverge. The head is written to --out and registered, so `dxkit score` \
+            uses it at once.
             """)
 
     @Option(help: "SQLite index holding the labelled images.") var db = "dxkit.sqlite"
@@ -28,6 +31,9 @@ struct Train: ParsableCommand {
     @Option var batch = 32
     @Option(help: "cosine or step.") var schedule = "cosine"
     @Option(help: "Early-stopping patience in epochs.") var patience = 15
+    @Flag(help: "Run every epoch and keep the last (no early stopping on the validation set).") var noEarlyStopping = false
+    @Option(help: ArgumentHelp("Cross-validate this configuration on every non-test image and report the pooled AUROC with a bootstrap interval: K (folds of whole patients), patients (leave one patient out) or images (leave one image out: a pipeline check only). The final head then trains on all of them.", valueName: "K|patients|images"))
+    var cv: String?
     @Option(help: "Augmentation, e.g. copies=4,rotate=5,scale=0.9,brightness=0.1,contrast=0.1[,flip].") var augment = ""
     @Option var seed: UInt64 = 1
     @Option(help: "Retrain the backbone's last K blocks with the head (0: frozen backbone).") var unfreeze = 0
@@ -74,6 +80,7 @@ struct Train: ParsableCommand {
         options.hyper.batch = batch
         options.hyper.schedule = schedule
         options.hyper.patience = patience
+        options.hyper.earlyStopping = !noEarlyStopping
         options.hyper.seed = seed
         options.hyper.unfreeze = unfreeze
         options.hyper.backboneLearningRateScale = backboneLrScale
@@ -86,6 +93,13 @@ struct Train: ParsableCommand {
         options.threshold = threshold
         options.warning = warning
         options.version = DXKit.version
+        if let cv {
+            guard let scheme = CrossValidation.Scheme(cv) else {
+                throw ValidationError("--cv takes a number of folds (2 or more), patients or images, not \(cv)")
+            }
+            guard search == nil else { throw ValidationError("--cv evaluates one configuration and --search chooses one: run them one at a time") }
+            options.crossValidation = scheme
+        }
         if let search {
             guard search == "random" || search == "grid" else { throw ValidationError("--search takes random or grid") }
             let choices = try (searchUnfreeze ?? String(unfreeze)).split(separator: ",").map { part -> Int in
@@ -105,7 +119,15 @@ struct Train: ParsableCommand {
             var line = "trained \(head) (\(outcome.hyper.head) on \(backbone)\(unfrozen)): \(outcome.trainSize) training images, \(outcome.validationSize) validation, best epoch \(outcome.result.bestEpoch)"
             if let auroc = outcome.validationAUROC { line += String(format: ", validation AUROC %.3f", auroc) }
             if let ci = outcome.validationInterval { line += String(format: " (95%% CI %.3f–%.3f)", ci.0, ci.1) }
-            if outcome.result.overfitting { line += "; OVERFITTING: validation loss diverged from training loss" }
+            if let cv = outcome.crossValidation {
+                line += ", cross-validated (\(cv.scheme.name))"
+                if let auroc = cv.auroc { line += String(format: " AUROC %.3f", auroc) }
+                if let ci = cv.interval { line += String(format: " (95%% bootstrap CI %.3f–%.3f)", ci.0, ci.1) }
+                if let ll = cv.logLoss { line += String(format: ", log loss %.3f", ll) }
+            }
+            if outcome.result.overfitting {
+                line += "\nOVERFITTING: training and validation diverge: " + outcome.result.overfittingReasons.joined(separator: "; ")
+            }
             print(line + "\nwrote \(outcome.cardPath)")
         } catch {
             printError("dxkit train: \(error)")

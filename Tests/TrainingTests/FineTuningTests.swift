@@ -119,6 +119,25 @@ final class FineTuningTests: XCTestCase {
         let card = try JSONSerialization.jsonObject(with: Data(contentsOf: models.appendingPathComponent("a/model.json"))) as! [String: Any]
         XCTAssertEqual(card["unfrozen_blocks"] as? Int, 2)
 
+        // The stored standardisation is the retrained blocks' own: refitted to their pooled outputs
+        // on the training images (augmented copies included), not the original blocks'.
+        var split = try Cohort(labels: labels, database: db, classes: ["NORMAL", "PNEUMONIA"])
+        split.splitByPatient(validation: 0.2, seed: 5)
+        let trainExamples = split.examples(.train), validationExamples = split.examples(.val)
+        let all = trainExamples + validationExamples
+        let backboneForMaps = try Classifier(directory: path("models/mobilenet-v2"))
+        let mapsInputs = TrainingInputs(examples: all, backbone: backboneForMaps,
+                                        extractor: FeatureExtractor(backbone: backboneForMaps, cacheDirectory: dir.appendingPathComponent("features").path,
+                                                                    augmentation: Augmentation()), log: { _ in })
+        let (tailOfA, sets) = try mapsInputs.tail(unfreeze: 2)
+        let trainSet = try sets.make(Array(trainExamples.indices), augmented: true)
+        let retrained = try Standardisation.fit(TailAndHead.embeddings(tailOfA, first.result.tail, trainSet, batch: 8))
+        let original = try Standardisation.fit(TailAndHead.embeddings(tailOfA, tailOfA.initialParameters, trainSet, batch: 8))
+        func gap(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) / max(abs($1), 1e-3) }.max()! }
+        XCTAssertLessThan(gap(first.result.head.mean, retrained.mean), 1e-3, "mean of the retrained blocks' outputs")
+        XCTAssertLessThan(gap(first.result.head.scale, retrained.scale), 1e-3, "scale of the retrained blocks' outputs")
+        XCTAssertGreaterThan(gap(first.result.head.mean, original.mean), 1e-2, "the original blocks' statistics are not what is stored")
+
         // The loaded model (backbone + stored blocks + head) gives the probabilities training saw.
         let loaded = try Classifier(directory: models.appendingPathComponent("a").path)
         let cohort = try Cohort(labels: labels, database: db, classes: ["NORMAL", "PNEUMONIA"])

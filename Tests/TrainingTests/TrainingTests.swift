@@ -127,6 +127,55 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    /// The issue's run (linear head, 30 epochs, seed 3, 20% of patients held out): before the fix,
+    /// EfficientNet-Lite0 and Xception gave validation losses of 1,696 and 2,144 (input scales up to
+    /// 1e6); now every backbone's stays within a few units and no input is scaled more than
+    /// 1/floorFraction times a typical feature.
+    func testValidationLossStaysOfTheSameOrderOnEveryBackbone() throws {
+        var csv = "path,label,patient\n"
+        for name in try FileManager.default.contentsOfDirectory(atPath: path("studies/chest")).sorted() {
+            let stem = String(name.dropLast(4))
+            let patient = stem.hasPrefix("NORMAL") ? String(stem.dropFirst(8).dropLast(5)) : String(stem.split(separator: "_")[0])
+            csv += "\(path("studies/chest/\(name)")),\(stem.hasPrefix("NORMAL") ? "NORMAL" : "PNEUMONIA"),\(patient)\n"
+        }
+        let file = dir.appendingPathComponent("patients.csv").path
+        try csv.write(toFile: file, atomically: true, encoding: .utf8)
+        for backbone in ["efficientnet-lite0", "mobilenet-v2", "xception-pneumonia"] {
+            var o = options("issue-\(backbone)")
+            o.backbone = backbone
+            o.hyper.epochs = 30
+            let outcome = try TrainingRun(database: db, labels: LabelsFile(path: file), options: o).run { _ in }
+            let losses = outcome.result.curve.compactMap(\.validationLoss)
+            XCTAssertEqual(outcome.validationSize, 3)
+            XCTAssertLessThan(losses.max()!, 5, "\(backbone): validation losses \(losses)")
+            let head = outcome.result.head
+            // The floored deviations 1/scale have an RMS at most √1.01 times the true one (each is
+            // max(σ, 0.1 RMS)), so no scale exceeds √1.01 / (0.1 × their RMS).
+            let floored = head.scale.map { 1 / Double($0) }
+            let rms = (floored.reduce(0) { $0 + $1 * $1 } / Double(floored.count)).squareRoot()
+            XCTAssertLessThanOrEqual(Double(head.scale.max()!) * rms * Standardisation.floorFraction, 1.01.squareRoot() * 1.0001,
+                                     "\(backbone): largest input scale \(head.scale.max()!)")
+        }
+    }
+
+    /// The breast head `make setup` ships: retrained with the floor (no input scale above √1.01 / (0.1 ×
+    /// RMS deviation); the old head had 35 scales of 1e6), and a card that says what its numbers mean.
+    func testShippedBreastHeadIsBoundedAndSaysWhatItsNumbersMean() throws {
+        let card = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("models/breast/model.json")))) as! [String: Any]
+        let warning = try XCTUnwrap(card["warning"] as? String)
+        XCTAssertTrue(warning.contains("No patient-level validation is possible with 2 patients"), warning)
+        XCTAssertTrue(warning.contains("pipeline check only"), warning)
+        let metrics = try XCTUnwrap(card["metrics"] as? [String: Any])
+        XCTAssertTrue((metrics["cross_validation"] as? String)?.hasPrefix("leave-one-image-out, 8 folds, 8 images") ?? false, "\(metrics)")
+        XCTAssertTrue((metrics["note"] as? String)?.contains("no patient-level evaluation") ?? false, "\(metrics)")
+        let scale = try SafeTensors(path: path("models/breast/head.safetensors")).tensor("input_scale")
+        let floored = scale.map { 1 / Double($0) }
+        let rms = (floored.reduce(0) { $0 + $1 * $1 } / Double(floored.count)).squareRoot()
+        XCTAssertLessThanOrEqual(Double(scale.max()!) * rms * Standardisation.floorFraction, 1.01.squareRoot() * 1.0001,
+                                 "largest input scale \(scale.max()!)")
+        _ = try Classifier(directory: path("models/breast"))
+    }
+
     func testPrototypeHeadClassifiesHeldOutViewsOfTrainingPatients() throws {
         // Few-shot: prototypes from the CC views of both patients, tested on their MLO views.
         let rows = try String(contentsOfFile: path("scripts/breast-labels.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
@@ -161,6 +210,102 @@ enum DICOMView {
 import DICOM
 enum DICOMFileID {
     static func patientID(_ path: String) throws -> String? { try DicomFile(path: path).string(.patientID) }
+}
+
+/// Standardisation, the overfitting verdict and the curves, on constructed values.
+final class StandardisationTests: XCTestCase {
+    /// A feature constant in training and one non-zero on a single image at 1e-4: StandardScaler's
+    /// rule would scale the second by ~3,500; the floor keeps both at 1/(0.1 × RMS deviation), and
+    /// an ordinary feature is standardised exactly as StandardScaler does.
+    func testZeroAndNearZeroVarianceFeaturesCannotExplode() {
+        var rng = SplitMix64(seed: 4)
+        let n = 12
+        var xs = (0..<n).map { _ in (0..<40).map { _ in abs(rng.normal()) } }
+        for i in 0..<n { xs[i][0] = 0; xs[i][1] = i == 3 ? 1e-4 : 0 }
+        let (mean, scale) = Standardisation.fit(xs)
+        let deviations = (0..<40).map { j -> Double in
+            let m = xs.reduce(0.0) { $0 + Double($1[j]) } / Double(n)
+            return (xs.reduce(0.0) { $0 + (Double($1[j]) - m) * (Double($1[j]) - m) } / Double(n)).squareRoot()
+        }
+        let rms = (deviations.reduce(0) { $0 + $1 * $1 } / 40).squareRoot()
+        XCTAssertEqual(Double(scale[0]), 1 / (0.1 * rms), accuracy: 1e-4 / rms)
+        XCTAssertEqual(Double(scale[1]), 1 / (0.1 * rms), accuracy: 1e-4 / rms)
+        XCTAssertEqual(Double(scale[5]), 1 / deviations[5], accuracy: 1e-5 * (1 / deviations[5]), "as StandardScaler")
+        XCTAssertEqual(mean[1], Float(1e-4 / Double(n)), accuracy: 1e-9)
+        // A new image with these features at 1: standardised values stay of order 10, not 10^4.
+        let head = HeadModel(kind: .linear, inputs: 40, classes: 2, mean: mean, scale: scale, seed: 1)
+        var new = xs[0]
+        new[0] = 1; new[1] = 1
+        let z = head.standardise(new)
+        XCTAssertLessThan(abs(z[0]), Float(10 / rms) * 1.001)
+        XCTAssertLessThan(abs(z[1]), Float(10 / rms) * 1.001)
+    }
+
+    /// Refitting the standardisation (as fine-tuning does each epoch) leaves the head's function unchanged.
+    func testRestandardisingKeepsTheHeadsFunction() {
+        var rng = SplitMix64(seed: 8)
+        for kind in [HeadModel.Kind.linear, .mlp] {
+            var head = HeadModel(kind: kind, inputs: 6, hidden: 5, classes: 2, mean: (0..<6).map { _ in rng.normal() },
+                                 scale: (0..<6).map { _ in 0.5 + rng.unit() }, seed: 2)
+            if kind == .linear { head.parameters[0] = head.parameters[0].map { _ in rng.normal() } }
+            let xs = (0..<5).map { _ in (0..<6).map { _ in rng.normal() * 2 } }
+            let before = xs.map(head.logits)
+            var moments: (m: [Float], v: [Float])? = ([Float](repeating: 1, count: head.parameters[0].count),
+                                                      [Float](repeating: 1, count: head.parameters[0].count))
+            head.restandardise(mean: (0..<6).map { _ in rng.normal() }, scale: (0..<6).map { _ in 0.2 + rng.unit() }, moments: &moments)
+            for (a, b) in zip(before, xs.map(head.logits)) {
+                for (u, v) in zip(a, b) { XCTAssertEqual(u, v, accuracy: 1e-4 * max(1, abs(u)), "\(kind)") }
+            }
+        }
+    }
+
+    func testOverfittingVerdictComparesTrainingAndValidation() {
+        func epoch(_ e: Int, _ t: Float, _ v: Float, _ ta: Double? = nil, _ va: Double? = nil) -> Trainer.Epoch {
+            Trainer.Epoch(epoch: e, trainLoss: t, validationLoss: v, trainAUROC: ta, validationAUROC: va)
+        }
+        // The issue's example: training 0.006 against validation 0.1.
+        let gap = Trainer.overfitting([epoch(1, 0.5, 0.6), epoch(2, 0.006, 0.1)], bestEpoch: 2, bestLoss: 0.1)
+        XCTAssertEqual(gap.count, 1)
+        XCTAssertTrue(gap.first?.contains("validation loss 0.1000 against training loss 0.0060") ?? false, "\(gap)")
+        XCTAssertEqual(Trainer.overfitting([epoch(1, 0.30, 0.35, 0.9, 0.88)], bestEpoch: 1, bestLoss: 0.35), [], "a healthy fit")
+        let auroc = Trainer.overfitting([epoch(1, 0.30, 0.35, 1.0, 0.75)], bestEpoch: 1, bestLoss: 0.35)
+        XCTAssertTrue(auroc.first?.contains("validation AUROC 0.750 against training AUROC 1.000") ?? false, "\(auroc)")
+        let rising = Trainer.overfitting([epoch(1, 0.4, 0.45), epoch(2, 0.3, 0.40), epoch(3, 0.1, 0.5)], bestEpoch: 2, bestLoss: 0.40)
+        XCTAssertTrue(rising.contains { $0.contains("rose from 0.4000 (epoch 2) to 0.5000 (epoch 3)") }, "\(rising)")
+        XCTAssertEqual(Trainer.overfitting([Trainer.Epoch(epoch: 1, trainLoss: 0.01)], bestEpoch: 1, bestLoss: .infinity), [],
+                       "no validation set, no verdict")
+    }
+
+    /// curves.png: both curves in both panels, axes, numbered ticks and labels drawn in the font.
+    func testCurvesShowBothCurvesWithAxesAndLabels() {
+        let curve = (1...20).map { e in
+            Trainer.Epoch(epoch: e, trainLoss: 0.7 / Float(e), validationLoss: 0.5 + 0.01 * Float(e), trainAUROC: min(1, 0.6 + 0.03 * Double(e)),
+                          validationAUROC: 0.7)
+        }
+        let image = LearningCurves.image(curve, bestEpoch: 4)
+        XCTAssertEqual([image.width, image.height], [800, 640])
+        func count(_ c: (Float, Float, Float), rows: Range<Int>) -> Int {
+            rows.reduce(0) { total, y in
+                total + (0..<image.width).filter { x in
+                    let p = (y * image.width + x) * 3
+                    return abs(image.pixels[p] - c.0) < 1e-6 && abs(image.pixels[p + 1] - c.1) < 1e-6 && abs(image.pixels[p + 2] - c.2) < 1e-6
+                }.count
+            }
+        }
+        for (name, rows) in [("loss", 50..<291), ("AUROC", 350..<571)] {
+            XCTAssertGreaterThan(count(LearningCurves.trainColour, rows: rows), 200, "\(name): training curve")
+            XCTAssertGreaterThan(count(LearningCurves.validationColour, rows: rows), 200, "\(name): validation curve")
+        }
+        XCTAssertGreaterThan(count((0, 0, 0), rows: 600..<640), 50, "the EPOCH label under the axis")
+        XCTAssertGreaterThan(count((0, 0, 0), rows: 150..<200), 50, "the LOSS label and tick numbers")
+        // The font: "0" drawn at scale 1 reproduces its glyph.
+        var canvas = LearningCurves.Canvas(width: 8, height: 9)
+        canvas.text("0", x: 1, y: 1, scale: 1, colour: (0, 0, 0))
+        let drawn = (0..<7).map { gy in (0..<5).reduce(UInt8(0)) { $0 << 1 | (canvas.pixels[((gy + 1) * 8 + $1 + 1) * 3] == 0 ? 1 : 0) } }
+        XCTAssertEqual(drawn, LearningCurves.Font.glyph("0"))
+        XCTAssertEqual(LearningCurves.Ticks.niceCeiling(0.37), 0.5)
+        XCTAssertEqual(LearningCurves.Ticks.step(0.5, count: 4), 0.2)
+    }
 }
 
 /// The heads' analytic gradients against central finite differences (dropout off).
