@@ -2,8 +2,9 @@
 # Runs the XCTest suite (already built) and closes with one plain line: "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-log=.build/test.log
-swift test --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log"
+# Built by `make test` (release, testable, in .build-test).
+log=.build-test/test.log
+swift test -c release --scratch-path .build-test --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 passed=$(grep -cE "^Test Case '.*' passed" "$log")
 failed=$(grep -cE "^Test Case '.*' failed" "$log")

@@ -51,6 +51,11 @@ public enum InputLoader {
 
     /// `image` with what is not breast blacked out when the card's input says `mask: breast`.
     public static func masked(_ image: DICOM.Image, for card: ModelCard) -> DICOM.Image {
-        card.input.mask == "breast" ? BreastRegion.find(in: image).apply(to: image) : image
+        masked(image, mask: card.input.mask)
+    }
+
+    /// `image` with what is not breast blacked out when `mask` is "breast"; unchanged when nil.
+    public static func masked(_ image: DICOM.Image, mask: String?) -> DICOM.Image {
+        mask == "breast" ? BreastRegion.find(in: image).apply(to: image) : image
     }
 }

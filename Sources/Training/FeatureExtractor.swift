@@ -13,11 +13,15 @@ public struct FeatureExtractor {
     public let backbone: Classifier
     public let cacheDirectory: String
     public let augmentation: Augmentation
+    /// "breast": what is not breast is blacked out (after augmentation, before resizing), as
+    /// scoring does for a card whose input says so; nil: no mask. Part of the cache key.
+    public let mask: String?
 
-    public init(backbone: Classifier, cacheDirectory: String, augmentation: Augmentation) {
+    public init(backbone: Classifier, cacheDirectory: String, augmentation: Augmentation, mask: String? = nil) {
         self.backbone = backbone
         self.cacheDirectory = cacheDirectory
         self.augmentation = augmentation
+        self.mask = mask
     }
 
     /// Pooled embeddings of each example: copy 0 (as is) first, then the augmented copies (none
@@ -73,14 +77,14 @@ public struct FeatureExtractor {
             var copies: [String] = []
             var image: DICOM.Image?
             for copy in 0...(plain.contains(i) ? 0 : augmentation.copies) {
-                let tag = copy == 0 ? "plain" : "aug\(copy)-\(augmentation.summary.hashValueStable)"
+                let tag = (copy == 0 ? "plain" : "aug\(copy)-\(augmentation.summary.hashValueStable)") + (mask.map { "-mask-\($0)" } ?? "")
                 let file = "\(folder)/\(e.instance.sha256.prefix(32))-\(tag)\(suffix).f32"
                 copies.append(file)
                 if Self.isWhole(file) { continue }  // cached
                 if image == nil { image = try InputLoader.rgb8(e.instance.path) }
                 let seed = UInt64(copy) &* 0x9E3779B97F4A7C15 ^ e.instance.sha256.hashValueStable
                 let source = copy == 0 ? image! : augmentation.apply(image!, seed: seed)
-                pending.append((file, InputLoader.prepare(source, for: card)))
+                pending.append((file, InputLoader.prepare(InputLoader.masked(source, mask: mask), for: card)))
             }
             out.append(copies)
             if pending.count >= Self.batchSize { try flush() }

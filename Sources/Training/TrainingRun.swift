@@ -21,6 +21,8 @@ public struct TrainingRun {
         public var augmentation = Augmentation()
         public var hyper = Trainer.Hyperparameters()
         public var routing: [[String: [String?]]] = []
+        /// "breast" to black out what is not breast in training and (through the card) scoring.
+        public var mask: String?
         public var aggregation = "max"
         public var threshold = 0.5
         public var cacheDirectory = ".cache/features"
@@ -73,7 +75,8 @@ public struct TrainingRun {
         log("cohort: \(cohort.examples.count) images of \(cohort.patients.count) patients; train \(train.count), validation \(validation.count)")
 
         let backbone = try Classifier(directory: "\(options.modelsDirectory)/\(options.backbone)")
-        let extractor = FeatureExtractor(backbone: backbone, cacheDirectory: options.cacheDirectory, augmentation: options.augmentation)
+        let extractor = FeatureExtractor(backbone: backbone, cacheDirectory: options.cacheDirectory, augmentation: options.augmentation,
+                                         mask: options.mask)
         // Training rows first, then validation rows; validation rows need augmented copies only when a
         // search folds them into training.
         let examples = train + validation
@@ -117,7 +120,37 @@ public struct TrainingRun {
                               patients: cohort.patients.count, validationAUROC: auroc, validationInterval: interval,
                               cardPath: "\(options.output)/model.json", hyper: hyper, trials: trials, crossValidation: crossValidated)
         try write(outcome, backbone: backbone, cohort: cohort)
+        if options.routing.contains(where: { $0["modality"]?.contains("MG") ?? false }) {
+            try reportAttention(on: validation.isEmpty ? train : validation, heldOut: !validation.isEmpty, log: log)
+        }
         return outcome
+    }
+
+    /// Mammography heads: how much of each heatmap falls outside the breast (validation images, or
+    /// the training images when none are held out), printed, stored on the card, warned about.
+    func reportAttention(on examples: [Cohort.Example], heldOut: Bool, log: (String) -> Void) throws {
+        let classifier = try Classifier(directory: options.output)
+        let shares = try RegionAttention.outsideBreast(classifier: classifier, card: classifier.card, paths: examples.map(\.instance.path))
+        guard !shares.isEmpty else { return }
+        let mean = shares.map(\.outside).reduce(0, +) / Double(shares.count)
+        log(String(format: "heatmap mass outside the breast (%@ images): mean %.1f%%, highest %.1f%%",
+                   heldOut ? "validation" : "training", 100 * mean, 100 * (shares.map(\.outside).max() ?? 0)))
+        let warnings = RegionAttention.warnings(shares)
+        for w in warnings { log("warning: \(w)") }
+        let path = "\(options.output)/model.json"
+        guard var card = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any],
+              var training = card["training"] as? [String: Any] else { return }
+        training["heatmap_outside_breast"] = [
+            "images": heldOut ? "validation" : "training (none held out)",
+            "mean": mean, "flagged": !warnings.isEmpty, "warnings": warnings,
+            "per_image": shares.map { ["file": URL(fileURLWithPath: $0.path).lastPathComponent, "share": $0.outside] as [String: Any] },
+        ] as [String: Any]
+        card["training"] = training
+        let json = try JSONSerialization.data(withJSONObject: card, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try json.write(to: URL(fileURLWithPath: path))
+        try ResultStore(database: database).registerModel(head: options.head, name: options.head,
+                                                          weightsSha256: card["weights_sha256"] as? String ?? "",
+                                                          cardJSON: String(decoding: json, as: UTF8.self))
     }
 
     func softmax(_ z: [Float]) -> [Float] {
@@ -197,7 +230,7 @@ public struct TrainingRun {
             "unfrozen_blocks": o.hyper.unfreeze,
             "architecture": base.architecture, "batchnorm_epsilon": base.batchnormEpsilon,
             "input": ["height": base.input.height, "width": base.input.width, "channels": base.input.channels,
-                      "color": base.input.color, "resize": base.input.resize,
+                      "color": base.input.color, "resize": base.input.resize, "mask": options.mask.map { $0 as Any } ?? NSNull(),
                       "normalization": ["scale": base.input.normalization.scale, "offset": base.input.normalization.offset]],
             "classes": options.classes, "output": "softmax", "weights_sha256": weightsSha,
             "backbone_weights_sha256": base.weightsSha256 ?? "",

@@ -40,6 +40,8 @@ struct Train: ParsableCommand {
     @Option(help: "Learning rate of the unfrozen blocks as a share of --lr.") var backboneLrScale: Float = 0.1
     @Option(help: "Unfrozen-block counts a --search tries, e.g. 0,1,2 (default: --unfreeze).") var searchUnfreeze: String?
     @Option(help: "Routing preset for scoring: chest or mammography.") var routing = "chest"
+    @Flag(help: "Mammography: do not black out what is not breast (burned-in labels, markers, background) before training and scoring.")
+    var noMask = false
     @Option(help: "Study rule: max or laterality-mean-max.") var aggregation = "max"
     @Option(help: "Operating threshold on the positive class.") var threshold = 0.5
     @Option(help: "Warning carried by the model card and every report of this head.") var warning: String?
@@ -89,6 +91,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--unfreeze needs a linear or mlp head: prototype heads are not trained by gradient")
         }
         options.routing = rules
+        options.mask = routing == "mammography" && !noMask ? "breast" : nil
         options.aggregation = aggregation
         options.threshold = threshold
         options.warning = warning
