@@ -243,13 +243,12 @@ def symlink_case(c, i, rng):
     folder, seed = f"{i:05d}-symlink", c.seeds["chest"][0]
     c.emit(f"{folder}/real/target.dcm", encode(c.base(rng, seed)), "symlink:target", seed, "clean file links point to")
     links = {"to-file": "real/target.dcm", "to-folder": "real", "loop-self": ".", "loop-parent": "..",
-             "dangling": "gone.dcm", "to-dev-zero": "/dev/zero", "outside": "/etc/passwd", "cycle-a": "cycle-b"}
+             "dangling": "gone.dcm", "to-dev-zero": "/dev/zero", "outside": "/etc/passwd", "cycle": None}
     for name in rng.sample(sorted(links), rng.choice([1, 2, 3])):
-        names = ["cycle-a", "cycle-b"] if name == "cycle-a" else [name]
-        for n in names:
-            to = "cycle-a" if n == "cycle-b" else links[name]
-            c.emit(f"{folder}/{n}.dcm" if "folder" not in n and "loop" not in n else f"{folder}/{n}",
-                   lambda p, to=to: os.symlink(to, p), f"symlink:{name}", "", f"-> {to}")
+        pairs = [("cycle-a.dcm", "cycle-b.dcm"), ("cycle-b.dcm", "cycle-a.dcm")] if name == "cycle" else \
+            [(name if "folder" in name or "loop" in name else f"{name}.dcm", links[name])]
+        for n, to in pairs:
+            c.emit(f"{folder}/{n}", lambda p, to=to: os.symlink(to, p), f"symlink:{name}", "", f"-> {to}")
 
 
 def main():
