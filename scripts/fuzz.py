@@ -9,10 +9,11 @@ Stages, each process under an address-space limit (RLIMIT_AS) and a wall-clock t
   run      one batch `dxkit run CORPUS --out OUT` (ingest + score + report).
 Guarantees: exit status 0 only if no process was killed by a signal, none timed out, every exit status is
 allowed (ALLOWED_EXIT), inspect's JSON parses, nothing printed holds raw control characters, the index passes
-integrity_check, every corpus entry is accounted for, nothing is indexed or written outside what dxkit was
-pointed at. When a batch crashes or hangs, the entries it had not indexed are re-run one by one to name the
-culprit (triage), and the batch is re-run without the culprits (--rounds), so one crash does not hide the
-next. Prints a summary (per outcome, per mutation kind, crashes/hangs grouped by cause with one example
+integrity_check, every corpus entry is accounted for once (a row or a skip; Fuzz.account), nothing is indexed
+or written outside what dxkit was pointed at, no report mixes two patients and every scored instance is in a
+report. When a batch crashes or hangs, it is re-run on the same index (does it get past?), the entries it had
+not reached are run one by one to name the culprit (triage), and the batch is re-run without the culprits
+(--rounds), so one crash does not hide the next. Prints a summary (per outcome, per mutation kind, crashes/hangs grouped by cause with one example
 each) and writes WORK/fuzz-report.json. Standard library only; runs with any python3.
 """
 import argparse
@@ -40,11 +41,12 @@ ALLOWED_EXIT = {"ingest": {0, 1}, "inspect": {0, 1}, "run": {0, 1}}
 # (followed with loop detection, or refused) and non-regular files (FIFOs) be counted too, not silently passed.
 ACCOUNTED = {"regular", "symlink", "fifo"}
 # Summary-line counts that are "counted skips", matched against the words after each number in the line
-# "N files seen: N ingested, N unchanged, N skipped (not DICOM), N failed; N duplicate ..., N DICOMDIRs".
-# A DICOMDIR has no row of its own; it is counted as a DICOMDIR.
+# "N files seen: N ingested, N unchanged, N skipped, N failed; N duplicate ..., N DICOMDIRs, ..." (used when
+# dxkit does not list its skips one by one; see Fuzz.account).
 SKIP_LABEL = re.compile(r"^(skipped|refused|ignored|DICOMDIRs?|symlinks?|not regular|non-regular|loops?)\b")
-# Bytes that must never reach the terminal raw (ESC, BEL, other C0 controls but tab/newline/CR, DEL).
-CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Bytes that must never reach the terminal raw: C0 controls but tab/newline/CR (ESC, BEL, ...), and C1 controls
+# in UTF-8 (U+0080-U+009F, e.g. U+009B CSI). DEL is harmless and legal in JSON.
+CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xc2[\x80-\x9f]")
 
 
 class Outcome:
@@ -183,9 +185,33 @@ class Fuzz:
             self.violate(f"{stage} batch: {verdict}", o.message())
         return o, verdict
 
+    def rerun(self, stage, cmd, db, cwd=None):
+        """The same batch again on the same index, as a user would, while it keeps crashing and making progress
+        (at most 6 times): does it get past what stopped it?"""
+        progress = lambda: sum(n for q in ("SELECT count(*) FROM instances", "SELECT count(*) FROM results")
+                               for n in [query(db, q)] if isinstance(n, list) for (n,) in n)
+        said = []
+        for _ in range(6):
+            before = progress()
+            o = run(cmd, self.batch_timeout[stage], self.a.as_limit_mb, cwd or self.a.cwd)
+            verdict = o.verdict(ALLOWED_EXIT[stage])
+            said.append(f"{verdict or f'finished (exit {o.rc})'} (+{progress() - before} rows)")
+            if not verdict or progress() == before:
+                break
+        self.notes.append(f"{stage}: the same batch re-run on the same index: " + ", then ".join(said))
+        print(f"  {self.notes[-1]}")
+
     def triage(self, stage, root, suspects, extra):
-        """Re-runs `stage` on each suspect alone (in scan order) to find the ones that crash or hang."""
-        suspects = suspects[:self.a.triage_max]
+        """Re-runs `stage` on each suspect alone (in scan order) to find the ones that crash or hang. Links to
+        folders go last, and only if no file did it: through them dxkit reads other files (even the whole corpus)."""
+        folders = [rel for rel in suspects if os.path.isdir(os.path.join(root, rel))]
+        files = [rel for rel in suspects if rel not in set(folders)][:self.a.triage_max]
+        culprits = self.triage_each(stage, root, files, extra)
+        return culprits or self.triage_each(stage, root, folders[:self.a.triage_max], extra)
+
+    def triage_each(self, stage, root, suspects, extra):
+        if not suspects:
+            return set()
         print(f"  triage: {len(suspects)} entries one by one")
         tmp = tempfile.mkdtemp(dir=self.a.work, prefix=f"triage-{stage}-")
 
@@ -199,6 +225,8 @@ class Fuzz:
                 if o.crashed or o.timed_out:
                     culprits.add(rel)
                     self.finding(stage, rel, o, o.verdict(set()))
+                    if os.path.isdir(os.path.join(root, rel)):
+                        self.findings[-1]["detail"] += "; a link to a folder: the cause may be a file inside"
         shutil.rmtree(tmp, ignore_errors=True)
         print(f"  triage: {len(culprits)} culprits")
         return culprits
@@ -215,6 +243,8 @@ class Fuzz:
             rows = query(db, "SELECT path FROM instances")
             rowed = {os.path.relpath(p, root) for (p,) in rows} if isinstance(rows, list) else set()
             left = [rel for rel in sorted(entries(root)) if rel not in rowed]
+            if r == 0:
+                self.rerun("ingest", o.cmd, db)
             culprits = self.triage("ingest", root, left, lambda d: ["--db", d + ".sqlite", "--jobs", "1"])
             if not culprits:
                 self.notes.append("ingest batch failed but no single entry reproduces it")
@@ -223,7 +253,10 @@ class Fuzz:
         return None
 
     def account(self, root, db, o):
-        """Every ACCOUNTED entry has a row (at its path, or under it for a symlinked folder) or a counted skip."""
+        """Every ACCOUNTED entry is accounted for exactly once: a row (at its path, or under it for a followed link
+        to a folder), or a skip. Where dxkit lists its skips (`--verbose`: "skipped: PATH: reason" on stderr) each
+        entry is checked by name; otherwise the entries without a row must not outnumber the summary's counted
+        skips. A file named DICOMDIR* has no row of its own: the summary counts it as a DICOMDIR."""
         integrity = query(db, "PRAGMA integrity_check")
         if integrity != [("ok",)]:
             self.violate("ingest: integrity_check", str(integrity))
@@ -232,13 +265,15 @@ class Fuzz:
             return self.violate("ingest: cannot read instances", str(rows))
         text = o.out.decode("utf-8", "replace")
         line = next((l for l in text.splitlines() if "files seen" in l), "")
-        counts = [(int(n), label.strip()) for n, label in re.findall(r"(?<![\d.])(\d+) ([A-Za-z][^,;:\d]*)", line)]
-        skips = sum(n for n, label in counts if SKIP_LABEL.match(label))
-        number = lambda word: next((n for n, label in counts if label.startswith(word)), None)
         if not line:
             return self.violate("ingest: no summary line", text[-300:])
+        counts = [(int(n), label.strip()) for n, label in re.findall(r"(?<![\d.])(\d+) ([A-Za-z][^,;:\d]*)", line)]
+        skips = sum(n for n, label in counts if SKIP_LABEL.match(label))
+        number = lambda word: next((n for n, label in counts if label.startswith(word)), 0)
+        skip_lines = [l for l in o.err.decode("utf-8", "replace").splitlines() if l.startswith("skipped: ")]
+        listed = {l[len("skipped: "):].split(" → ")[0].split(": ")[0] for l in skip_lines}
         prefix = root.rstrip("/") + "/"
-        escaped = [p for p, _ in rows if not p.startswith(prefix)]
+        escaped = [p for p, _ in rows if not p.startswith(prefix) and p != root.rstrip("/")]
         if escaped:
             self.violate(f"ingest: {len(escaped)} rows for paths outside the corpus", ", ".join(escaped[:5]))
         folders = [p for p, _ in rows if os.path.isdir(p)]
@@ -247,20 +282,40 @@ class Fuzz:
         paths = {p for p, _ in rows}
         under = {os.path.dirname(p) for p in paths}
         status = {os.path.relpath(p, root): s for p, s in rows}
-        unrowed = []
-        for rel, kind in entries(root).items():
+        unrowed, unaccounted, twice, dicomdirs = [], [], [], 0
+        for rel, kind in sorted(entries(root).items()):
             full = os.path.join(root, rel)
-            has = full in paths or any(u == full or u.startswith(full + "/") for u in under) if kind == "symlink" else full in paths
-            self.per_kind[self.kind_of(rel)][f"ingest {status.get(rel, 'no row')}"] += 1
-            if not has and kind in ACCOUNTED:
+            rowed = full in paths or kind == "symlink" and any(u == full or u.startswith(full + "/") for u in under)
+            self.per_kind[self.kind_of(rel)][f"ingest {status.get(rel, 'skipped' if full in listed else 'no row')}"] += 1
+            if kind not in ACCOUNTED or rowed and full not in listed:
+                continue
+            if rowed:
+                twice.append(rel)
+            elif os.path.basename(rel).upper().startswith("DICOMDIR"):
+                dicomdirs += 1
+            else:
                 unrowed.append(rel)
-        if len(unrowed) > skips:
+                if full not in listed:
+                    unaccounted.append(rel)
+        if twice:
+            self.violate(f"ingest: {len(twice)} entries both indexed and listed as skipped", ", ".join(twice[:8]))
+        if dicomdirs > number("DICOMDIR"):
+            self.violate(f"ingest: {dicomdirs} DICOMDIR files, the summary counts {number('DICOMDIR')}")
+        spare = number("skipped") - len(skip_lines)  # skips counted but not listed: they may cover the unlisted
+        if listed and len(unaccounted) > max(spare, 0):
+            self.violate(f"ingest: {len(unaccounted)} entries neither indexed nor listed as skipped "
+                         f"({max(spare, 0)} skips counted but not listed)", ", ".join(unaccounted[:8]))
+        elif listed and unaccounted:
+            self.notes.append(f"ingest: {len(unaccounted)} entries counted as skipped but not listed by --verbose: "
+                              + ", ".join(unaccounted[:8]))
+        elif not listed and len(unrowed) > skips:
             self.violate(f"ingest: {len(unrowed)} entries without a row but only {skips} counted skips "
-                         f"({line.strip()})", ", ".join(sorted(unrowed)[:8]))
-        made = (number("ingested") or 0) + (number("failed") or 0)
-        if made != len(rows):
-            self.violate(f"ingest: summary says {made} rows written (ingested + failed), the index holds {len(rows)}")
-        print(f"  accounting: {len(self.entries)} entries, {len(rows)} rows, {len(unrowed)} without a row, {skips} counted skips")
+                         f"({line.strip()})", ", ".join(unrowed[:8]))
+        if number("ingested") + number("failed") != len(rows):
+            self.violate(f"ingest: the summary says {number('ingested') + number('failed')} rows written "
+                         f"(ingested + failed), the index holds {len(rows)}")
+        print(f"  accounting: {len(self.entries)} entries, {len(rows)} rows, {len(unrowed)} without a row, "
+              f"{len(listed)} listed as skipped, {skips} counted skips ({line.strip()})")
 
     def stage_inspect(self):
         rels = sorted(self.entries)
@@ -316,6 +371,8 @@ class Fuzz:
             unscored = [os.path.relpath(p, root) for (p,) in unscored] if isinstance(unscored, list) else []
             scoring = query(db, "SELECT count(*) FROM results") not in ([(0,)],) and isinstance(rowed, list)
             suspects = unscored + unindexed if scoring else unindexed + unscored
+            if r == 0:
+                self.rerun("run", o.cmd, db, sandbox)
             culprits = self.triage("run", root, suspects, lambda d: ["--out", d] + models)
             if not culprits:
                 self.notes.append("run batch failed but no single entry reproduces it")
@@ -351,7 +408,7 @@ class Fuzz:
             index = ""
         lost = [p for p, _, sop in rows if p not in reported and (not sop or sop not in index) and os.path.basename(p) not in index]
         if lost:
-            self.violate(f"run: {len(lost)} scored instances in no report", ", ".join(os.path.relpath(p, out) for p in lost[:5]))
+            self.violate(f"run: {len(lost)} scored instances in no report", ", ".join(os.path.basename(p) for p in lost[:5]))
 
     def summary(self):
         print(f"\ncorpus: {len(self.entries)} entries in {self.corpus}: " +
