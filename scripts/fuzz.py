@@ -11,10 +11,11 @@ Guarantees: exit status 0 only if no process was killed by a signal, none timed 
 allowed (ALLOWED_EXIT), inspect's JSON parses, nothing printed holds raw control characters, the index passes
 integrity_check, every corpus entry is accounted for once (a row or a skip; Fuzz.account), nothing is indexed
 or written outside what dxkit was pointed at, no report mixes two patients and every scored instance is in a
-report. When a batch crashes or hangs, it is re-run on the same index (does it get past?), the entries it had
-not reached are run one by one to name the culprit (triage), and the batch is re-run without the culprits
-(--rounds), so one crash does not hide the next. Prints a summary (per outcome, per mutation kind, crashes/hangs grouped by cause with one example
-each) and writes WORK/fuzz-report.json. Standard library only; runs with any python3.
+report. When a batch crashes or hangs, it is re-run on the same index (does it get past?); the culprits are
+the files dxkit's crash messages name, else the entries it had not reached, run one by one (triage); then the
+batch is re-run without the culprits (--rounds), so one crash does not hide the next. Prints a summary (per
+outcome, per mutation kind, crashes/hangs grouped by cause with one example each) and writes
+WORK/fuzz-report.json. Standard library only; runs with any python3.
 """
 import argparse
 import concurrent.futures as cf
@@ -47,6 +48,8 @@ SKIP_LABEL = re.compile(r"^(skipped|refused|ignored|DICOMDIRs?|symlinks?|not reg
 # Bytes that must never reach the terminal raw: C0 controls but tab/newline/CR (ESC, BEL, ...), and C1 controls
 # in UTF-8 (U+0080-U+009F, e.g. U+009B CSI). DEL is harmless and legal in JSON.
 CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xc2[\x80-\x9f]")
+# dxkit's crash guard names the file it was reading when a fatal signal hit; such a file needs no triage.
+NAMED = re.compile(r"fatal signal \d+ while reading (.+)$", re.M)
 
 
 class Outcome:
@@ -164,6 +167,8 @@ class Fuzz:
         self.violations.append(f"{what}{': ' + detail if detail else ''}")
 
     def finding(self, stage, rel, o, verdict):
+        if any(f["stage"] == stage and f["file"] == rel for f in self.findings):
+            return
         self.findings.append({"stage": stage, "file": rel, "kind": self.kind_of(rel), "verdict": verdict,
                               "message": o.message().replace(self.corpus, "<corpus>"), "tail": o.tail(),
                               "detail": self.manifest.get(rel, {}).get("detail", "")})
@@ -185,21 +190,36 @@ class Fuzz:
             self.violate(f"{stage} batch: {verdict}", o.message())
         return o, verdict
 
-    def rerun(self, stage, cmd, db, cwd=None):
+    def named(self, stage, o, root):
+        """The entries dxkit's crash message names (NAMED), recorded as findings."""
+        found = set()
+        for path in NAMED.findall(o.err.decode("utf-8", "replace")):
+            rel = os.path.relpath(path.strip(), root)
+            if not rel.startswith(".."):
+                found.add(rel)
+                self.finding(stage, rel, o, o.verdict(set()))
+        return found
+
+    def rerun(self, stage, o, root, db, cwd, say):
         """The same batch again on the same index, as a user would, while it keeps crashing and making progress
-        (at most 6 times): does it get past what stopped it?"""
+        (at most 6 times): does it get past what stopped it? Returns the entries the crashes named."""
         progress = lambda: sum(n for q in ("SELECT count(*) FROM instances", "SELECT count(*) FROM results")
                                for n in [query(db, q)] if isinstance(n, list) for (n,) in n)
-        said = []
+        said, culprits = [], self.named(stage, o, root)
         for _ in range(6):
             before = progress()
-            o = run(cmd, self.batch_timeout[stage], self.a.as_limit_mb, cwd or self.a.cwd)
+            o = run(o.cmd, self.batch_timeout[stage], self.a.as_limit_mb, cwd)
             verdict = o.verdict(ALLOWED_EXIT[stage])
+            culprits |= self.named(stage, o, root)
             said.append(f"{verdict or f'finished (exit {o.rc})'} (+{progress() - before} rows)")
             if not verdict or progress() == before:
                 break
-        self.notes.append(f"{stage}: the same batch re-run on the same index: " + ", then ".join(said))
-        print(f"  {self.notes[-1]}")
+        if say:
+            self.notes.append(f"{stage}: the same batch re-run on the same index: " + ", then ".join(said))
+            print(f"  {self.notes[-1]}")
+        if culprits:
+            print(f"  named by dxkit's crash messages: {len(culprits)}")
+        return culprits
 
     def triage(self, stage, root, suspects, extra):
         """Re-runs `stage` on each suspect alone (in scan order) to find the ones that crash or hang. Links to
@@ -243,9 +263,8 @@ class Fuzz:
             rows = query(db, "SELECT path FROM instances")
             rowed = {os.path.relpath(p, root) for (p,) in rows} if isinstance(rows, list) else set()
             left = [rel for rel in sorted(entries(root)) if rel not in rowed]
-            if r == 0:
-                self.rerun("ingest", o.cmd, db)
-            culprits = self.triage("ingest", root, left, lambda d: ["--db", d + ".sqlite", "--jobs", "1"])
+            culprits = self.rerun("ingest", o, root, db, self.a.cwd, r == 0) or \
+                self.triage("ingest", root, left, lambda d: ["--db", d + ".sqlite", "--jobs", "1"])
             if not culprits:
                 self.notes.append("ingest batch failed but no single entry reproduces it")
                 return db
@@ -371,9 +390,8 @@ class Fuzz:
             unscored = [os.path.relpath(p, root) for (p,) in unscored] if isinstance(unscored, list) else []
             scoring = query(db, "SELECT count(*) FROM results") not in ([(0,)],) and isinstance(rowed, list)
             suspects = unscored + unindexed if scoring else unindexed + unscored
-            if r == 0:
-                self.rerun("run", o.cmd, db, sandbox)
-            culprits = self.triage("run", root, suspects, lambda d: ["--out", d] + models)
+            culprits = self.rerun("run", o, root, db, sandbox, r == 0) or \
+                self.triage("run", root, suspects, lambda d: ["--out", d] + models)
             if not culprits:
                 self.notes.append("run batch failed but no single entry reproduces it")
                 return
