@@ -339,7 +339,7 @@ class Fuzz:
     def stage_inspect(self):
         rels = sorted(self.entries)
         if self.a.inspect_sample and len(rels) > self.a.inspect_sample:
-            rels = rels[::max(1, len(rels) // self.a.inspect_sample)][:self.a.inspect_sample]
+            rels = [rels[i * len(rels) // self.a.inspect_sample] for i in range(self.a.inspect_sample)]  # spread evenly
         print(f"inspect: {len(rels)} entries one by one")
 
         def one(rel):
