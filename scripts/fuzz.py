@@ -436,7 +436,9 @@ class Fuzz:
             print(f"  {kind:14s} " + ", ".join(f"{k}: {n}" for k, n in sorted(self.per_kind[kind].items())))
         causes = defaultdict(list)
         for f in self.findings:
-            causes[(f["stage"], f["verdict"].split(" (")[0], re.sub(r"0x[0-9a-fA-F]+|\d{4,}", "N", f["message"])[:160])].append(f)
+            message = re.sub(r"0x[0-9a-fA-F]+|\d{4,}", "N", f["message"])
+            message = re.sub(r" @ (?!Sources/).* in (\S+)$", r" @ \1", message)  # outside our sources: the library only
+            causes[(f["stage"], f["verdict"].split(" (")[0], message[:160])].append(f)
         print(f"\ncrashes and hangs: {len(self.findings)} in {len(causes)} causes")
         for (stage, verdict, message), fs in sorted(causes.items(), key=lambda c: -len(c[1])):
             ex = fs[0]
