@@ -30,7 +30,7 @@ let package = Package(
                 .linkedLibrary("dcmsr"), .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("ijg8"),
                 .linkedLibrary("ijg12"), .linkedLibrary("ijg16"), .linkedLibrary("dcmimage"),
                 .linkedLibrary("dcmimgle"), .linkedLibrary("dcmdata"), .linkedLibrary("oflog"),
-                .linkedLibrary("ofstd"), .linkedLibrary("stdc++"),
+                .linkedLibrary("ofstd"), .linkedLibrary("z"), .linkedLibrary("stdc++"),
             ]),
         .target(name: "CCrashGuard"),
         .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2"),

@@ -99,6 +99,29 @@ def cases(out):
     open(os.path.join(out, "cut-before-pixel-data.dcm"), "wb").write(data[:at])
     made.append(("cut-before-pixel-data.dcm", "file cut off exactly between elements, before Pixel Data"))
 
+    # Sequences nested 50,000 deep (explicit VR little endian), inserted before Pixel Data: DCMTK's
+    # recursive parser would overflow the stack. And 20 deep, which is fine.
+    import struct
+
+    def nested(depth):
+        sq = struct.pack("<HH", 0x0008, 0x1140) + b"SQ\x00\x00" + struct.pack("<I", 0xFFFFFFFF)
+        item, item_end = struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF), struct.pack("<HHI", 0xFFFE, 0xE00D, 0)
+        seq_end = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+        return (sq + item) * depth + sq + seq_end + (item_end + seq_end) * depth
+
+    for depth in (50000, 20):
+        ds = load(CT); ds.SOPInstanceUID = f"2.25.18{depth}"
+        if "ReferencedImageSequence" in ds:
+            del ds.ReferencedImageSequence
+        whole = os.path.join(out, "nested.tmp")
+        ds.save_as(whole, enforce_file_format=True)
+        data = open(whole, "rb").read()
+        os.remove(whole)
+        at = data.find(b"\x08\x00\x20\x00", 132)  # (0008,0020) Study Date: the nested (0008,1140) goes after it
+        end = at + 8 + struct.unpack("<H", data[at + 6:at + 8])[0]
+        open(os.path.join(out, f"nested-sequences-{depth}.dcm"), "wb").write(data[:end] + nested(depth) + data[end:])
+        made.append((f"nested-sequences-{depth}.dcm", f"sequences nested {depth} deep"))
+
     # A DICOMDIR whose first record points out of its folder.
     folder = os.path.join(out, "dicomdir-escape")
     os.makedirs(folder, exist_ok=True)

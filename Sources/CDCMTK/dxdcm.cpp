@@ -54,6 +54,8 @@ void dx_init(void) {
 
 dx_file *dx_open(const char *path, uint32_t max_read_length, char *err, size_t errlen) {
     dx_init();
+    // DCMTK parses nested sequences recursively: refuse what would overflow the stack (256 levels).
+    if (dx_check_nesting(path, 512, err, errlen) == 0) return nullptr;
     dx_file *file = new dx_file();
     OFCondition cond = file->format.loadFile(path, EXS_Unknown, EGL_noChange, max_read_length, ERM_autoDetect);
     if (cond.bad()) {

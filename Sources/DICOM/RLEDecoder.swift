@@ -37,7 +37,10 @@ enum RLEDecoder {
                 guard start >= 64, start <= end, end <= src.count else {
                     throw DicomError(.decode, file: file, reason: "RLE segment \(segment) offset out of range")
                 }
-                unpackBits(src, from: start, to: end, into: plane.baseAddress! + segment * pixels, count: pixels)
+                let decoded = unpackBits(src, from: start, to: end, into: plane.baseAddress! + segment * pixels, count: pixels)
+                guard decoded == pixels else {
+                    throw DicomError(.decode, file: file, reason: "RLE segment \(segment) decodes to \(decoded) bytes, \(pixels) expected (truncated, or Rows/Columns wrong)")
+                }
             }
         }
         return [UInt8](unsafeUninitializedCapacity: total + 1) { out, initialized in
@@ -64,10 +67,11 @@ enum RLEDecoder {
         }
     }
 
-    /// PackBits into `dst`, stopping after `count` bytes (extra input is padding; missing output stays 0).
-    @inline(__always)
+    /// PackBits into `dst`, stopping after `count` bytes (extra input is padding); returns the
+    /// bytes written (fewer than `count` when the segment is short).
+    @inline(__always) @discardableResult
     static func unpackBits(_ src: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int,
-                           into dst: UnsafeMutablePointer<UInt8>, count: Int) {
+                           into dst: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
         var i = start, o = 0
         let s = src.baseAddress!
         while i < end && o < count {
@@ -86,5 +90,6 @@ enum RLEDecoder {
                 o += run
             }
         }
+        return o
     }
 }

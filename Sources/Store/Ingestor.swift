@@ -140,7 +140,9 @@ public final class Ingestor {
                 } else {
                     summary.unchanged += 1
                 }
-            case .skipped: summary.skipped += 1
+            case let .skipped(reason):
+                summary.skipped += 1
+                summary.skips.append((record.path, "not DICOM: \(reason)"))
             case .directory: summary.dicomdirs += 1
             }
             pending.append(record)

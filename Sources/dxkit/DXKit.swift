@@ -26,15 +26,11 @@ struct DXKit: ParsableCommand {
         }
         do {
             try command.run()
-        } catch let error as ExitCode {
-            exit(withError: error)
-        } catch let error as CleanExit {
-            exit(withError: error)
-        } catch let error as ValidationError {
-            exit(withError: error)
         } catch {
+            // The parser's own outcomes (help, validation, an explicit exit code) keep their meaning.
             // Anything else that stops a command (a read-only or full disk, a database that cannot
             // be written) is fatal: exit 2, as documented, never 1 (which means "some files failed").
+            if error is ExitCode || exitCode(for: error) != .failure { exit(withError: error) }
             printError("dxkit: \(error)")
             Foundation.exit(2)
         }

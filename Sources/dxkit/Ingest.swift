@@ -86,8 +86,8 @@ struct Ingest: ParsableCommand {
             for f in shown { printError("\(label): \(f.path): \(f.reason)") }
             if shown.count < sorted.count { printError("… \(sorted.count - shown.count) more \(label == "error" ? "errors" : "skipped") (--verbose lists all)") }
         }
-        let notDicomByName = summary.skips.filter { $0.reason.hasPrefix("not DICOM (.") }
-        list(summary.skips.filter { !$0.reason.hasPrefix("not DICOM (.") }, "skipped")
+        let notDicomByName = summary.skips.filter { $0.reason.hasPrefix("not DICOM") }
+        list(summary.skips.filter { !$0.reason.hasPrefix("not DICOM") }, "skipped")
         if verbose { list(notDicomByName, "skipped") }
         list(summary.failures, "error")
     }

@@ -56,6 +56,7 @@ final class HostileInputTests: XCTestCase {
             ("window-center-inf.dcm", "not finite"),
             ("jpeg-65535-square.dcm", "above the decode limit"),
             ("cut-before-pixel-data.dcm", "no Pixel Data"),
+            ("nested-sequences-50000.dcm", "sequences nested more than 256 deep"),
         ]
         for (name, reason) in expected {
             let stored = try error(db, name)
@@ -63,7 +64,7 @@ final class HostileInputTests: XCTestCase {
         }
         // The readable cases are indexed; every regular file has exactly one row.
         let ok = try rows(db, "SELECT path FROM instances WHERE status = 'ok'").map { $0["path"] as String }
-        for name in ["patient-age-infy.dcm", "no-study-uid.dcm", "study-uid-index-html.dcm", "control-characters.dcm",
+        for name in ["patient-age-infy.dcm", "no-study-uid.dcm", "nested-sequences-20.dcm", "study-uid-index-html.dcm", "control-characters.dcm",
                      "shared-study-patient-a.dcm", "shared-study-patient-b.dcm"] {
             XCTAssertTrue(ok.contains { $0.hasSuffix("/\(name)") }, name)
         }

@@ -25,6 +25,11 @@ void dx_keep_freed_memory(void);
 /* Registers the JPEG, JPEG-LS and RLE decoders once per process (thread-safe). */
 void dx_init(void);
 
+/* Walks the file's element stream without parsing values and returns 0 (with the reason in `err`)
+ * when its sequences nest deeper than `limit` containers (a sequence and its item count two), 1
+ * otherwise — also when the file cannot be followed, which the parser then reports. dx_open calls it. */
+int dx_check_nesting(const char *path, int limit, char *err, size_t errlen);
+
 /* Parses a DICOM file (with or without meta header). Element values longer than
  * `max_read_length` bytes stay on disk and are read when needed.
  * Returns NULL and fills `err` on failure. */
