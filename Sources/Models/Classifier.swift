@@ -9,13 +9,22 @@ public final class Classifier: @unchecked Sendable {
     public let features: Sequential
     public let head: Sequential
 
-    public init(directory: String) throws {
+    /// Loads the model in `directory`. A head trained by dxkit names its backbone and the backbone's
+    /// weights sha256: the backbone is taken from the folder beside the head when it has those
+    /// weights, else from the first of `search`'s folders (default: DXKIT_MODELS, the install
+    /// location, ./models) that does.
+    public init(directory: String, search: ModelSearch? = nil) throws {
         self.directory = directory
         card = try ModelCard.load("\(directory)/model.json")
         if let backbone = card.backbone, let type = card.headType {
             // A trained head: the backbone's features from its own folder, the head from head.safetensors.
-            let base = try Classifier(directory: URL(fileURLWithPath: directory).deletingLastPathComponent()
-                .appendingPathComponent(backbone).path)
+            let sibling = URL(fileURLWithPath: directory).standardizedFileURL.deletingLastPathComponent().path
+            let searched = ModelSearch(folders: [sibling] + ((search ?? (try? ModelSearch(explicit: [])))?.all ?? []))
+            guard let folder = searched.folder(named: backbone, sha256: card.backboneWeightsSha256) else {
+                throw ModelError(file: "\(directory)/model.json",
+                                 reason: "its backbone \(backbone) (weights sha256 \(card.backboneWeightsSha256 ?? "?")) is not beside it nor in \(searched.lookedDescription)")
+            }
+            let base = try Classifier(directory: folder)
             let file = try SafeTensors(path: "\(directory)/head.safetensors")
             features = try TrainedHead.features(base.features, unfrozen: card.unfrozenBlocks ?? 0, file: file)
             head = try TrainedHead.layers(file, type: type)

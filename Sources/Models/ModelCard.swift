@@ -50,6 +50,8 @@ public struct ModelCard: Decodable, Sendable {
     public var head: String?
     /// For heads trained by dxkit: the backbone's model folder (a sibling) and the head type.
     public var backbone: String?
+    /// The backbone weights the head was trained on (its folder is found by name and these).
+    public var backboneWeightsSha256: String?
     public var headType: String?
     /// For heads trained with `--unfreeze K`: the backbone's last K blocks were retrained and
     /// their tensors are stored with the head (`tail.N` in head.safetensors).

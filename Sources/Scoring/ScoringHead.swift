@@ -18,8 +18,10 @@ extension Scorer {
 
         /// A head whose weights are loaded on first use (`load()`), so that a run with no work
         /// for it never reads them.
-        public init(directory: String) throws {
-            try self.init(card: ModelCard.load("\(directory)/model.json"), directory: directory, network: LazyClassifier(directory: directory))
+        /// `search`: where a trained head's backbone is looked for (see `Classifier`).
+        public init(directory: String, search: ModelSearch? = nil) throws {
+            try self.init(card: ModelCard.load("\(directory)/model.json"), directory: directory,
+                          network: LazyClassifier(directory: directory, search: search))
         }
 
         public init(classifier: Classifier) throws {
@@ -59,17 +61,21 @@ extension Scorer {
 /// A classifier loaded once, on first use, by whichever thread asks first.
 final class LazyClassifier: @unchecked Sendable {
     let directory: String
+    let search: ModelSearch?
     private(set) var loaded: Classifier?
     private let lock = NSLock()
 
-    init(directory: String) { self.directory = directory }
-    init(loaded: Classifier) { directory = loaded.directory; self.loaded = loaded }
+    init(directory: String, search: ModelSearch? = nil) {
+        self.directory = directory
+        self.search = search
+    }
+    init(loaded: Classifier) { directory = loaded.directory; search = nil; self.loaded = loaded }
 
     func get() throws -> Classifier {
         lock.lock()
         defer { lock.unlock() }
         if let loaded { return loaded }
-        let c = try Classifier(directory: directory)
+        let c = try Classifier(directory: directory, search: search)
         loaded = c
         return c
     }

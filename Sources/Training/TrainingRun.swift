@@ -14,7 +14,8 @@ public struct TrainingRun {
         public var head = "custom"
         public var classes = ["NEGATIVE", "POSITIVE"]
         public var backbone = "efficientnet-lite0"
-        public var modelsDirectory = "models"
+        /// The backbone's model folder.
+        public var backboneDirectory = "models/efficientnet-lite0"
         public var output = "models/custom"
         /// Share of patients held out for validation; 0 trains on everything (no held-out evaluation).
         public var validation = 0.2
@@ -74,7 +75,7 @@ public struct TrainingRun {
         let train = cohort.examples(.train), validation = cohort.examples(.val)
         log("cohort: \(cohort.examples.count) images of \(cohort.patients.count) patients; train \(train.count), validation \(validation.count)")
 
-        let backbone = try Classifier(directory: "\(options.modelsDirectory)/\(options.backbone)")
+        let backbone = try Classifier(directory: options.backboneDirectory)
         let extractor = FeatureExtractor(backbone: backbone, cacheDirectory: options.cacheDirectory, augmentation: options.augmentation,
                                          mask: options.mask)
         // Training rows first, then validation rows; validation rows need augmented copies only when a
@@ -129,7 +130,7 @@ public struct TrainingRun {
     /// Mammography heads: how much of each heatmap falls outside the breast (validation images, or
     /// the training images when none are held out), printed, stored on the card, warned about.
     func reportAttention(on examples: [Cohort.Example], heldOut: Bool, log: (String) -> Void) throws {
-        let classifier = try Classifier(directory: options.output)
+        let classifier = try Classifier(directory: options.output, search: ModelSearch(folders: [URL(fileURLWithPath: options.backboneDirectory).deletingLastPathComponent().path]))
         let shares = try RegionAttention.outsideBreast(classifier: classifier, card: classifier.card, paths: examples.map(\.instance.path))
         guard !shares.isEmpty else { return }
         let mean = shares.map(\.outside).reduce(0, +) / Double(shares.count)

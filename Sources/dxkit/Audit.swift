@@ -18,12 +18,12 @@ struct Audit: ParsableCommand {
     @Option(help: "Groups smaller than this are reported, not judged.") var minSize = 30
     @Option(help: "Bootstrap replicates.") var bootstrap = 500
     @Option(help: "Ratios to the reference judged fair, as LOW,HIGH.") var fairRange = "0.8,1.25"
-    @Option(help: "Folder holding the models.") var modelsDir = "models"
+    @OptionGroup var models: ModelOptions
     @Flag(help: "Print the audit as JSON.") var json = false
 
     func run() throws {
         do {
-            var installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
+            var installed = try InstalledHeads.load(search: models.search(), only: [head])[0]
             var audit = SubgroupAudit()
             audit.attributes = by.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             audit.ageBands = ageBands.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }

@@ -10,7 +10,7 @@ struct BenchModels: ParsableCommand {
         commandName: "bench-models", abstract: "Measure network throughput (prints JSON).", shouldDisplay: false)
 
     @Option var model = "pneumonia"
-    @Option var modelsDir = "models"
+    @OptionGroup var models: ModelOptions
     @Option var batch = 16
     @Option(help: "Threads: OpenBLAS threads and images processed in parallel.") var threads = 1
     @Option(help: "Minimum seconds to measure.") var seconds = 2.0
@@ -18,7 +18,7 @@ struct BenchModels: ParsableCommand {
 
     func run() throws {
         guard let folder = Classify.folders[model] else { throw ValidationError("unknown model \(model)") }
-        let classifier = try Classifier(directory: "\(modelsDir)/\(folder)")
+        let classifier = try Classifier(directory: models.folder(named: folder))
         let card = classifier.card
         Parallelism.threads = threads
         if let microBatch { Parallelism.microBatch = max(1, microBatch) }

@@ -12,7 +12,7 @@ struct BenchTrain: ParsableCommand {
         commandName: "bench-train", abstract: "Measure training throughput (prints JSON).", shouldDisplay: false)
 
     @Option var model = "mobilenet-v2"
-    @Option var modelsDir = "models"
+    @OptionGroup var models: ModelOptions
     @Option var batch = 16
     @Option var threads = 2
     @Option(help: "0: the frozen-feature pass; K: fine-tuning steps of the last K blocks.") var unfreeze = 0
@@ -22,7 +22,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         guard let folder = Classify.folders[model] else { throw ValidationError("unknown model \(model)") }
-        let backbone = try Classifier(directory: "\(modelsDir)/\(folder)")
+        let backbone = try Classifier(directory: models.folder(named: folder))
         let card = backbone.card
         Parallelism.threads = threads
         var random = BenchNoise()

@@ -17,12 +17,12 @@ struct Calibrate: ParsableCommand {
     @Option(help: "temperature, platt or isotonic.") var method = "temperature"
     @Option(help: "Choose the threshold reaching this sensitivity.") var targetSensitivity: Double?
     @Flag(help: "Choose the threshold by Youden's J.") var youden = false
-    @Option(help: "Folder holding the models.") var modelsDir = "models"
+    @OptionGroup var models: ModelOptions
     @Option(help: "Also write the reliability diagram and numbers as HTML into this folder.") var out: String?
 
     func run() throws {
         do {
-            let installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
+            let installed = try InstalledHeads.load(search: models.search(), only: [head])[0]
             let rule: CalibrationRun.ThresholdRule = youden ? .youden
                 : targetSensitivity.map { .sensitivity($0) } ?? .keep(installed.scoring.threshold)
             let o = try CalibrationRun(database: IndexDatabase(path: db, mustExist: true)).run(
@@ -59,11 +59,11 @@ struct RecalibrateResults: ParsableCommand {
 
     @Option(help: "SQLite index.") var db = "dxkit.sqlite"
     @Option(help: "Head name.") var head: String
-    @Option(help: "Folder holding the models.") var modelsDir = "models"
+    @OptionGroup var models: ModelOptions
 
     func run() throws {
         do {
-            let installed = try InstalledHeads.load(modelsDir: modelsDir, only: [head])[0]
+            let installed = try InstalledHeads.load(search: models.search(), only: [head])[0]
             guard let (n, stored) = try Recalibration.run(database: IndexDatabase(path: db, mustExist: true), head: installed) else {
                 printError("dxkit recalibrate-results: no calibration stored for \(head); run dxkit calibrate first")
                 throw ExitCode(2)

@@ -18,8 +18,7 @@ struct Classify: ParsableCommand {
     @Option(help: "Top classes to print for the ImageNet classifiers.")
     var top = 5
 
-    @Option(help: "Folder holding the converted models.")
-    var modelsDir = "models"
+    @OptionGroup var models: ModelOptions
 
     @Option(help: "Images per batch.")
     var batch = 16
@@ -43,7 +42,7 @@ struct Classify: ParsableCommand {
             throw ExitCode(2)
         }
         let classifier: Classifier
-        do { classifier = try Classifier(directory: "\(modelsDir)/\(folder)") } catch {
+        do { classifier = try Classifier(directory: models.folder(named: folder), search: models.search()) } catch {
             printError("dxkit classify: \(error)")
             throw ExitCode(2)
         }

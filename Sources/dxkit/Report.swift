@@ -57,12 +57,17 @@ struct Run: ParsableCommand {
     @Option(help: "Output folder for the reports.") var out = "reports"
     @Option(help: "SQLite index (default: <out>/dxkit.sqlite).") var db: String?
     @Option(help: "Threads.") var jobs = 2
-    @Option(help: "Folder holding the converted models.") var modelsDir = "models"
+    @OptionGroup var models: ModelOptions
     @OptionGroup var decode: DecodeLimitOptions
     @Flag(help: "List each failed or skipped file with its reason.") var verbose = false
 
     func run() throws {
         let database = db ?? "\(out)/dxkit.sqlite"
+        // Models first: a run that cannot score must not ingest and report as if it had.
+        do { _ = try InstalledHeads.load(search: models.search(), only: nil) } catch {
+            printError("dxkit run: \(error)")
+            throw ExitCode(2)
+        }
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {
@@ -77,7 +82,7 @@ struct Run: ParsableCommand {
         }
         defer { lock.release() }
         var failed = try Ingest.ingest(paths: paths, db: database, jobs: jobs, limits: decode.limits, verbose: verbose)
-        let summary = try Score.score(db: database, heads: nil, jobs: jobs, batch: 16, modelsDir: modelsDir,
+        let summary = try Score.score(db: database, heads: nil, jobs: jobs, batch: 16, models: models,
                                       heatmaps: "\(out)/heatmaps", limits: decode.limits)
         failed = failed || summary.errors > 0
         failed = try Report.write(db: database, out: out) || failed

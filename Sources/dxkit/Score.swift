@@ -5,18 +5,22 @@ import Models
 import Scoring
 import Store
 
-/// Loads the installed task heads (model folders whose card names a head).
+/// Loads the installed task heads: model folders whose card names a head and its scoring rules,
+/// from every folder `search` covers (the first folder holding a head's name wins).
 enum InstalledHeads {
-    static func load(modelsDir: String, only: [String]?) throws -> [Scorer.Head] {
-        let folders = (try? FileManager.default.contentsOfDirectory(atPath: modelsDir))?.sorted() ?? []
+    static func load(search: ModelSearch, only: [String]?) throws -> [Scorer.Head] {
         var heads: [Scorer.Head] = []
-        for folder in folders where FileManager.default.fileExists(atPath: "\(modelsDir)/\(folder)/model.json") {
-            guard let card = try? ModelCard.load("\(modelsDir)/\(folder)/model.json"), let head = card.head, card.scoring != nil else { continue }
+        for folder in search.modelFolders() {
+            guard let card = try? ModelCard.load("\(folder)/model.json"), let head = card.head, card.scoring != nil else { continue }
             if let only, !only.contains(head) { continue }
-            heads.append(try Scorer.Head(directory: "\(modelsDir)/\(folder)"))
+            if heads.contains(where: { $0.name == head }) { continue }
+            heads.append(try Scorer.Head(directory: folder, search: search))
         }
         for wanted in only ?? [] where !heads.contains(where: { $0.name == wanted }) {
-            throw ValidationError("no installed model for head '\(wanted)' in \(modelsDir) (installed: \(heads.map(\.name).joined(separator: ", ")))")
+            throw ValidationError("no installed model for head '\(wanted)' (installed: \(heads.map(\.name).joined(separator: ", ")); looked in \(search.lookedDescription))")
+        }
+        if heads.isEmpty {
+            throw ValidationError("no task heads found; looked in \(search.lookedDescription) (run `make setup` or `make install`, set DXKIT_MODELS, or pass --models-dir)")
         }
         return heads
     }
@@ -35,26 +39,23 @@ struct Score: ParsableCommand {
     @Option(help: "Comma-separated heads (default: every installed head).") var heads: String?
     @Option(help: "Decoding threads.") var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Images per inference batch.") var batch = 16
-    @Option(help: "Folder holding the converted models.") var modelsDir = "models"
+    @OptionGroup var models: ModelOptions
     @Option(help: "Folder for heatmap overlays (default: <db>.heatmaps).") var heatmaps: String?
     @OptionGroup var decode: DecodeLimitOptions
 
     func run() throws {
-        let summary = try Self.score(db: db, heads: heads, jobs: jobs, batch: batch, modelsDir: modelsDir,
+        let summary = try Self.score(db: db, heads: heads, jobs: jobs, batch: batch, models: models,
                                      heatmaps: heatmaps ?? db + ".heatmaps", limits: decode.limits)
         if summary.errors > 0 { throw ExitCode(1) }
     }
 
-    static func score(db: String, heads: String?, jobs: Int, batch: Int, modelsDir: String, heatmaps: String,
+    static func score(db: String, heads: String?, jobs: Int, batch: Int, models: ModelOptions, heatmaps: String,
                       limits: DecodeLimits) throws -> ScoringSummary {
         let database: IndexDatabase
         let installed: [Scorer.Head]
         do {
+            installed = try InstalledHeads.load(search: models.search(), only: heads?.split(separator: ",").map(String.init))
             database = try IndexDatabase(path: db, mustExist: true)
-            installed = try InstalledHeads.load(modelsDir: modelsDir, only: heads?.split(separator: ",").map(String.init))
-            if installed.isEmpty {
-                throw ValidationError("no task heads found in \(modelsDir) (a head is a folder with a model.json naming a head and its scoring rules)")
-            }
         } catch {
             printError("dxkit score: \(error)")
             throw ExitCode(2)

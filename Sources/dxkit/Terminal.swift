@@ -1,6 +1,7 @@
 import ArgumentParser
 import DICOM
 import Foundation
+import Models
 
 /// Text bound for the terminal. Values from DICOM files (UIDs, names, paths, DCMTK's reasons)
 /// are untrusted: control characters in them (ESC sequences could retitle or reprogram the
@@ -46,5 +47,23 @@ struct DecodeLimitOptions: ParsableArguments {
 
     var limits: DecodeLimits {
         DecodeLimits(maxPixelsPerFrame: maxPixels, maxDecodeBytes: maxMemory.multipliedReportingOverflow(by: 1 << 20).overflow ? Int.max : maxMemory << 20)
+    }
+}
+
+/// Where models are found (`--models-dir`, repeatable), shared by every command that needs them.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .customLong("models-dir"),
+            help: "A folder of models, searched first (repeatable). Then DXKIT_MODELS (colon-separated), the install location (<prefix>/share/dxkit/models) and ./models.")
+    var modelsDirs: [String] = []
+
+    func search() throws -> ModelSearch { try ModelSearch(explicit: modelsDirs) }
+
+    /// The model folder called `name`, or a clear error saying where dxkit looked.
+    func folder(named name: String) throws -> String {
+        let search = try search()
+        guard let folder = search.folder(named: name) else {
+            throw ModelError(file: name, reason: "no model folder \(name) found; looked in \(search.lookedDescription) (run `make setup`, or `make install`, or pass --models-dir)")
+        }
+        return folder
     }
 }

@@ -48,9 +48,9 @@ struct Train: ParsableCommand {
     @Option(help: "Search hyperparameters (lr, weight decay, head type) first: random or grid.") var search: String?
     @Option(help: "Configurations tried by a random search.") var trials = 8
     @Option(help: "Cross-validation folds (by patient) for --search.") var folds = 5
-    @Option(help: "Folder holding the converted models.") var modelsDir = "models"
+    @OptionGroup var models: ModelOptions
     @Option(help: "Where embeddings and freeze-point maps are cached.") var cacheDir = ".cache/features"
-    @Option(help: "Output folder (a sibling of the backbones, e.g. models/NAME).") var out: String
+    @Option(help: "Output folder for the head (any folder; its card names the backbone and its weights, which are found wherever models are).") var out: String
 
     static let backbones = ["xception": "xception-pneumonia", "efficientnet-lite0": "efficientnet-lite0", "mobilenet-v2": "mobilenet-v2"]
     static let routings: [String: [[String: [String?]]]] = [
@@ -62,16 +62,12 @@ struct Train: ParsableCommand {
 
     func run() throws {
         guard let folder = Self.backbones[backbone] else { throw ValidationError("unknown backbone \(backbone)") }
-        let parent = URL(fileURLWithPath: out).standardizedFileURL.deletingLastPathComponent().path
-        guard parent == URL(fileURLWithPath: modelsDir).standardizedFileURL.path else {
-            throw ValidationError("--out must be a folder directly inside --models-dir (\(modelsDir)), beside its backbone")
-        }
         guard let rules = Self.routings[routing] else { throw ValidationError("unknown routing preset \(routing) (chest, mammography)") }
         var options = TrainingRun.Options()
         options.head = head
         options.classes = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         options.backbone = folder
-        options.modelsDirectory = modelsDir
+        options.backboneDirectory = try models.folder(named: folder)
         options.cacheDirectory = cacheDir
         options.output = out
         options.validation = validation == "none" ? 0 : (Double(validation) ?? 0.2)

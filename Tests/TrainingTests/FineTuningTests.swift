@@ -96,7 +96,7 @@ final class FineTuningTests: XCTestCase {
             o.head = "tuned"
             o.classes = ["NORMAL", "PNEUMONIA"]
             o.backbone = "mobilenet-v2"
-            o.modelsDirectory = models.path
+            o.backboneDirectory = models.appendingPathComponent("mobilenet-v2").path
             o.output = models.appendingPathComponent(out).path
             o.cacheDirectory = dir.appendingPathComponent("features").path
             o.hyper.epochs = 6
@@ -170,7 +170,7 @@ final class FineTuningTests: XCTestCase {
         o.head = "searched"
         o.classes = ["NORMAL", "PNEUMONIA"]
         o.backbone = "mobilenet-v2"
-        o.modelsDirectory = path("models")
+        o.backboneDirectory = path("models/\(o.backbone)")
         o.output = dir.appendingPathComponent("searched").path
         o.cacheDirectory = dir.appendingPathComponent("features").path
         o.hyper.epochs = 3

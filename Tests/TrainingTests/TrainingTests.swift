@@ -44,7 +44,7 @@ final class TrainingTests: XCTestCase {
         o.head = "test"
         o.classes = ["NORMAL", "PNEUMONIA"]
         o.backbone = "efficientnet-lite0"
-        o.modelsDirectory = path("models")
+        o.backboneDirectory = path("models/\(o.backbone)")
         o.output = dir.appendingPathComponent(out).path
         o.cacheDirectory = dir.appendingPathComponent("features").path
         o.hyper.epochs = 40
