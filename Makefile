@@ -14,8 +14,7 @@ build:
 release: setup
 	$(SWIFT) build -c release
 
-test: setup       ## everything tests need, then the whole suite (XCTest), with a closing count
-	$(SWIFT) build --build-tests
+test: setup       ## everything tests need, then the whole suite (XCTest, built optimised in .build-tests), with a closing count
 	bash scripts/run-tests.sh
 
 demo: release     ## set up, build, and run the main job on studies/, writing reports/

@@ -26,22 +26,22 @@ static inline __attribute__((always_inline)) __m256 act256(__m256 v, int activat
 #define GROUP(K, S, NX)                                                                                    \
     do {                                                                                                   \
         __m256 acc[NX];                                                                                    \
-        for (int j = 0; j < NX; j++) acc[j] = b;                                                           \
-        for (int ky = 0; ky < K; ky++) {                                                                   \
+        DX_UNROLL for (int j = 0; j < NX; j++) acc[j] = b;                                                           \
+        DX_UNROLL for (int ky = 0; ky < K; ky++) {                                                                   \
             if (!rows[ky]) continue;                                                                       \
             __m256 wt[K];                                                                                  \
-            for (int kx = 0; kx < K; kx++) wt[kx] = LOAD(weights + (size_t)(ky * K + kx) * c + c0);        \
-            for (int p = 0; p < (NX - 1) * S + K; p++) {                                                   \
+            DX_UNROLL for (int kx = 0; kx < K; kx++) wt[kx] = LOAD(weights + (size_t)(ky * K + kx) * c + c0);        \
+            DX_UNROLL for (int p = 0; p < (NX - 1) * S + K; p++) {                                                   \
                 const int ix = ox * S + p - pad_left;                                                      \
                 if (ix < 0 || ix >= w) continue;                                                           \
                 const __m256 v = LOAD(rows[ky] + (size_t)ix * c);                                          \
-                for (int kx = 0; kx < K; kx++) {                                                           \
+                DX_UNROLL for (int kx = 0; kx < K; kx++) {                                                           \
                     const int j = (p - kx) / S;                                                            \
                     if (p >= kx && (p - kx) % S == 0 && j < NX) acc[j] = _mm256_fmadd_ps(wt[kx], v, acc[j]); \
                 }                                                                                          \
             }                                                                                              \
         }                                                                                                  \
-        for (int j = 0; j < NX; j++) {                                                                     \
+        DX_UNROLL for (int j = 0; j < NX; j++) {                                                                     \
             float *dst = o + (size_t)(ox + j) * c + c0;                                                    \
             const __m256 y = act256(acc[j], activation);                                                   \
             if (MASKED) _mm256_maskstore_ps(dst, mask, y); else _mm256_storeu_ps(dst, y);                  \
@@ -53,7 +53,7 @@ static inline __attribute__((always_inline)) __m256 act256(__m256 v, int activat
     do {                                                                                                   \
         const __m256 b = LOAD(bias + c0);                                                                  \
         const float *rows[K];                                                                              \
-        for (int ky = 0; ky < K; ky++)                                                                     \
+        DX_UNROLL for (int ky = 0; ky < K; ky++)                                                                     \
             rows[ky] = y0 + ky >= 0 && y0 + ky < h ? src + (size_t)(y0 + ky) * w * c + c0 : 0;             \
         int ox = 0;                                                                                        \
         for (; ox + 8 <= ow; ox += 8) GROUP(K, S, 8);                                                      \

@@ -22,16 +22,16 @@ static inline __attribute__((always_inline)) __m512 act512(__m512 v, int activat
 #define GROUP(K, S, HALVES, NX)                                                                            \
     do {                                                                                                   \
         __m512 a0[NX], a1[NX];                                                                             \
-        for (int j = 0; j < NX; j++) { a0[j] = b0; if (HALVES == 2) a1[j] = b1; }                         \
-        for (int ky = 0; ky < K; ky++) {                                                                   \
+        DX_UNROLL for (int j = 0; j < NX; j++) { a0[j] = b0; if (HALVES == 2) a1[j] = b1; }                         \
+        DX_UNROLL for (int ky = 0; ky < K; ky++) {                                                                   \
             if (!rows[ky]) continue;                                                                       \
-            for (int p = 0; p < (NX - 1) * S + K; p++) {                                                   \
+            DX_UNROLL for (int p = 0; p < (NX - 1) * S + K; p++) {                                                   \
                 const int ix = ox * S + p - pad_left;                                                      \
                 if (ix < 0 || ix >= w) continue;                                                           \
                 const float *in = rows[ky] + (size_t)ix * c;                                               \
                 const __m512 v0 = _mm512_maskz_loadu_ps(m0, in);                                           \
                 const __m512 v1 = HALVES == 2 ? _mm512_maskz_loadu_ps(m1, in + 16) : v0;                   \
-                for (int kx = 0; kx < K; kx++) {                                                           \
+                DX_UNROLL for (int kx = 0; kx < K; kx++) {                                                           \
                     const int j = (p - kx) / S;                                                            \
                     if (p >= kx && (p - kx) % S == 0 && j < NX) {                                          \
                         a0[j] = _mm512_fmadd_ps(wt0[ky * K + kx], v0, a0[j]);                              \
@@ -40,7 +40,7 @@ static inline __attribute__((always_inline)) __m512 act512(__m512 v, int activat
                 }                                                                                          \
             }                                                                                              \
         }                                                                                                  \
-        for (int j = 0; j < NX; j++) {                                                                     \
+        DX_UNROLL for (int j = 0; j < NX; j++) {                                                                     \
             float *dst = o + (size_t)(ox + j) * c + c0;                                                    \
             _mm512_mask_storeu_ps(dst, m0, act512(a0[j], activation));                                     \
             if (HALVES == 2) _mm512_mask_storeu_ps(dst + 16, m1, act512(a1[j], activation));               \
@@ -60,20 +60,20 @@ static void row_k##K##_s##S(const float *src, int h, int w, int c, const float *
         const __mmask16 m0 = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);                         \
         const __mmask16 m1 = left >= 32 ? 0xFFFF : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;  \
         __m512 wt0[K * K], wt1[HALVES == 2 ? K * K : 1];                                                   \
-        for (int t = 0; t < K * K; t++) {                                                                  \
+        DX_UNROLL for (int t = 0; t < K * K; t++) {                                                                  \
             wt0[t] = _mm512_maskz_loadu_ps(m0, weights + (size_t)t * c + c0);                              \
             if (HALVES == 2) wt1[t] = _mm512_maskz_loadu_ps(m1, weights + (size_t)t * c + c0 + 16);       \
         }                                                                                                  \
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias + c0);                                            \
         const __m512 b1 = HALVES == 2 ? _mm512_maskz_loadu_ps(m1, bias + c0 + 16) : b0;                    \
         const float *rows[K];                                                                              \
-        for (int ky = 0; ky < K; ky++)                                                                     \
+        DX_UNROLL for (int ky = 0; ky < K; ky++)                                                                     \
             rows[ky] = y0 + ky >= 0 && y0 + ky < h ? src + (size_t)(y0 + ky) * w * c + c0 : 0;             \
         const float *next = S == 1 && y0 + K < h ? src + (size_t)(y0 + K) * w * c + c0 : 0;                \
         int ox = 0;                                                                                        \
         for (; ox + 4 <= ow; ox += 4) {                                                                    \
             if (next)                                                                                      \
-                for (int j = 0; j < 4; j++) {                                                              \
+                DX_UNROLL for (int j = 0; j < 4; j++) {                                                              \
                     const int ix = ox + j + K - 1 - pad_left;                                              \
                     if (ix >= 0 && ix < w) {                                                               \
                         _mm_prefetch((const char *)(next + (size_t)ix * c), _MM_HINT_T1);                  \

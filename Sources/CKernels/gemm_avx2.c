@@ -46,20 +46,20 @@ static void kernel_##ROWS(const float *a, int lda, const float *bp, int k, const
                           float *c, int ldc, int width, const float *pf, const float *add) {                 \
     __m256 acc0[ROWS], acc1[ROWS];                                                                      \
     const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);                            \
-    for (int r = 0; r < ROWS; r++) { acc0[r] = b0; acc1[r] = b1; }                                      \
+    DX_UNROLL for (int r = 0; r < ROWS; r++) { acc0[r] = b0; acc1[r] = b1; }                                      \
     for (int kk = 0; kk < k; kk++) {                                                                    \
         if (pf) {                                                                                       \
             _mm_prefetch((const char *)(pf + (size_t)kk * NR), _MM_HINT_T1);                            \
             _mm_prefetch((const char *)(pf + (size_t)kk * NR + 16), _MM_HINT_T1);                       \
         }                                                                                               \
         const __m256 w0 = _mm256_loadu_ps(bp + (size_t)kk * NR), w1 = _mm256_loadu_ps(bp + (size_t)kk * NR + 8); \
-        for (int r = 0; r < ROWS; r++) {                                                                \
+        DX_UNROLL for (int r = 0; r < ROWS; r++) {                                                                \
             const __m256 v = _mm256_broadcast_ss(a + (size_t)r * lda + kk);                             \
             acc0[r] = _mm256_fmadd_ps(v, w0, acc0[r]);                                                  \
             acc1[r] = _mm256_fmadd_ps(v, w1, acc1[r]);                                                  \
         }                                                                                               \
     }                                                                                                   \
-    for (int r = 0; r < ROWS; r++) {                                                                    \
+    DX_UNROLL for (int r = 0; r < ROWS; r++) {                                                                    \
         const float *ar = add ? add + (size_t)r * ldc : NULL;                                           \
         store8(c + (size_t)r * ldc, acc0[r], activation, ar, 8);                                        \
         store8(c + (size_t)r * ldc + 8, acc1[r], activation, ar ? ar + 8 : NULL, width - 8);            \
@@ -74,13 +74,13 @@ static void kernel8_##ROWS(const float *a, int lda, const float *bp, int k, cons
     (void)pf;                                                                                           \
     __m256 acc0[ROWS];                                                                                  \
     const __m256 b0 = _mm256_loadu_ps(bias);                                                            \
-    for (int r = 0; r < ROWS; r++) acc0[r] = b0;                                                        \
+    DX_UNROLL for (int r = 0; r < ROWS; r++) acc0[r] = b0;                                                        \
     for (int kk = 0; kk < k; kk++) {                                                                    \
         const __m256 w0 = _mm256_loadu_ps(bp + (size_t)kk * NR);                                        \
-        for (int r = 0; r < ROWS; r++)                                                                  \
+        DX_UNROLL for (int r = 0; r < ROWS; r++)                                                                  \
             acc0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + (size_t)r * lda + kk), w0, acc0[r]);      \
     }                                                                                                   \
-    for (int r = 0; r < ROWS; r++)                                                                      \
+    DX_UNROLL for (int r = 0; r < ROWS; r++)                                                                      \
         store8(c + (size_t)r * ldc, acc0[r], activation, add ? add + (size_t)r * ldc : NULL, width);    \
 }
 KERNEL8(6) KERNEL8(5) KERNEL8(4) KERNEL8(3) KERNEL8(2) KERNEL8(1)

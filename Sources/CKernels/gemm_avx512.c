@@ -29,17 +29,17 @@ static void kernel_##ROWS(const float *a, int lda, const float *bp, int k,      
         const float *add) {                                                                             \
     __m512 acc0[ROWS], acc1[ROWS];                                                                  \
     __m512 b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);         \
-    for (int r = 0; r < ROWS; r++) { acc0[r] = b0; acc1[r] = b1; }                                  \
+    DX_UNROLL for (int r = 0; r < ROWS; r++) { acc0[r] = b0; acc1[r] = b1; }                                  \
     for (int kk = 0; kk < k; kk++) {                                                                \
         if (pf) PREFETCH_ROW(pf, kk);                                                               \
         __m512 w0 = _mm512_loadu_ps(bp + (size_t)kk * NR), w1 = _mm512_loadu_ps(bp + (size_t)kk * NR + 16); \
-        for (int r = 0; r < ROWS; r++) {                                                            \
+        DX_UNROLL for (int r = 0; r < ROWS; r++) {                                                            \
             __m512 v = _mm512_set1_ps(a[(size_t)r * lda + kk]);                                     \
             acc0[r] = _mm512_fmadd_ps(v, w0, acc0[r]);                                              \
             acc1[r] = _mm512_fmadd_ps(v, w1, acc1[r]);                                              \
         }                                                                                           \
     }                                                                                               \
-    for (int r = 0; r < ROWS; r++) {                                                                \
+    DX_UNROLL for (int r = 0; r < ROWS; r++) {                                                                \
         __m512 v0 = act512(acc0[r], activation), v1 = act512(acc1[r], activation);                  \
         if (add) {                                                                                  \
             v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, add + (size_t)r * ldc));               \
@@ -59,13 +59,13 @@ static void kernel16_##ROWS(const float *a, int lda, const float *bp, int k,    
     (void)m1; (void)pf;                                                                             \
     __m512 acc0[ROWS];                                                                              \
     __m512 b0 = _mm512_maskz_loadu_ps(m0, bias);                                                    \
-    for (int r = 0; r < ROWS; r++) acc0[r] = b0;                                                    \
+    DX_UNROLL for (int r = 0; r < ROWS; r++) acc0[r] = b0;                                                    \
     for (int kk = 0; kk < k; kk++) {                                                                \
         __m512 w0 = _mm512_loadu_ps(bp + (size_t)kk * NR);                                          \
-        for (int r = 0; r < ROWS; r++)                                                              \
+        DX_UNROLL for (int r = 0; r < ROWS; r++)                                                              \
             acc0[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)r * lda + kk]), w0, acc0[r]);        \
     }                                                                                               \
-    for (int r = 0; r < ROWS; r++) {                                                                \
+    DX_UNROLL for (int r = 0; r < ROWS; r++) {                                                                \
         __m512 v0 = act512(acc0[r], activation);                                                    \
         if (add) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, add + (size_t)r * ldc));          \
         _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, v0);                                         \

@@ -22,16 +22,16 @@ static void tile_##ROWS(const float *restrict a, int lda, const float *restrict 
                         const float *restrict bias, int activation, float *restrict c, int ldc, int width, \
                         const float *restrict add) {                                                     \
     float acc[ROWS][NB];                                                                                \
-    for (int r = 0; r < ROWS; r++)                                                                      \
-        for (int j = 0; j < NB; j++) acc[r][j] = bias[j];                                               \
+    DX_UNROLL for (int r = 0; r < ROWS; r++)                                                                      \
+        DX_UNROLL for (int j = 0; j < NB; j++) acc[r][j] = bias[j];                                               \
     for (int kk = 0; kk < k; kk++) {                                                                    \
         const float *restrict b = bp + (size_t)kk * NR;                                                 \
-        for (int r = 0; r < ROWS; r++) {                                                                \
+        DX_UNROLL for (int r = 0; r < ROWS; r++) {                                                                \
             const float v = a[(size_t)r * lda + kk];                                                    \
-            for (int j = 0; j < NB; j++) acc[r][j] += v * b[j];                                         \
+            DX_UNROLL for (int j = 0; j < NB; j++) acc[r][j] += v * b[j];                                         \
         }                                                                                               \
     }                                                                                                   \
-    for (int r = 0; r < ROWS; r++)                                                                      \
+    DX_UNROLL for (int r = 0; r < ROWS; r++)                                                                      \
         for (int j = 0; j < width; j++) {                                                               \
             float x = act(acc[r][j], activation);                                                       \
             if (add) x += add[(size_t)r * ldc + j];                                                     \

@@ -1,4 +1,4 @@
-/* kernels.c — see dxkernels.h: the portable kernels (portable.inc) compiled for each instruction
+/* kernels.c — see dxkernels.h: the portable kernels (portable_kernels.h) compiled for each instruction
  * set, and the public functions, which run the copy for the set in use (dx_isa()). */
 #include "internal.h"
 
@@ -8,7 +8,7 @@
 /* Baseline: whatever the compiler targets (x86-64 with SSE2, aarch64 with NEON, ...). */
 #define DX_FN(name) DX_CAT(name, _generic)
 #define DX_DW_ROWS(...) 0
-#include "portable.inc"
+#include "portable_kernels.h"
 #undef DX_FN
 #undef DX_DW_ROWS
 
@@ -16,7 +16,7 @@
 DX_BEGIN_AVX2
 #define DX_FN(name) DX_CAT(name, _avx2)
 #define DX_DW_ROWS(...) dx_depthwise_rows_avx2(__VA_ARGS__)
-#include "portable.inc"
+#include "portable_kernels.h"
 #undef DX_FN
 #undef DX_DW_ROWS
 DX_END_TARGET
@@ -24,7 +24,7 @@ DX_END_TARGET
 DX_BEGIN_AVX512
 #define DX_FN(name) DX_CAT(name, _avx512)
 #define DX_DW_ROWS(...) dx_depthwise_rows_avx512(__VA_ARGS__)
-#include "portable.inc"
+#include "portable_kernels.h"
 #undef DX_FN
 #undef DX_DW_ROWS
 DX_END_TARGET

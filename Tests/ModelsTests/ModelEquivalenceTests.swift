@@ -57,7 +57,7 @@ final class ModelEquivalenceTests: XCTestCase {
             XCTAssertEqual(uint8Hash(image), r.input_sha256, "\(r.image): input differs from PIL's")
             inputs.append(ModelInput.normalise(image, scale: card.input.normalization.scale, offset: card.input.normalization.offset))
         }
-        try eachISA(classifier, ModelInput.batch(inputs, height: 150, width: 150)) { isa, logits in
+        eachISA(classifier, ModelInput.batch(inputs, height: 150, width: 150)) { isa, logits in
             let probabilities = classifier.probabilities(logits)
             var correct = 0, worst = 0.0
             for (i, r) in reference.images.enumerated() {
@@ -94,7 +94,7 @@ final class ModelEquivalenceTests: XCTestCase {
             XCTAssertEqual(uint8Hash(image), r.input_sha256, "\(model) \(r.image): input differs")
             inputs.append(ModelInput.normalise(image, scale: card.input.normalization.scale, offset: card.input.normalization.offset))
         }
-        try eachISA(classifier, ModelInput.batch(inputs, height: 224, width: 224)) { isa, logits in
+        eachISA(classifier, ModelInput.batch(inputs, height: 224, width: 224)) { isa, logits in
             var worst: Float = 0
             for (i, r) in reference.images.enumerated() {
                 let row = Array(logits.data[(i * 1000)..<(i * 1000 + 1000)])

@@ -1,4 +1,4 @@
-/* portable.inc — the engine's kernels in plain C (see dxkernels.h), written so that the compiler
+/* portable_kernels.h — the engine's kernels in plain C (see dxkernels.h), written so that the compiler
  * keeps a block's accumulators in vector registers. kernels.c includes this file once per
  * instruction set, inside a region compiled for that set, with DX_FN(name) naming that copy
  * (name_avx512, name_avx2, name_generic) and DX_DW_ROWS the set's depthwise row kernel (0 for none);
@@ -49,21 +49,21 @@ static inline __attribute__((always_inline)) void DX_FN(depthwise_x4_k##K##_c##C
     const float *restrict src, int w, int c, const float *restrict weights, const float *restrict bias,       \
     int y0, int ky0, int ky1, int x0, int c0, int activation, float *restrict o) {                            \
     float acc[4][CB];                                                                                        \
-    for (int j = 0; j < 4; j++)                                                                              \
+    DX_UNROLL for (int j = 0; j < 4; j++)                                                                              \
         for (int q = 0; q < CB; q++) acc[j][q] = bias[c0 + q];                                               \
     for (int ky = ky0; ky < ky1; ky++) {                                                                     \
         const float *f = weights + (size_t)(ky * K) * c + c0;                                                \
-        for (int p = 0; p < 4 + K - 1; p++) {                                                                \
+        DX_UNROLL for (int p = 0; p < 4 + K - 1; p++) {                                                                \
             if (!(INSIDE) && (x0 + p < 0 || x0 + p >= w)) continue; /* padding contributes nothing */        \
             const float *in = src + ((size_t)(y0 + ky) * w + (x0 + p)) * c + c0;                             \
-            for (int kx = 0; kx < K; kx++) {                                                                 \
+            DX_UNROLL for (int kx = 0; kx < K; kx++) {                                                                 \
                 const int j = p - kx;                                                                        \
                 if (j >= 0 && j < 4)                                                                         \
                     for (int q = 0; q < CB; q++) acc[j][q] += f[(size_t)kx * c + q] * in[q];                 \
             }                                                                                                \
         }                                                                                                    \
     }                                                                                                        \
-    for (int j = 0; j < 4; j++)                                                                              \
+    DX_UNROLL for (int j = 0; j < 4; j++)                                                                              \
         for (int q = 0; q < CB; q++) o[(size_t)j * c + c0 + q] = DX_FN(act)(acc[j][q], activation);                 \
 }
 DEPTHWISE_X4(3, 32, , 1) DEPTHWISE_X4(3, 16, , 1) DEPTHWISE_X4(5, 32, , 1) DEPTHWISE_X4(5, 16, , 1)
@@ -248,21 +248,21 @@ static inline __attribute__((always_inline)) void DX_FN(direct_x4)(
     const float *restrict src, int w, int cin, int cout, const float *restrict weights, const float *restrict bias,
     int kw, int stride, int y0, int ky0, int ky1, int x0, int o0, int activation, float *restrict o) {
     float acc[4][32];
-    for (int j = 0; j < 4; j++)
+    DX_UNROLL for (int j = 0; j < 4; j++)
         for (int q = 0; q < 32; q++) acc[j][q] = bias[o0 + q];
     for (int ky = ky0; ky < ky1; ky++) {
         for (int kx = 0; kx < kw; kx++) {
             const float *p = src + ((size_t)(y0 + ky) * w + (x0 + kx)) * cin;
             const float *f = weights + (size_t)((ky * kw + kx) * cin) * cout + o0;
             for (int ci = 0; ci < cin; ci++) {
-                for (int j = 0; j < 4; j++) {
+                DX_UNROLL for (int j = 0; j < 4; j++) {
                     const float v = p[(size_t)j * stride * cin + ci];
                     for (int q = 0; q < 32; q++) acc[j][q] += v * f[(size_t)ci * cout + q];
                 }
             }
         }
     }
-    for (int j = 0; j < 4; j++)
+    DX_UNROLL for (int j = 0; j < 4; j++)
         for (int q = 0; q < 32; q++) o[(size_t)j * cout + o0 + q] = DX_FN(act)(acc[j][q], activation);
 }
 
@@ -322,21 +322,21 @@ static inline __attribute__((always_inline)) void DX_FN(input_tile)(const float 
                                                              int c0, int width, float *v, size_t e_stride) {
     static const float zeros[CB] = {0};
     float t[6][6][CB];
-    for (int i = 0; i < 6; i++) {
+    DX_UNROLL for (int i = 0; i < 6; i++) {
         const int y = y0 + i;
         const float *x[6];
         float *o[6];
-        for (int j = 0; j < 6; j++) {
+        DX_UNROLL for (int j = 0; j < 6; j++) {
             const int xx = x0 + j;
             x[j] = (y >= 0 && y < h && xx >= 0 && xx < w) ? in + ((size_t)y * w + xx) * cin + c0 : zeros;
             o[j] = t[i][j];
         }
         DX_FN(input_1d)(x, o, width);
     }
-    for (int j = 0; j < 6; j++) {
+    DX_UNROLL for (int j = 0; j < 6; j++) {
         const float *x[6];
         float *o[6];
-        for (int i = 0; i < 6; i++) { x[i] = t[i][j]; o[i] = v + (size_t)(i * 6 + j) * e_stride + c0; }
+        DX_UNROLL for (int i = 0; i < 6; i++) { x[i] = t[i][j]; o[i] = v + (size_t)(i * 6 + j) * e_stride + c0; }
         DX_FN(input_1d)(x, o, width);
     }
 }
@@ -359,18 +359,18 @@ static inline __attribute__((always_inline)) void DX_FN(output_tile)(const float
                                                               int activation, int cout, int oh, int ow, int oy, int ox,
                                                               int c0, int width, float *out) {
     float s[6][4][CB], y[4][4][CB];
-    for (int i = 0; i < 6; i++) {
+    DX_UNROLL for (int i = 0; i < 6; i++) {
         const float *x[6];
         float *o[4];
-        for (int j = 0; j < 6; j++) x[j] = m + (size_t)(i * 6 + j) * e_stride + c0;
-        for (int j = 0; j < 4; j++) o[j] = s[i][j];
+        DX_UNROLL for (int j = 0; j < 6; j++) x[j] = m + (size_t)(i * 6 + j) * e_stride + c0;
+        DX_UNROLL for (int j = 0; j < 4; j++) o[j] = s[i][j];
         DX_FN(output_1d)(x, o, width);
     }
-    for (int j = 0; j < 4; j++) {
+    DX_UNROLL for (int j = 0; j < 4; j++) {
         const float *x[6];
         float *o[4];
-        for (int i = 0; i < 6; i++) x[i] = s[i][j];
-        for (int i = 0; i < 4; i++) o[i] = y[i][j];
+        DX_UNROLL for (int i = 0; i < 6; i++) x[i] = s[i][j];
+        DX_UNROLL for (int i = 0; i < 4; i++) o[i] = y[i][j];
         DX_FN(output_1d)(x, o, width);
     }
     for (int i = 0; i < 4 && oy + i < oh; i++)
