@@ -5,7 +5,8 @@ both alike, and prints per variant the median and spread of images/s and of imag
 (CPU time leaves out what other processes took, so it is the steadier of the two).
 
 Usage: bench_ab.py VARIANT... [--models M ...] [--batch B] [--threads T] [--seconds S] [--rounds N]
-  VARIANT: NAME=PATH_TO_DXKIT[,ENV=VALUE...]   e.g. avx2=.build/release/dxkit,DXKIT_ISA=avx2
+  VARIANT: NAME=PATH_TO_DXKIT[,ENV=VALUE...][,threads=T][,batch=B]
+           e.g. avx2=.build/release/dxkit,DXKIT_ISA=avx2   t2=.build/release/dxkit,threads=2
 """
 import argparse
 import json
@@ -40,20 +41,22 @@ def main():
         name, spec = v.split("=", 1)
         parts = spec.split(",")
         env = dict(p.split("=", 1) for p in parts[1:])
-        variants.append((name, str(Path(parts[0]).resolve()), env))
+        opts = {k: int(env.pop(k)) for k in ("threads", "batch") if k in env}
+        variants.append((name, str(Path(parts[0]).resolve()), env, opts))
     for model in args.models:
-        wall = {n: [] for n, _, _ in variants}
-        cpu = {n: [] for n, _, _ in variants}
+        wall = {v[0]: [] for v in variants}
+        cpu = {v[0]: [] for v in variants}
         for _ in range(args.rounds):
-            for name, binary, env in variants:
-                r = run(binary, env, model, args.batch, args.threads, args.seconds)
+            for name, binary, env, opts in variants:
+                threads, batch = opts.get("threads", args.threads), opts.get("batch", args.batch)
+                r = run(binary, env, model, batch, threads, args.seconds)
                 wall[name].append(r["images_per_second"])
-                cpu[name].append(r["images_per_cpu_second"] * args.threads)
-        base = statistics.median(wall[variants[0][0]])
+                cpu[name].append(r["images_per_cpu_second"] * threads)
+        base = statistics.median(wall[variants[0][0]])  # the first variant is the reference
         base_cpu = statistics.median(cpu[variants[0][0]])
-        for name, _, _ in variants:
+        for name, _, _, opts in variants:
             w, c = wall[name], cpu[name]
-            print(f"{model:<18} B{args.batch} T{args.threads} {name:<12} img/s median {statistics.median(w):7.1f} "
+            print(f"{model:<18} B{opts.get('batch', args.batch)} T{opts.get('threads', args.threads)} {name:<12} img/s median {statistics.median(w):7.1f} "
                   f"(min {min(w):6.1f} max {max(w):6.1f}, {statistics.median(w) / base:5.3f}x)   "
                   f"img/CPU-s x T median {statistics.median(c):7.1f} ({statistics.median(c) / base_cpu:5.3f}x)",
                   flush=True)
