@@ -89,6 +89,7 @@ int dx_depthwise_rows_avx2(DX_DW_ROWS_ARGS);
     void dx_activation_backward_##S(const float *out, float *grad, long count, int activation);                   \
     void dx_pool_nhwc_##S(const float *in, int n, int h, int w, int c, int k, int stride, int pad_top, int pad_left, \
                           int oh, int ow, int average, const float *addend, float *out);                          \
+    void dx_nchw_to_nhwc_##S(const float *in, int n, int c, long plane, float *out);                           \
     void dx_winograd_input_band_##S(const float *in, int h, int w, int cin, int pad_top, int pad_left, int ow,      \
                                     int tr0, int tr1, float *v, size_t e_stride);                                  \
     void dx_winograd_output_band_##S(const float *m, size_t e_stride, int cout, const float *bias, int activation,  \

@@ -8,25 +8,31 @@
 /* Baseline: whatever the compiler targets (x86-64 with SSE2, aarch64 with NEON, ...). */
 #define DX_FN(name) DX_CAT(name, _generic)
 #define DX_DW_ROWS(...) 0
+#define DX_DIRECT_W 8
 #include "portable_kernels.h"
 #undef DX_FN
 #undef DX_DW_ROWS
+#undef DX_DIRECT_W
 
 #if DX_X86
 DX_BEGIN_AVX2
 #define DX_FN(name) DX_CAT(name, _avx2)
 #define DX_DW_ROWS(...) dx_depthwise_rows_avx2(__VA_ARGS__)
+#define DX_DIRECT_W 16
 #include "portable_kernels.h"
 #undef DX_FN
 #undef DX_DW_ROWS
+#undef DX_DIRECT_W
 DX_END_TARGET
 
 DX_BEGIN_AVX512
 #define DX_FN(name) DX_CAT(name, _avx512)
 #define DX_DW_ROWS(...) dx_depthwise_rows_avx512(__VA_ARGS__)
+#define DX_DIRECT_W 32
 #include "portable_kernels.h"
 #undef DX_FN
 #undef DX_DW_ROWS
+#undef DX_DIRECT_W
 DX_END_TARGET
 #endif
 
@@ -61,4 +67,8 @@ void dx_activation_backward(const float *out, float *grad, long count, int activ
 void dx_pool_nhwc(const float *in, int n, int h, int w, int c, int k, int stride, int pad_top, int pad_left, int oh,
                   int ow, int average, const float *addend, float *out) {
     DX_DISPATCH(dx_pool_nhwc, (in, n, h, w, c, k, stride, pad_top, pad_left, oh, ow, average, addend, out));
+}
+
+void dx_nchw_to_nhwc(const float *in, int n, int c, long plane, float *out) {
+    DX_DISPATCH(dx_nchw_to_nhwc, (in, n, c, plane, out));
 }

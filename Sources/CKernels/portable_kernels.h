@@ -11,6 +11,9 @@
 /* Winograd: channels transformed together (one AVX-512 register, two AVX2 ones). */
 #define CB 16
 #endif
+/* The direct (stem) kernel's block of outputs: four pixels x DX_DIRECT_W accumulators, two vector
+ * registers a pixel (DX_DIRECT_W is 32 with AVX-512, 16 with AVX2, 8 otherwise, set before each copy):
+ * eight registers, room left for the weights and the broadcast input. */
 
 
 static inline float DX_FN(act)(float v, int activation) {
@@ -241,15 +244,15 @@ static inline __attribute__((always_inline)) void DX_FN(direct_block)(
     for (int j = 0; j < width; j++) o[o0 + j] = DX_FN(act)(acc[j], activation);
 }
 
-/* Four output pixels of a direct convolution, outputs [o0, o0 + 32), all four windows inside the
+/* Four output pixels of a direct convolution, outputs [o0, o0 + DX_DIRECT_W), all four windows inside the
  * image horizontally (pixel j's window starts at x0 + j * stride): each weight vector is loaded
  * once for the four. Same summation order as direct_block. */
 static inline __attribute__((always_inline)) void DX_FN(direct_x4)(
     const float *restrict src, int w, int cin, int cout, const float *restrict weights, const float *restrict bias,
     int kw, int stride, int y0, int ky0, int ky1, int x0, int o0, int activation, float *restrict o) {
-    float acc[4][32];
+    float acc[4][DX_DIRECT_W];
     DX_UNROLL for (int j = 0; j < 4; j++)
-        for (int q = 0; q < 32; q++) acc[j][q] = bias[o0 + q];
+        for (int q = 0; q < DX_DIRECT_W; q++) acc[j][q] = bias[o0 + q];
     for (int ky = ky0; ky < ky1; ky++) {
         for (int kx = 0; kx < kw; kx++) {
             const float *p = src + ((size_t)(y0 + ky) * w + (x0 + kx)) * cin;
@@ -257,13 +260,13 @@ static inline __attribute__((always_inline)) void DX_FN(direct_x4)(
             for (int ci = 0; ci < cin; ci++) {
                 DX_UNROLL for (int j = 0; j < 4; j++) {
                     const float v = p[(size_t)j * stride * cin + ci];
-                    for (int q = 0; q < 32; q++) acc[j][q] += v * f[(size_t)ci * cout + q];
+                    for (int q = 0; q < DX_DIRECT_W; q++) acc[j][q] += v * f[(size_t)ci * cout + q];
                 }
             }
         }
     }
     DX_UNROLL for (int j = 0; j < 4; j++)
-        for (int q = 0; q < 32; q++) o[(size_t)j * cout + o0 + q] = DX_FN(act)(acc[j][q], activation);
+        for (int q = 0; q < DX_DIRECT_W; q++) o[(size_t)j * cout + o0 + q] = DX_FN(act)(acc[j][q], activation);
 }
 
 void DX_FN(dx_conv_direct_nhwc)(const float *restrict in, int n, int h, int w, int cin, const float *restrict weights,
@@ -280,7 +283,7 @@ void DX_FN(dx_conv_direct_nhwc)(const float *restrict in, int n, int h, int w, i
                 float *o = out + (((size_t)img * oh + oy) * ow + ox) * cout;
                 int o0 = 0, step = 1;
                 if (x0 >= 0 && x0 + 3 * stride + kw <= w && ox + 4 <= ow) {
-                    for (; o0 + 32 <= cout; o0 += 32)
+                    for (; o0 + DX_DIRECT_W <= cout; o0 += DX_DIRECT_W)
                         DX_FN(direct_x4)(src, w, cin, cout, weights, bias, kw, stride, y0, ky0, ky1, x0, o0, activation, o);
                     step = 4;
                 }
@@ -289,8 +292,8 @@ void DX_FN(dx_conv_direct_nhwc)(const float *restrict in, int n, int h, int w, i
                     const int kx0 = DX_FN(imax)(0, -xj), kx1 = DX_FN(imin)(kw, w - xj);
                     float *oj = o + (size_t)j * cout;
                     int oj0 = o0;
-                    for (; oj0 + 32 <= cout; oj0 += 32)
-                        DX_FN(direct_block)(src, w, cin, cout, weights, bias, kw, y0, ky0, ky1, xj, kx0, kx1, oj0, 32, activation, oj);
+                    for (; oj0 + DX_DIRECT_W <= cout; oj0 += DX_DIRECT_W)
+                        DX_FN(direct_block)(src, w, cin, cout, weights, bias, kw, y0, ky0, ky1, xj, kx0, kx1, oj0, DX_DIRECT_W, activation, oj);
                     for (; oj0 + 8 <= cout; oj0 += 8)
                         DX_FN(direct_block)(src, w, cin, cout, weights, bias, kw, y0, ky0, ky1, xj, kx0, kx1, oj0, 8, activation, oj);
                     for (; oj0 < cout; oj0++)
@@ -298,6 +301,21 @@ void DX_FN(dx_conv_direct_nhwc)(const float *restrict in, int n, int h, int w, i
                 }
                 ox += step;
             }
+        }
+    }
+}
+
+/* NCHW → NHWC (a network's input): planes of `plane` values, `c` of them an image. */
+void DX_FN(dx_nchw_to_nhwc)(const float *restrict in, int n, int c, long plane, float *restrict out) {
+    for (int img = 0; img < n; img++) {
+        const float *x = in + (size_t)img * c * plane;
+        float *o = out + (size_t)img * c * plane;
+        if (c == 3) {  /* RGB: three planes interleaved */
+            const float *r = x, *g = x + plane, *b = x + 2 * plane;
+            for (long p = 0; p < plane; p++) { o[3 * p] = r[p]; o[3 * p + 1] = g[p]; o[3 * p + 2] = b[p]; }
+        } else {
+            for (long p = 0; p < plane; p++)
+                for (int ch = 0; ch < c; ch++) o[p * c + ch] = x[(size_t)ch * plane + p];
         }
     }
 }

@@ -184,12 +184,18 @@ final class KernelTests: XCTestCase {
     func testLayoutConversionsRoundTrip() {
         var r = Seeded(6)
         let x = Tensor(shape: [2, 3, 4, 5], data: r.array(120))
-        let nhwc = x.toNHWC()
-        XCTAssertEqual(nhwc.shape, [2, 4, 5, 3])
-        let inNHWC: Int = ((1 * 4 + 2) * 5 + 3) * 3 + 1  // n 1, y 2, x 3, c 1
-        let inNCHW: Int = ((1 * 3 + 1) * 4 + 2) * 5 + 3
-        XCTAssertEqual(nhwc.data[inNHWC], x.data[inNCHW])
-        XCTAssertEqual(nhwc.toNCHW().data, x.data)
+        forEachISA { isa in
+            let nhwc = x.toNHWC()
+            XCTAssertEqual(nhwc.shape, [2, 4, 5, 3])
+            let inNHWC: Int = ((1 * 4 + 2) * 5 + 3) * 3 + 1  // n 1, y 2, x 3, c 1
+            let inNCHW: Int = ((1 * 3 + 1) * 4 + 2) * 5 + 3
+            XCTAssertEqual(nhwc.data[inNHWC], x.data[inNCHW], "\(isa)")
+            XCTAssertEqual(nhwc.toNCHW().data, x.data, "\(isa)")
+            let five = Tensor(shape: [2, 5, 3, 7], data: r.array(210))  // not RGB: the general loop
+            XCTAssertEqual(five.toNHWC().toNCHW().data, five.data, "\(isa)")
+            let at: Int = ((1 * 3 + 2) * 7 + 6) * 5 + 4, from: Int = ((1 * 5 + 4) * 3 + 2) * 7 + 6  // n 1, y 2, x 6, c 4
+            XCTAssertEqual(five.toNHWC().data[at], five.data[from], "\(isa)")
+        }
     }
 
     func testSamePaddingIsAsymmetricOnStrideTwo() {

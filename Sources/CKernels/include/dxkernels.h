@@ -85,6 +85,9 @@ void dx_bias_activation(float *data, long rows, int c, const float *bias, int ac
 /* out[i] = act(a[i] + b[i]). */
 void dx_add_activation(const float *a, const float *b, float *out, long count, int activation);
 
+/* NCHW → NHWC: in [n][c][plane] to out [n][plane][c]. */
+void dx_nchw_to_nhwc(const float *in, int n, int c, long plane, float *out);
+
 /* out[i] = act(in[i]). */
 void dx_activation(const float *in, float *out, long count, int activation);
 
