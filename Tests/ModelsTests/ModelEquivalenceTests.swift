@@ -10,19 +10,28 @@ import XCTest
 /// the pneumonia head, PyTorch for MobileNetV2 and EfficientNet-Lite0), on real images whose
 /// preprocessed input is first checked to be byte-identical to the reference's — under every
 /// instruction set the machine runs (`ISA.supported`: AVX-512, AVX2 and the portable path on an
-/// AVX-512 machine). Each also checks the engine's promise on the real network: an image's
-/// logits are the same bits alone (on one core or two) as in the batch of all of them.
+/// AVX-512 machine). Each also checks the engine's promises on the real network: an image's
+/// logits are the same bits alone (on one core or two) as in the batch of all of them, and AVX2
+/// gives the same bits as AVX-512.
 final class ModelEquivalenceTests: XCTestCase {
     override func tearDown() { Parallelism.threads = ProcessInfo.processInfo.activeProcessorCount }
 
     /// `classifier`'s logits for `batch` under every supported instruction set (`body(isa, logits)`),
     /// after checking that the first `alone` images get the same logits by themselves.
+    /// AVX2's logits must be AVX-512's, bit for bit, where the machine runs both.
     func eachISA(_ classifier: Classifier, _ batch: Tensor, alone: Int = 2, _ body: (ISA, Tensor) throws -> Void) rethrows {
         let k = batch.count / batch.batch
+        var logitsOf: [ISA: [Float]] = [:]
+        defer {
+            if let avx512 = logitsOf[.avx512], let avx2 = logitsOf[.avx2] {
+                XCTAssertEqual(avx2, avx512, "AVX2's logits differ from AVX-512's")
+            }
+        }
         for isa in ISA.supported {
             try ISA.with(isa) {
                 Parallelism.threads = 2
                 let logits = classifier.logits(batch)
+                logitsOf[isa] = logits.data
                 let classes = logits.count / logits.batch
                 for i in 0..<min(alone, batch.batch) {
                     let one = Tensor(shape: [1] + Array(batch.shape.dropFirst()), data: Array(batch.data[(i * k)..<(i * k + k)]))
