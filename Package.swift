@@ -40,7 +40,7 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Imaging", dependencies: ["DICOM", "Engine", "CPNG", "CTurboJPEG", "CDeflate"],
                 swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"])]),
-        .target(name: "CKernels"),
+        .target(name: "CKernels", exclude: ["check"]),
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Models", dependencies: ["Engine"],
