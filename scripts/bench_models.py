@@ -416,6 +416,10 @@ def main():
     results.sort(key=lambda r: (args.models.index(r["model"]), r["batch"], r["threads"]))
     print()
     print_table(results, flops, peak_note)
+    if peaks and peaks["isa"] != peaks["best_isa"] and not args.peak_per_core:
+        print(f"note: dxkit ran {peaks['isa']} (DXKIT_ISA) while ORT and torch ran this CPU's {peaks['best_isa']} kernels "
+              f"(they cannot be capped): images/s compare different instruction sets; the %peak columns, each "
+              f"against its own set's measured peak, compare like with like.")
     print(f"bench-models: {time.time() - t_start:.0f} s")
     if args.json:
         out = Path(args.json)
