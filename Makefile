@@ -14,12 +14,7 @@ build:
 release: setup
 	$(SWIFT) build -c release
 
-# Tests run optimised (the engine, decoding and training are too slow unoptimised) in their own
-# build folder, with testable imports; the demo and benchmarks use .build/release without them.
-TEST_BUILD := -c release -Xswiftc -enable-testing --scratch-path .build-test
-
-test: setup       ## everything tests need, then the whole suite (XCTest), with a closing count
-	$(SWIFT) build $(TEST_BUILD) --build-tests
+test: setup       ## everything tests need, then the whole suite (XCTest, built optimised in .build-tests), with a closing count
 	bash scripts/run-tests.sh
 
 demo: release     ## set up, build, and run the main job on studies/, writing reports/

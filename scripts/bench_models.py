@@ -12,10 +12,16 @@ For each model (pneumonia = Xception + head at 150x150, mobilenet-v2 and efficie
          torch.inference_mode() (BatchNorm not folded: as a user would run it).
 ORT and torch get the same random NCHW float32 batch; each is warmed up, then timed for at least
 --seconds (a whole number of batches) --runs times; the best run counts (dxkit: best of --runs
-processes). FLOPs per image come from .cache/bench/onnx/flops.json (2 x multiply-adds of convs and
-linears); % of peak = achieved GFLOP/s / (--peak-per-core x T), 117 GFLOP/s per core here.
+processes). Each also reports images per CPU second of its own process (all its threads): time other
+processes or the hypervisor took is left out, so on a shared machine it is the steadier measure of
+efficiency (at T=2 spinning worker threads count against it). FLOPs per image come from .cache/bench/onnx/flops.json (2 x multiply-adds of convs and
+linears); % of peak = achieved GFLOP/s / (peak per core x T), the peak measured on this machine by
+`dxkit bench-models --peak` (a multiply-add loop per instruction set, one core): dxkit's against the
+peak of the set it ran (DXKIT_ISA=avx2 runs AVX2 on an AVX-512 machine; printed), ORT's and torch's
+against the machine's best set (they pick their kernels from the CPU, AVX-512 where it exists).
+--peak-per-core overrides the measured peak.
 
-Usage: bench_models.py [--dxkit PATH | --skip-dxkit] [--models M ...] [--quick] [--json OUT]
+Usage: bench_models.py [--dxkit PATH | --skip-dxkit] [--skip-torch] [--models M ...] [--quick] [--json OUT]
                        [--seconds S] [--runs N] [--batches 1 16] [--threads 1 2]
 """
 import argparse
@@ -40,15 +46,15 @@ ENGINES = ("dxkit", "ort", "torch")
 
 def timed(fn, batch, seconds, runs, warmup_s):
     """Warm up (>= 1 call and >= warmup_s), then `runs` timed runs of >= `seconds` each.
-    Returns (best images/s, [images/s per run])."""
+    Returns (best images/s, [images/s per run], [images per CPU second of this process per run])."""
     t0 = time.perf_counter()
     fn()
     while time.perf_counter() - t0 < warmup_s:
         fn()
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(runs):
         n = 0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         while True:
             fn()
             n += 1
@@ -56,7 +62,8 @@ def timed(fn, batch, seconds, runs, warmup_s):
             if dt >= seconds:
                 break
         rates.append(n * batch / dt)
-    return max(rates), rates
+        cpu_rates.append(n * batch / max(time.process_time() - c0, 1e-9))
+    return max(rates), rates, cpu_rates
 
 
 def bench_torch(model, x, threads, seconds, runs, warmup_s):
@@ -89,7 +96,7 @@ def bench_ort(sess, x, seconds, runs, warmup_s):
 
 
 def bench_dxkit(dxkit, name, batch, threads, seconds, runs):
-    rates, last = [], None
+    rates, cpu_rates, last = [], [], None
     for _ in range(runs):
         cmd = [str(dxkit), "bench-models", "--model", name, "--batch", str(batch), "--threads", str(threads),
                "--seconds", f"{seconds:g}", "--models-dir", str(REPO / "models")]
@@ -104,7 +111,8 @@ def bench_dxkit(dxkit, name, batch, threads, seconds, runs):
             if last.get(k) != v:
                 raise RuntimeError(f"dxkit reported {k}={last.get(k)!r}, asked for {v!r}")
         rates.append(float(last["images_per_second"]))
-    return max(rates), rates, last
+        cpu_rates.append(float(last["images_per_cpu_second"]))
+    return max(rates), rates, cpu_rates, last
 
 
 def machine():
@@ -192,6 +200,23 @@ def busy_processes(threshold=20.0):
     return busy
 
 
+def measure_peaks(dxkit):
+    """{"isa": the set dxkit runs (DXKIT_ISA caps it), "best_isa": this CPU's best set,
+    "fma_peak_gflops_per_core": {set: measured single-core multiply-add GFLOP/s}} from
+    `dxkit bench-models --peak`, run once as set up and once without DXKIT_ISA (for the CPU's best,
+    which is what ORT and torch pick)."""
+    def run(env):
+        p = subprocess.run([str(dxkit), "bench-models", "--peak"], cwd=REPO, capture_output=True, text=True,
+                           timeout=120, env=env)
+        lines = [l for l in p.stdout.splitlines() if l.strip().startswith("{")]
+        if p.returncode != 0 or not lines:
+            raise SystemExit(f"bench_models: {dxkit} bench-models --peak failed: {(p.stderr or p.stdout).strip()[-400:]}")
+        return json.loads(lines[-1])
+    ran = run(dict(os.environ))
+    best = run({k: v for k, v in os.environ.items() if k != "DXKIT_ISA"})
+    return {"isa": ran["isa"], "best_isa": best["best_isa"], "fma_peak_gflops_per_core": best["fma_peak_gflops_per_core"]}
+
+
 def fmt(v, spec):
     return "—" if v is None else format(v, spec)
 
@@ -200,21 +225,24 @@ def mark(rec):
     return "*" if rec.get("disturbed") else ""
 
 
-def print_table(results, flops, peak_per_core):
+def print_table(results, flops, peak_note):
     cols = ["model", "B", "T", "dxkit img/s", "ORT img/s", "torch img/s", "dxkit/ORT", "dxkit/torch",
-            "dxkit GFLOP/s", "dxkit %peak", "ORT %peak", "torch %peak"]
+            "dxkit GFLOP/s", "dxkit %peak", "ORT %peak", "torch %peak", "dxkit img/CPU-s", "ORT img/CPU-s",
+            "dxkit/ORT per CPU-s"]
     rows = []
     for r in results:
         e = r["engines"]
         ips = {k: (e[k]["images_per_second"] if k in e and "images_per_second" in e[k] else None) for k in ENGINES}
         pct = {k: (e[k]["percent_of_peak"] if k in e and "percent_of_peak" in e[k] else None) for k in ENGINES}
+        cpu = {k: e.get(k, {}).get("images_per_cpu_second") for k in ENGINES}
         m = {k: mark(e.get(k, {})) for k in ENGINES}
         rows.append([r["model"], str(r["batch"]), str(r["threads"]),
                      fmt(ips["dxkit"], ".1f") + m["dxkit"], fmt(ips["ort"], ".1f") + m["ort"],
                      fmt(ips["torch"], ".1f") + m["torch"],
                      fmt(r["ratios"].get("dxkit/ort"), ".2f"), fmt(r["ratios"].get("dxkit/torch"), ".2f"),
                      fmt(e.get("dxkit", {}).get("gflops_per_second"), ".1f"),
-                     fmt(pct["dxkit"], ".1f"), fmt(pct["ort"], ".1f"), fmt(pct["torch"], ".1f")])
+                     fmt(pct["dxkit"], ".1f"), fmt(pct["ort"], ".1f"), fmt(pct["torch"], ".1f"),
+                     fmt(cpu["dxkit"], ".1f"), fmt(cpu["ort"], ".1f"), fmt(r["ratios"].get("dxkit/ort per CPU-s"), ".2f")])
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     line = lambda vals: "  ".join(v.ljust(w) if i == 0 else v.rjust(w)  # noqa: E731
                                   for i, (v, w) in enumerate(zip(vals, widths)))
@@ -224,7 +252,7 @@ def print_table(results, flops, peak_per_core):
         print(line(row))
     print(f"FLOPs/image (2 x MACs, convs + linears): " +
           ", ".join(f"{m} {flops[m]['flops'] / 1e9:.3f} G" for m in dict.fromkeys(r["model"] for r in results)) +
-          f"; peak {peak_per_core:g} GFLOP/s per thread (FP32; {peak_per_core:g} x T)")
+          f"; {peak_note}")
     disturbed = [(r["model"], r["batch"], r["threads"], k, v["other_cpu"]) for r in results
                  for k, v in r["engines"].items() if v.get("disturbed")]
     if disturbed:
@@ -242,13 +270,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dxkit", default=str(REPO / ".build/release/dxkit"))
     ap.add_argument("--skip-dxkit", action="store_true", help="measure ORT and torch only")
+    ap.add_argument("--skip-torch", action="store_true", help="measure dxkit and ORT only")
     ap.add_argument("--models", nargs="+", choices=list(ex.MODELS), default=list(ex.MODELS))
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 16])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--seconds", type=float, default=None, help="minimum seconds per timed run (2; --quick 0.5)")
     ap.add_argument("--runs", type=int, default=None, help="timed runs, best counts (2; --quick 1)")
     ap.add_argument("--quick", action="store_true", help="short timing (0.5 s, 1 run): a smoke test")
-    ap.add_argument("--peak-per-core", type=float, default=117.0, help="FP32 GFLOP/s per core (117 here)")
+    ap.add_argument("--peak-per-core", type=float, default=None,
+                    help="FP32 GFLOP/s per core for every engine (default: measured per instruction set)")
     ap.add_argument("--json", metavar="OUT", help="write all numbers to OUT")
     ap.add_argument("--busy-limit", type=float, default=0.1,
                     help="CPUs used by other processes above which a measurement counts as disturbed (0.1)")
@@ -282,6 +312,19 @@ def main():
     except RuntimeError:
         pass
 
+    # Peaks per core: dxkit against the set it runs, ORT and torch against the machine's best.
+    peaks = measure_peaks(dxkit) if dxkit else None
+    if args.peak_per_core:
+        peak_for = {"dxkit": args.peak_per_core, "ort": args.peak_per_core, "torch": args.peak_per_core}
+        peak_note = f"peak {args.peak_per_core:g} GFLOP/s per thread for every engine (--peak-per-core; x T)"
+    elif peaks:
+        per = peaks["fma_peak_gflops_per_core"]
+        peak_for = {"dxkit": per[peaks["isa"]], "ort": per[peaks["best_isa"]], "torch": per[peaks["best_isa"]]}
+        peak_note = (f"peak per thread measured here (x T): dxkit {peaks['isa']} {per[peaks['isa']]:.0f} GFLOP/s, "
+                     f"ORT and torch {peaks['best_isa']} {per[peaks['best_isa']]:.0f} GFLOP/s")
+    else:
+        peak_for, peak_note = {}, "no peak (dxkit skipped and no --peak-per-core)"
+
     versions = {"torch": torch.__version__, "onnxruntime": ort.__version__, "numpy": np.__version__}
     if dxkit:
         v = subprocess.run([str(dxkit), "--version"], capture_output=True, text=True)
@@ -289,6 +332,11 @@ def main():
     print(f"bench-models: {machine()['cpu']}, {os.cpu_count()} CPUs; torch {versions['torch']}, "
           f"onnxruntime {versions['onnxruntime']}" + (f", dxkit {versions['dxkit']}" if dxkit else ", dxkit skipped")
           + f"; >= {seconds:g} s per run, best of {runs}", flush=True)
+    if peaks:
+        per = peaks["fma_peak_gflops_per_core"]
+        print(f"bench-models: dxkit runs {peaks['isa']} (DXKIT_ISA={os.environ.get('DXKIT_ISA', 'unset')}; this CPU's "
+              f"best: {peaks['best_isa']}); measured multiply-add peak per core: "
+              + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in sorted(per.items(), key=lambda kv: -kv[1])), flush=True)
 
     busy = busy_processes()
     if busy:
@@ -312,7 +360,7 @@ def main():
                 x = inputs[batch]
                 engines = {}
                 for engine in ENGINES:
-                    if engine == "dxkit" and dxkit is None:
+                    if engine == "dxkit" and dxkit is None or engine == "torch" and args.skip_torch:
                         continue
                     waited, attempts = 0.0, 0
                     while True:
@@ -324,13 +372,13 @@ def main():
                         meter.start()
                         try:
                             if engine == "torch":
-                                best, rates = bench_torch(model, x, threads, seconds, runs, warmup_s)
+                                best, rates, cpu_rates = bench_torch(model, x, threads, seconds, runs, warmup_s)
                                 rec = {}
                             elif engine == "ort":
-                                best, rates = bench_ort(sess, x, seconds, runs, warmup_s)
+                                best, rates, cpu_rates = bench_ort(sess, x, seconds, runs, warmup_s)
                                 rec = {}
                             else:
-                                best, rates, last = bench_dxkit(dxkit, name, batch, threads, seconds, runs)
+                                best, rates, cpu_rates, last = bench_dxkit(dxkit, name, batch, threads, seconds, runs)
                                 rec = {"last_report": last}
                         except Exception as e:  # noqa: BLE001 - keep the other numbers
                             engines[engine] = {"error": str(e)}
@@ -341,8 +389,11 @@ def main():
                     if "error" in engines.get(engine, {}):
                         continue
                     gf = best * f / 1e9
-                    engines[engine] = dict(images_per_second=best, runs=rates, gflops_per_second=gf,
-                                           percent_of_peak=100 * gf / (args.peak_per_core * threads),
+                    pct = {"percent_of_peak": 100 * gf / (peak_for[engine] * threads)} if engine in peak_for else {}
+                    if engine == "dxkit":
+                        rec["isa"] = rec["last_report"].get("isa")
+                    engines[engine] = dict(images_per_second=best, runs=rates, gflops_per_second=gf, **pct,
+                                           images_per_cpu_second=max(cpu_rates), cpu_runs=cpu_rates,
                                            other_cpu=others, disturbed=others >= args.busy_limit,
                                            attempts=attempts, waited_seconds=round(waited, 1), **rec)
                 ips = {k: v.get("images_per_second") for k, v in engines.items()}
@@ -351,6 +402,9 @@ def main():
                     ratios["dxkit/ort"] = ips["dxkit"] / ips["ort"]
                 if ips.get("dxkit") and ips.get("torch"):
                     ratios["dxkit/torch"] = ips["dxkit"] / ips["torch"]
+                cpu = {k: v.get("images_per_cpu_second") for k, v in engines.items()}
+                if cpu.get("dxkit") and cpu.get("ort"):
+                    ratios["dxkit/ort per CPU-s"] = cpu["dxkit"] / cpu["ort"]
                 results.append({"model": name, "batch": batch, "threads": threads, "engines": engines,
                                 "ratios": ratios})
                 print(f"  {name:<18} B={batch:<2} T={threads}: " + ", ".join(
@@ -361,7 +415,11 @@ def main():
 
     results.sort(key=lambda r: (args.models.index(r["model"]), r["batch"], r["threads"]))
     print()
-    print_table(results, flops, args.peak_per_core)
+    print_table(results, flops, peak_note)
+    if peaks and peaks["isa"] != peaks["best_isa"] and not args.peak_per_core:
+        print(f"note: dxkit ran {peaks['isa']} (DXKIT_ISA) while ORT and torch ran this CPU's {peaks['best_isa']} kernels "
+              f"(they cannot be capped): images/s compare different instruction sets; the %peak columns, each "
+              f"against its own set's measured peak, compare like with like.")
     print(f"bench-models: {time.time() - t_start:.0f} s")
     if args.json:
         out = Path(args.json)
@@ -369,7 +427,8 @@ def main():
         out.write_text(json.dumps({
             "machine": machine(), "versions": versions,
             "settings": {"seconds": seconds, "runs": runs, "warmup_seconds": warmup_s, "quick": args.quick,
-                         "peak_gflops_per_core": args.peak_per_core, "dxkit": str(dxkit) if dxkit else None,
+                         "peak_gflops_per_core": peak_for, "dxkit": str(dxkit) if dxkit else None,
+                         "dxkit_isa": peaks["isa"] if peaks else None, "measured_peaks": peaks,
                          "ort": "intra_op=T, inter_op=1, ORT_ENABLE_ALL, ORT_SEQUENTIAL, CPUExecutionProvider",
                          "torch": "eager, set_num_threads(T), interop 1, inference_mode",
                          "input": "rng(0) standard normal float32 NCHW; ORT and torch share it"},

@@ -14,10 +14,10 @@ public final class Conv2D: Layer, @unchecked Sendable {
     /// [(ky, kx, ci), co] (unpacked from `panels` on demand when only those are kept).
     public var weights: [Float] { stored.isEmpty ? PackedGEMM.unpack(panels!, k: kernelHeight * kernelWidth * inChannels, n: outChannels) : stored }
     public let bias: [Float]
-    /// `weights` packed for `PackedGEMM` (nil when it is not available).
+    /// `weights` packed for `PackedGEMM` (nil in a training copy, which runs OpenBLAS).
     let panels: [Float]?
-    /// `weights` as given, kept where a kernel reads them (OpenBLAS, the direct stem kernel, a
-    /// trained copy); empty when the panels alone serve inference (a network's weights are held once).
+    /// `weights` as given, kept where a kernel reads them (the direct stem kernel, OpenBLAS in a
+    /// training copy); empty when the panels alone serve inference (a network's weights are held once).
     private let stored: [Float]
     /// The weights transformed for Winograd F(4x4, 3x3), for 3x3 stride-1 kernels (nil otherwise).
     let winograd: Winograd?

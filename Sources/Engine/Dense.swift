@@ -1,16 +1,14 @@
-import CBLAS
-
 /// A fully connected layer on [N, in] (any trailing 1x1 spatial dims are flattened): y = W x + b.
 /// Runs the engine's packed GEMM (weights packed once, bias and activation fused; one image's
-/// outputs shared among the cores) where it is available, else OpenBLAS.
+/// outputs shared among the cores).
 public final class Dense: Layer, @unchecked Sendable {
     public let inFeatures: Int, outFeatures: Int
     /// [out, in]
     public let weights: [Float]
     public let bias: [Float]
     public let activation: Activation
-    /// `weights` transposed to [in, out] and packed for `PackedGEMM` (nil when it is not available).
-    let panels: [Float]?
+    /// `weights` transposed to [in, out] and packed for `PackedGEMM`.
+    let panels: [Float]
 
     public init(weights: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int, activation: Activation = .identity) {
         precondition(weights.count == inFeatures * outFeatures, "dense weight count")
@@ -21,32 +19,21 @@ public final class Dense: Layer, @unchecked Sendable {
         self.activation = activation
         var transposed = [Float](repeating: 0, count: weights.count)
         for o in 0..<outFeatures { for i in 0..<inFeatures { transposed[i * outFeatures + o] = weights[o * inFeatures + i] } }
-        panels = PackedGEMM.available ? PackedGEMM.pack(transposed, k: inFeatures, n: outFeatures) : nil
+        panels = PackedGEMM.pack(transposed, k: inFeatures, n: outFeatures)
     }
 
     public func forward(_ input: Tensor) -> Tensor {
         let n = input.shape[0]
         precondition(input.count == n * inFeatures, "dense expects \(inFeatures) features per item")
         return Tensor(shape: [n, outFeatures, 1, 1]) { out in
-            if let panels {
-                input.data.withUnsafeBufferPointer { x in
-                    panels.withUnsafeBufferPointer { p in
-                        bias.withUnsafeBufferPointer { b in
-                            PackedGEMM.run(x.baseAddress!, rows: n, k: inFeatures, panels: p.baseAddress!, n: outFeatures,
-                                           bias: b.baseAddress!, activation: activation, out.baseAddress!)
-                        }
+            input.data.withUnsafeBufferPointer { x in
+                panels.withUnsafeBufferPointer { p in
+                    bias.withUnsafeBufferPointer { b in
+                        PackedGEMM.run(x.baseAddress!, rows: n, k: inFeatures, panels: p.baseAddress!, n: outFeatures,
+                                       bias: b.baseAddress!, activation: activation, out.baseAddress!)
                     }
                 }
-                return
             }
-            input.data.withUnsafeBufferPointer { x in
-                weights.withUnsafeBufferPointer { w in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(outFeatures), Int32(inFeatures),
-                                1, x.baseAddress, Int32(inFeatures), w.baseAddress, Int32(inFeatures), 0,
-                                out.baseAddress, Int32(outFeatures))
-                }
-            }
-            for i in 0..<n { for o in 0..<outFeatures { out[i * outFeatures + o] = activation.apply(out[i * outFeatures + o] + bias[o]) } }
         }
     }
 }

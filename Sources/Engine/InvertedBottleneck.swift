@@ -10,8 +10,8 @@ import Foundation
 /// (depthwise → pointwise), keeping the depthwise output in cache; with a separable convolution
 /// as the expanding step it runs two of them in a row (Xception's entry flow), the first one's
 /// output computed a band at a time like an expansion. Same kernels, same order of additions:
-/// outputs are identical to running the layers one after the other. Used only with the engine's
-/// own GEMM (`PackedGEMM`) and on maps larger than two bands.
+/// outputs are identical to running the layers one after the other. Used on maps larger than two
+/// bands (every instruction set), not with training copies of the layers (which run OpenBLAS).
 final class InvertedBottleneck: @unchecked Sendable {
     let expand: RowExpansion?
     let depthwise: DepthwiseConv2D
@@ -19,9 +19,9 @@ final class InvertedBottleneck: @unchecked Sendable {
     /// Bytes of expanded rows a band aims at (a quarter of a core's 1 MiB L2 here).
     static let bandBytes = 256 * 1024
 
-    /// The plan for `layers`, or nil when they are not such a body (or the packed GEMM is missing).
+    /// The plan for `layers`, or nil when they are not such a body (or a 1x1 has no packed weights).
     init?(_ layers: [Layer]) {
-        guard PackedGEMM.available, layers.count == 2 || layers.count == 3,
+        guard layers.count == 2 || layers.count == 3,
               let project = layers.last as? Conv2D, project.isPointwise, project.panels != nil,
               let depthwise = layers[layers.count - 2] as? DepthwiseConv2D, depthwise.channels == project.inChannels
         else { return nil }
@@ -36,9 +36,9 @@ final class InvertedBottleneck: @unchecked Sendable {
     }
 
     /// `first` then `second` (separable convolutions), the first one's output made a band of rows
-    /// at a time; nil when the first does not keep the map's size or the GEMM is missing.
+    /// at a time; nil when the first does not keep the map's size or a 1x1 has no packed weights.
     init?(chaining first: SeparableConv2D, _ second: SeparableConv2D) {
-        guard PackedGEMM.available, first.depthwise.stride == 1, first.depthwise.kernel % 2 == 1,
+        guard first.depthwise.stride == 1, first.depthwise.kernel % 2 == 1,
               first.pointwise.panels != nil, second.pointwise.panels != nil, first.pointwise.isPointwise,
               second.pointwise.isPointwise, first.pointwise.outChannels == second.depthwise.channels
         else { return nil }

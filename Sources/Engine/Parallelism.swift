@@ -25,9 +25,9 @@ public enum Parallelism {
 
     /// Lets each GEMM use `threads` cores (training runs one batch at a time this way).
     public static func shareEachGEMM(threads: Int = Parallelism.threads) {
-        // With the engine's GEMM, OpenBLAS only runs the small dense heads: its spinning threads
-        // would compete with the worker pool for the cores.
-        openblas_set_num_threads(PackedGEMM.available ? 1 : Int32(max(1, threads)))
+        // OpenBLAS only runs training's gradients: its spinning threads would compete with the
+        // worker pool for the cores.
+        openblas_set_num_threads(1)
         gemmThreads = max(1, threads)
     }
 

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A dense Float32 tensor, row-major, batch first. Network inputs are NCHW (the PyTorch
 /// convention); inside a network feature maps are NHWC, so that 1x1 convolutions are one GEMM
 /// over the whole batch and depthwise kernels run along contiguous channels. `layout` says which.
@@ -47,11 +49,7 @@ public struct Tensor: Sendable {
         guard layout == .nchw else { return self }
         let (n, c, h, w) = (batch, channels, height, width)
         return Tensor(shape: [n, h, w, c], layout: .nhwc) { out in
-            data.withUnsafeBufferPointer { x in
-                for b in 0..<n { for ch in 0..<c { for p in 0..<(h * w) {
-                    out[(b * h * w + p) * c + ch] = x[(b * c + ch) * h * w + p]
-                } } }
-            }
+            data.withUnsafeBufferPointer { dx_nchw_to_nhwc($0.baseAddress, Int32(n), Int32(c), h * w, out.baseAddress) }
         }
     }
 

@@ -6,14 +6,14 @@ import Foundation
 /// engine's packed GEMM, and transformed back, doing 36 multiplications per 4x4 outputs instead
 /// of 144. The filters are transformed (in double precision) and packed once, when the layer is
 /// built. Results differ from im2col + GEMM by rounding only (tested against the direct sum, up
-/// to 1e-5 of the output's scale). Used where the packed GEMM is (AVX-512F) unless DXKIT_WINOGRAD=0.
+/// to 1e-5 of the output's scale). Used on every instruction set unless DXKIT_WINOGRAD=0.
 struct Winograd: @unchecked Sendable {
     /// The 36 transformed filter matrices [cin][cout], each packed for the GEMM, `panelStride` apart.
     let panels: [Float]
     let panelStride: Int
     let inChannels: Int, outChannels: Int
 
-    static let enabled = PackedGEMM.available && ProcessInfo.processInfo.environment["DXKIT_WINOGRAD"] != "0"
+    static let enabled = ProcessInfo.processInfo.environment["DXKIT_WINOGRAD"] != "0"
 
     /// Whether a convolution of this shape runs this way: 3x3, stride 1, enough input channels
     /// for the GEMMs to pay (the RGB stems run a direct kernel).

@@ -4,7 +4,9 @@ import Foundation
 import Models
 
 /// Network throughput for `make bench-models`: forward passes on a fixed pseudo-random batch,
-/// timed after one warm-up pass; prints JSON.
+/// timed after one warm-up pass; prints JSON, with the instruction set the engine ran
+/// (`DXKIT_ISA` caps it) and that set's measured multiply-add peak. `--peak` prints only the
+/// measured single-core peaks of every set this machine runs.
 struct BenchModels: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-models", abstract: "Measure network throughput (prints JSON).", shouldDisplay: false)
@@ -15,8 +17,17 @@ struct BenchModels: ParsableCommand {
     @Option(help: "Threads: OpenBLAS threads and images processed in parallel.") var threads = 1
     @Option(help: "Minimum seconds to measure.") var seconds = 2.0
     @Option(help: "Images each core runs at once (default: the engine's).") var microBatch: Int?
+    @Flag(help: "Only measure each instruction set's single-core multiply-add peak.") var peak = false
 
     func run() throws {
+        if peak {
+            var peaks: [String: Double] = [:]
+            for isa in ISA.supported { peaks[isa.description] = ISA.peakGFLOPS(isa, seconds: 0.3) }
+            let result: [String: Any] = ["isa": ISA.current.description, "best_isa": ISA.best.description,
+                                         "fma_peak_gflops_per_core": peaks]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+            return
+        }
         guard let folder = Classify.folders[model] else { throw ValidationError("unknown model \(model)") }
         let classifier = try Classifier(directory: models.folder(named: folder))
         let card = classifier.card
@@ -37,7 +48,8 @@ struct BenchModels: ParsableCommand {
         // processes or a hypervisor took from it left out: steadier than wall time for comparisons.
         let result: [String: Any] = ["model": model, "batch": batch, "threads": threads, "images": images,
                                      "seconds": elapsed, "images_per_second": Double(images) / elapsed,
-                                     "cpu_seconds": cpu, "images_per_cpu_second": Double(images) / cpu]
+                                     "cpu_seconds": cpu, "images_per_cpu_second": Double(images) / cpu,
+                                     "isa": ISA.current.description]
         print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     }
 

@@ -1,4 +1,5 @@
 @testable import Engine
+import Foundation
 import XCTest
 
 /// Inverted residual bodies, separable convolutions and pairs of them run a band of rows at a
@@ -12,7 +13,6 @@ final class FusedBlockTests: XCTestCase {
     /// Maps above two bands' size (so the fused path runs), odd sizes, 3x3 and 5x5, strides 1 and
     /// 2, both padding conventions, with and without the expanding 1x1, on one core and two.
     func testBandsEqualLayerByLayer() throws {
-        try XCTSkipUnless(PackedGEMM.available, "the fused path needs the engine's GEMM (AVX-512F)")
         var r = Seeded(11)
         let (cin, hidden, cout) = (12, 72, 20)
         for (h, w) in [(47, 45), (60, 33)] {
@@ -31,18 +31,18 @@ final class FusedBlockTests: XCTestCase {
                     XCTAssertNotNil(separable.fused)
                     let x = Tensor(shape: [2, h, w, cin], data: r.array(2 * h * w * cin), layout: .nhwc)
                     let y = expand.forward(x)  // the separable convolution's input
-                    for threads in [1, 2] {
+                    for threads in [1, 2] { forEachISA { isa in
                         Parallelism.gemmThreads = threads
                         Parallelism.fuseBottlenecks = false
                         let (wantBlock, wantSeparable) = (block.forward(x), separable.forward(y))
                         Parallelism.fuseBottlenecks = true
                         let (gotBlock, gotSeparable) = (block.forward(x), separable.forward(y))
-                        let label = "\(h)x\(w) k\(k) s\(stride) \(rule) threads \(threads)"
+                        let label = "\(h)x\(w) k\(k) s\(stride) \(rule) threads \(threads) \(isa)"
                         XCTAssertEqual(gotBlock.shape, wantBlock.shape, label)
                         XCTAssertEqual(gotBlock.data, wantBlock.data, label)
                         XCTAssertEqual(gotSeparable.shape, wantSeparable.shape, label)
                         XCTAssertEqual(gotSeparable.data, wantSeparable.data, label)
-                    }
+                    } }
                 }
             }
         }
@@ -51,7 +51,6 @@ final class FusedBlockTests: XCTestCase {
     /// Two separable convolutions in a row run as one band-wise pass on large maps (the first
     /// one's output made a band of rows at a time): the same values as one after the other, exactly.
     func testSeparablePairEqualsOneAfterTheOther() throws {
-        try XCTSkipUnless(PackedGEMM.available, "the fused path needs the engine's GEMM (AVX-512F)")
         var r = Seeded(14)
         for (h, w, cin, mid, cout, rule) in [(47, 45, 12, 72, 20, PaddingRule.same), (60, 33, 40, 72, 64, .fixed(.symmetric(1))),
                                              (9, 9, 24, 24, 24, .same)] {
@@ -63,16 +62,16 @@ final class FusedBlockTests: XCTestCase {
             let x = Tensor(shape: [2, h, w, cin], data: r.array(2 * h * w * cin), layout: .nhwc)
             let addend = Tensor(shape: [2, h, w, cout], data: r.array(2 * h * w * cout), layout: .nhwc)
             XCTAssertEqual(pair.chained.runsInBands(x), h > 9, "\(h)x\(w)")
-            for threads in [1, 2] {
+            for threads in [1, 2] { forEachISA { isa in
                 Parallelism.gemmThreads = threads
                 Parallelism.fuseBottlenecks = false
                 let want = second.forward(first.forward(x))
                 let wantSum = Elementwise.add(want, addend)
                 Parallelism.fuseBottlenecks = true
-                let label = "\(h)x\(w) \(cin)→\(mid)→\(cout) threads \(threads)"
+                let label = "\(h)x\(w) \(cin)→\(mid)→\(cout) threads \(threads) \(isa)"
                 XCTAssertEqual(pair.forward(x).data, want.data, label)
                 XCTAssertEqual(pair.forward(x, adding: addend).data, wantSum.data, label + " + addend")
-            }
+            } }
         }
     }
 }
@@ -94,19 +93,35 @@ final class ActivationFoldingTests: XCTestCase {
                                pointwise, ActivationLayer(.relu6), separable(.relu), ActivationLayer(.relu)]
         let network = Sequential(layers)
         // Two ReLUs folded into the convolutions before them; the two separable convolutions in a
-        // row paired where the engine's GEMM runs them.
-        XCTAssertEqual(network.plan.count, layers.count - (PackedGEMM.available ? 3 : 2))
-        XCTAssertEqual(network.plan[1] is SeparablePair, PackedGEMM.available)
+        // row paired.
+        XCTAssertEqual(network.plan.count, layers.count - 3)
+        XCTAssertTrue(network.plan[1] is SeparablePair)
         let x = Tensor(shape: [2, h, w, c], data: r.array(2 * h * w * c).map { $0 * 8 }, layout: .nhwc)
-        let want = layers.reduce(x) { $1.forward($0) }
-        XCTAssertEqual(network.forward(x).data, want.data)
+        forEachISA { isa in
+            let want = layers.reduce(x) { $1.forward($0) }
+            XCTAssertEqual(network.forward(x).data, want.data, "\(isa)")
+        }
     }
 }
 
 /// Activation arrays come back to the thread's pool and are reused, without ever changing a
-/// tensor the caller still holds.
+/// tensor the caller still holds. Each check runs on a thread of its own, so that its pool starts
+/// empty whatever earlier tests left in theirs.
 final class ActivationBufferTests: XCTestCase {
+    /// `body` on a new thread (a new, empty pool), waited for.
+    func onFreshThread(_ body: @escaping @Sendable () -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread { body(); done.signal() }
+        thread.stackSize = 8 << 20
+        thread.start()
+        done.wait()
+    }
+
     func testSecondPassAllocatesNothingAndHeldOutputsStay() {
+        for isa in ISA.supported { onFreshThread { ISA.with(isa) { Self.secondPassAllocatesNothing(isa) } } }
+    }
+
+    static func secondPassAllocatesNothing(_ isa: ISA) {
         var r = Seeded(12)
         let (cin, hidden) = (8, 48)
         func conv(_ i: Int, _ o: Int, _ a: Activation) -> Conv2D {
@@ -119,16 +134,17 @@ final class ActivationBufferTests: XCTestCase {
                                   ActivationLayer(.relu), MaxPool2D(kernel: 2, stride: 2, padding: .fixed(.none)), conv(cin, 5, .identity)])
         let a = Tensor(shape: [2, 3, 20, 18], data: r.array(2 * 3 * 20 * 18))
         let b = Tensor(shape: [2, 3, 20, 18], data: r.array(2 * 3 * 20 * 18))
+        XCTAssertEqual(ActivationBuffers.current.misses, 0, "\(isa): the thread's pool is new")
         let first = Parallelism.microBatches(network, a, 0..<2)
         let kept = first.data
         let misses = ActivationBuffers.current.misses
         var second = Parallelism.microBatches(network, b, 0..<2)
-        XCTAssertEqual(ActivationBuffers.current.misses, misses + 1, "new arrays besides the output (the first is still held)")
-        XCTAssertEqual(first.data, kept, "a held output changed")
+        XCTAssertEqual(ActivationBuffers.current.misses, misses + 1, "\(isa): new arrays besides the output (the first is still held)")
+        XCTAssertEqual(first.data, kept, "\(isa): a held output changed")
         XCTAssertNotEqual(first.data, second.data)
         ActivationBuffers.recycle(&second)
         let again = ActivationBuffers.current.misses
-        XCTAssertEqual(Parallelism.microBatches(network, a, 0..<2).data, kept, "the same input gives the same output")
-        XCTAssertEqual(ActivationBuffers.current.misses, again, "a pass allocated activation arrays")
+        XCTAssertEqual(Parallelism.microBatches(network, a, 0..<2).data, kept, "\(isa): the same input gives the same output")
+        XCTAssertEqual(ActivationBuffers.current.misses, again, "\(isa): a pass allocated activation arrays")
     }
 }

@@ -21,10 +21,13 @@ final class KernelTests: XCTestCase {
                         let wt = r.array(cout * cin * k * k), b = r.array(cout)
                         let conv = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (k, k),
                                           stride: stride, padding: rule)
-                        let got = conv.forward(x).toNCHW()
                         let want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad)
-                        XCTAssertEqual(got.shape, want.shape, "\(h)x\(w) k\(k) s\(stride) \(rule) cin \(cin)")
-                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule) cin \(cin) threads \(threads)")
+                        forEachISA { isa in
+                            let got = conv.forward(x).toNCHW()
+                            let label = "\(h)x\(w) k\(k) s\(stride) \(rule) cin \(cin) threads \(threads) \(isa)"
+                            XCTAssertEqual(got.shape, want.shape, label)
+                            XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, label)
+                        }
                     }
                 }
             }
@@ -56,12 +59,15 @@ final class KernelTests: XCTestCase {
         for (stride, rule) in [(1, PaddingRule.fixed(.none)), (2, .same), (1, .fixed(.symmetric(1)))] {
             let x = Tensor(shape: [2, cin, h, w], data: r.array(2 * cin * h * w))
             let wt = r.array(cout * cin * k * k), b = r.array(cout)
-            let got = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (k, k), stride: stride,
-                             padding: rule).forward(x).toNCHW()
+            let conv = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (k, k), stride: stride,
+                              padding: rule)
             let want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: k, stride: stride,
                                   pad: rule.resolve(height: h, width: w, kernel: k, stride: stride))
-            XCTAssertEqual(got.shape, want.shape)
-            XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-4, "s\(stride) \(rule)")
+            forEachISA { isa in
+                let got = conv.forward(x).toNCHW()
+                XCTAssertEqual(got.shape, want.shape)
+                XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-4, "s\(stride) \(rule) \(isa)")
+            }
         }
     }
 
@@ -69,7 +75,7 @@ final class KernelTests: XCTestCase {
     /// not a multiple of the 4x4 tile, channels not a multiple of the 16-channel transforms or the
     /// GEMM's panels, every padding rule, several bands of tiles, one image's bands shared by two cores.
     func testWinogradMatchesNaiveLoops() throws {
-        try XCTSkipUnless(Winograd.enabled, "no packed GEMM here (or DXKIT_WINOGRAD=0)")
+        try XCTSkipUnless(Winograd.enabled, "DXKIT_WINOGRAD=0")
         var r = Seeded(7)
         defer { Parallelism.gemmThreads = 1 }
         for threads in [1, 2] {
@@ -83,13 +89,15 @@ final class KernelTests: XCTestCase {
                     let conv = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (3, 3),
                                       padding: rule, activation: .relu)
                     XCTAssertNotNil(conv.winograd)
-                    let got = conv.forward(x).toNCHW()
                     var want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: 3, stride: 1, pad: pad)
                     want.data = want.data.map { max($0, 0) }
                     let scale = want.data.map(abs).max()!
-                    XCTAssertEqual(got.shape, want.shape)
-                    XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5 * scale,
-                                      "\(h)x\(w) \(cin)→\(cout) \(rule) threads \(threads)")
+                    forEachISA { isa in
+                        let got = conv.forward(x).toNCHW()
+                        XCTAssertEqual(got.shape, want.shape)
+                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5 * scale,
+                                          "\(h)x\(w) \(cin)→\(cout) \(rule) threads \(threads) \(isa)")
+                    }
                 }
             }
         }
@@ -108,11 +116,15 @@ final class KernelTests: XCTestCase {
                 for activation in [Activation.identity, .relu6] {
                     let x = Tensor(shape: [2, cin, h, w], data: r.array(2 * cin * h * w))
                     let wt = r.array(cout * cin), b = r.array(cout)
-                    let got = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (1, 1), padding: .fixed(.none),
-                                     activation: activation).forward(x).toNCHW()
+                    let conv = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (1, 1),
+                                      padding: .fixed(.none), activation: activation)
                     var want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: 1, stride: 1, pad: .none)
                     want.data = want.data.map { activation.apply($0) }
-                    XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-4, "\(h)x\(w) \(cin)→\(cout) \(activation) threads \(threads)")
+                    forEachISA { isa in
+                        let got = conv.forward(x).toNCHW()
+                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-4,
+                                          "\(h)x\(w) \(cin)→\(cout) \(activation) threads \(threads) \(isa)")
+                    }
                 }
             }
         }
@@ -126,19 +138,24 @@ final class KernelTests: XCTestCase {
         for (h, w) in sizes {
             for k in [3, 5] {
                 for stride in [1, 2] {
-                    // 52 channels: the 32- and 16-channel four-pixel blocks and the per-pixel rest;
-                    // 4, 17, 52, 64: the AVX-512 3x3 row kernel's 32-channel blocks, full and masked.
+                    // 52 channels: the portable kernel's 32- and 16-channel four-pixel blocks and the
+                    // per-pixel rest; 4, 17, 52, 64: the row kernels' channel blocks (32 or 16 with
+                    // AVX-512, 8 with AVX2), full and masked.
                     for rule in [PaddingRule.same, .fixed(.symmetric(k / 2)), .fixed(.none)] { for c in [4, 17, 52, 64] {
                         guard h >= k && w >= k || rule != .fixed(.none) else { continue }
                         let pad = rule.resolve(height: h, width: w, kernel: k, stride: stride)
                         let x = Tensor(shape: [2, c, h, w], data: r.array(2 * c * h * w))
                         let wt = r.array(c * k * k), b = r.array(c)
-                        let got = DepthwiseConv2D(weights: wt, bias: b, channels: c, kernel: k, stride: stride,
-                                                  padding: rule, activation: .relu6).forward(x).toNCHW()
+                        let layer = DepthwiseConv2D(weights: wt, bias: b, channels: c, kernel: k, stride: stride,
+                                                    padding: rule, activation: .relu6)
                         var want = Naive.conv(x, weights: wt, bias: b, cout: c, k: k, stride: stride, pad: pad, groups: c)
                         want.data = want.data.map { min(max($0, 0), 6) }
-                        XCTAssertEqual(got.shape, want.shape)
-                        XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, "\(h)x\(w) k\(k) s\(stride) \(rule) c\(c) threads \(threads)")
+                        forEachISA { isa in
+                            let got = layer.forward(x).toNCHW()
+                            XCTAssertEqual(got.shape, want.shape)
+                            XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5,
+                                              "\(h)x\(w) k\(k) s\(stride) \(rule) c\(c) threads \(threads) \(isa)")
+                        }
                     } }
                 }
             }
@@ -149,28 +166,36 @@ final class KernelTests: XCTestCase {
     func testAveragePoolExcludesPadding() {
         var r = Seeded(5)
         let x = Tensor(shape: [1, 2, 5, 4], data: r.array(40))
-        let got = AvgPool2D(kernel: 3, stride: 2, padding: .same).forward(x).toNCHW()
-        let pad = Padding.same(height: 5, width: 4, kernel: 3, stride: 2)
-        XCTAssertEqual(got.shape, [1, 2, 3, 2])
-        for c in 0..<2 { for oy in 0..<3 { for ox in 0..<2 {
-            var s: Float = 0, n = 0
-            for ky in 0..<3 { for kx in 0..<3 {
-                let iy = oy * 2 + ky - pad.top, ix = ox * 2 + kx - pad.left
-                if iy >= 0 && iy < 5 && ix >= 0 && ix < 4 { s += x.data[(c * 5 + iy) * 4 + ix]; n += 1 }
-            } }
-            XCTAssertEqual(got.data[(c * 3 + oy) * 2 + ox], s / Float(n), accuracy: 1e-6)
-        } } }
+        forEachISA { isa in
+            let got = AvgPool2D(kernel: 3, stride: 2, padding: .same).forward(x).toNCHW()
+            let pad = Padding.same(height: 5, width: 4, kernel: 3, stride: 2)
+            XCTAssertEqual(got.shape, [1, 2, 3, 2])
+            for c in 0..<2 { for oy in 0..<3 { for ox in 0..<2 {
+                var s: Float = 0, n = 0
+                for ky in 0..<3 { for kx in 0..<3 {
+                    let iy = oy * 2 + ky - pad.top, ix = ox * 2 + kx - pad.left
+                    if iy >= 0 && iy < 5 && ix >= 0 && ix < 4 { s += x.data[(c * 5 + iy) * 4 + ix]; n += 1 }
+                } }
+                XCTAssertEqual(got.data[(c * 3 + oy) * 2 + ox], s / Float(n), accuracy: 1e-6, "\(isa)")
+            } } }
+        }
     }
 
     func testLayoutConversionsRoundTrip() {
         var r = Seeded(6)
         let x = Tensor(shape: [2, 3, 4, 5], data: r.array(120))
-        let nhwc = x.toNHWC()
-        XCTAssertEqual(nhwc.shape, [2, 4, 5, 3])
-        let inNHWC: Int = ((1 * 4 + 2) * 5 + 3) * 3 + 1  // n 1, y 2, x 3, c 1
-        let inNCHW: Int = ((1 * 3 + 1) * 4 + 2) * 5 + 3
-        XCTAssertEqual(nhwc.data[inNHWC], x.data[inNCHW])
-        XCTAssertEqual(nhwc.toNCHW().data, x.data)
+        forEachISA { isa in
+            let nhwc = x.toNHWC()
+            XCTAssertEqual(nhwc.shape, [2, 4, 5, 3])
+            let inNHWC: Int = ((1 * 4 + 2) * 5 + 3) * 3 + 1  // n 1, y 2, x 3, c 1
+            let inNCHW: Int = ((1 * 3 + 1) * 4 + 2) * 5 + 3
+            XCTAssertEqual(nhwc.data[inNHWC], x.data[inNCHW], "\(isa)")
+            XCTAssertEqual(nhwc.toNCHW().data, x.data, "\(isa)")
+            let five = Tensor(shape: [2, 5, 3, 7], data: r.array(210))  // not RGB: the general loop
+            XCTAssertEqual(five.toNHWC().toNCHW().data, five.data, "\(isa)")
+            let at: Int = ((1 * 3 + 2) * 7 + 6) * 5 + 4, from: Int = ((1 * 5 + 4) * 3 + 2) * 7 + 6  // n 1, y 2, x 6, c 4
+            XCTAssertEqual(five.toNHWC().data[at], five.data[from], "\(isa)")
+        }
     }
 
     func testSamePaddingIsAsymmetricOnStrideTwo() {
@@ -188,14 +213,16 @@ final class KernelTests: XCTestCase {
         let bn = BatchNorm(gamma: r.array(4), beta: r.array(4), mean: r.array(4),
                            variance: r.array(4).map { abs($0) + 0.1 }, epsilon: 1e-3)
         let folded = Conv2D(weights: wt, outChannels: 4, inChannels: 3, kernel: (3, 3), padding: .same, batchNorm: bn)
-        let plain = Conv2D(weights: wt, outChannels: 4, inChannels: 3, kernel: (3, 3), padding: .same).forward(x).toNCHW()
-        var want = plain.data
-        for c in 0..<4 {
-            for i in 0..<36 {
-                want[c * 36 + i] = (want[c * 36 + i] - bn.mean[c]) / (bn.variance[c] + 1e-3).squareRoot() * bn.gamma[c] + bn.beta[c]
+        let plain = Conv2D(weights: wt, outChannels: 4, inChannels: 3, kernel: (3, 3), padding: .same)
+        forEachISA { isa in
+            var want = plain.forward(x).toNCHW().data
+            for c in 0..<4 {
+                for i in 0..<36 {
+                    want[c * 36 + i] = (want[c * 36 + i] - bn.mean[c]) / (bn.variance[c] + 1e-3).squareRoot() * bn.gamma[c] + bn.beta[c]
+                }
             }
+            XCTAssertLessThan(maxAbsDiff(folded.forward(x).toNCHW().data, want), 1e-5, "\(isa)")
         }
-        XCTAssertLessThan(maxAbsDiff(folded.forward(x).toNCHW().data, want), 1e-5)
     }
 
     func testPoolingAndDense() {
@@ -204,20 +231,26 @@ final class KernelTests: XCTestCase {
         for (h, w) in sizes where h >= 3 && w >= 3 { for c in [3, 83] {
             let x = Tensor(shape: [2, c, h, w], data: r.array(2 * c * h * w))
             let pad = Padding.same(height: h, width: w, kernel: 3, stride: 2)
-            let got = MaxPool2D(kernel: 3, stride: 2, padding: .same).forward(x).toNCHW()
-            XCTAssertEqual(got.data, Naive.maxPool(x, k: 3, stride: 2, pad: pad).data, "\(h)x\(w) c\(c)")
+            let want = Naive.maxPool(x, k: 3, stride: 2, pad: pad).data
+            forEachISA { isa in
+                let got = MaxPool2D(kernel: 3, stride: 2, padding: .same).forward(x).toNCHW()
+                XCTAssertEqual(got.data, want, "\(h)x\(w) c\(c) \(isa)")
+            }
         } }
         let x = Tensor(shape: [2, 3, 4, 5], data: r.array(120))
         let gap = GlobalAveragePool().forward(x)
         XCTAssertEqual(GlobalAveragePool().forward(x.toNHWC()).data, gap.data, "GAP is layout-independent")
         for p in 0..<6 { XCTAssertEqual(gap.data[p], x.data[(p * 20)..<(p * 20 + 20)].reduce(0, +) / 20, accuracy: 1e-6) }
         let wt = r.array(7 * 3), b = r.array(7)
-        let y = Dense(weights: wt, bias: b, inFeatures: 3, outFeatures: 7, activation: .relu).forward(gap)
-        for n in 0..<2 { for o in 0..<7 {
-            var s = b[o]
-            for i in 0..<3 { s += wt[o * 3 + i] * gap.data[n * 3 + i] }
-            XCTAssertEqual(y.data[n * 7 + o], max(s, 0), accuracy: 1e-6)
-        } }
+        let small = Dense(weights: wt, bias: b, inFeatures: 3, outFeatures: 7, activation: .relu)
+        forEachISA { isa in
+            let y = small.forward(gap)
+            for n in 0..<2 { for o in 0..<7 {
+                var s = b[o]
+                for i in 0..<3 { s += wt[o * 3 + i] * gap.data[n * 3 + i] }
+                XCTAssertEqual(y.data[n * 7 + o], max(s, 0), accuracy: 1e-6, "\(isa)")
+            } }
+        }
         // Wider layers (ImageNet heads): outputs across several GEMM panels, one item's shared by two cores.
         defer { Parallelism.gemmThreads = 1 }
         for threads in [1, 2] {
@@ -225,14 +258,17 @@ final class KernelTests: XCTestCase {
             for (n, inputs, outputs) in [(1, 300, 70), (5, 64, 33)] {
                 let x = Tensor(shape: [n, inputs], data: r.array(n * inputs))
                 let wt = r.array(outputs * inputs), b = r.array(outputs)
-                let y = Dense(weights: wt, bias: b, inFeatures: inputs, outFeatures: outputs).forward(x)
+                let dense = Dense(weights: wt, bias: b, inFeatures: inputs, outFeatures: outputs)
                 var want = [Float]()
                 for item in 0..<n { for o in 0..<outputs {
                     var s = Double(b[o])
                     for i in 0..<inputs { s += Double(wt[o * inputs + i]) * Double(x.data[item * inputs + i]) }
                     want.append(Float(s))
                 } }
-                XCTAssertLessThan(maxAbsDiff(y.data, want), 1e-4, "dense \(inputs)→\(outputs) n \(n) threads \(threads)")
+                forEachISA { isa in
+                    XCTAssertLessThan(maxAbsDiff(dense.forward(x).data, want), 1e-4,
+                                      "dense \(inputs)→\(outputs) n \(n) threads \(threads) \(isa)")
+                }
             }
         }
         let p = Probabilities.softmax([1, 2, 3])

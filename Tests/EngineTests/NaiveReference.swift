@@ -53,3 +53,10 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     precondition(a.count == b.count)
     return zip(a, b).map { abs($0 - $1) }.max() ?? 0
 }
+
+/// `body(isa)` once under each instruction set this machine runs (`ISA.supported`: all three on
+/// an AVX-512 machine, fewer where DXKIT_ISA caps them), the kernels set to it; the set before
+/// is restored afterwards.
+func forEachISA(_ body: (ISA) throws -> Void) rethrows {
+    for isa in ISA.supported { try ISA.with(isa) { try body(isa) } }
+}

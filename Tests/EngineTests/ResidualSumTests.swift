@@ -28,9 +28,9 @@ final class ResidualSumTests: XCTestCase {
             XCTAssertTrue(entryBody.addsAsItStores)
             XCTAssertTrue(middleBody.addsAsItStores)
             let x = Tensor(shape: [2, h, w, c], data: r.array(2 * h * w * c), layout: .nhwc)
-            for threads in [1, 2] {
+            for threads in [1, 2] { forEachISA { isa in
                 Parallelism.gemmThreads = threads
-                let label = "\(h)x\(w)x\(c) threads \(threads)"
+                let label = "\(h)x\(w)x\(c) threads \(threads) \(isa)"
                 let entry = Residual(entryBody, shortcut: shortcut).forward(x)
                 let entryWant = Elementwise.add(entryBody.forward(x), shortcut.forward(x))
                 XCTAssertEqual(entry.shape, entryWant.shape, label)
@@ -39,7 +39,7 @@ final class ResidualSumTests: XCTestCase {
                 let middleWant = Elementwise.add(middleBody.forward(x), x)
                 XCTAssertEqual(middle.data, middleWant.data, "middle block " + label)
                 XCTAssertNotEqual(middle.data, middleBody.forward(x).data, "the input was added")
-            }
+            } }
         }
     }
 
@@ -59,18 +59,18 @@ final class ResidualSumTests: XCTestCase {
                        padding: .fixed(.none)),
             ])
             let x = Tensor(shape: [2, h, w, c], data: r.array(2 * h * w * c), layout: .nhwc)
-            for fuse in [true, false] {
+            for fuse in [true, false] { forEachISA { isa in
                 Parallelism.fuseBottlenecks = fuse
                 XCTAssertTrue(body.addsAsItStores)
-                XCTAssertEqual(Residual(body).forward(x).data, Elementwise.add(body.forward(x), x).data, "\(h)x\(w) fused \(fuse)")
-            }
+                XCTAssertEqual(Residual(body).forward(x).data, Elementwise.add(body.forward(x), x).data,
+                               "\(h)x\(w) fused \(fuse) \(isa)")
+            } }
         }
     }
 
     /// The GEMM's addition on its own: rows shared between cores (a batch) and columns shared
     /// (one small image), outputs not a multiple of the 32-wide panels, a fused activation.
     func testPointwiseConvolutionAddsAsItStores() throws {
-        try XCTSkipUnless(PackedGEMM.available, "the packed GEMM needs AVX-512F")
         var r = Seeded(22)
         for threads in [1, 2] {
             Parallelism.gemmThreads = threads
@@ -79,10 +79,12 @@ final class ResidualSumTests: XCTestCase {
                                   kernel: (1, 1), padding: .fixed(.none), activation: .relu)
                 let x = Tensor(shape: [n, h, w, cin], data: r.array(n * h * w * cin), layout: .nhwc)
                 let addend = Tensor(shape: [n, h, w, cout], data: r.array(n * h * w * cout), layout: .nhwc)
-                let got = conv.forward(x, adding: addend)
-                let want = Elementwise.add(conv.forward(x), addend)
-                XCTAssertEqual(got.data, want.data, "\(n)x\(h)x\(w) \(cin)→\(cout) threads \(threads)")
-                XCTAssertTrue(got.data.contains { $0 < 0 }, "the addend came after the ReLU")
+                forEachISA { isa in
+                    let got = conv.forward(x, adding: addend)
+                    let want = Elementwise.add(conv.forward(x), addend)
+                    XCTAssertEqual(got.data, want.data, "\(n)x\(h)x\(w) \(cin)→\(cout) threads \(threads) \(isa)")
+                    XCTAssertTrue(got.data.contains { $0 < 0 }, "the addend came after the ReLU")
+                }
             }
         }
     }

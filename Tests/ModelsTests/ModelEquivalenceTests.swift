@@ -1,5 +1,6 @@
 import DICOM
 import Engine
+import Foundation
 import Imaging
 import Models
 import Scoring
@@ -7,8 +8,43 @@ import XCTest
 
 /// The Swift networks against the frameworks the weights came from (Keras 3 for Xception and
 /// the pneumonia head, PyTorch for MobileNetV2 and EfficientNet-Lite0), on real images whose
-/// preprocessed input is first checked to be byte-identical to the reference's.
+/// preprocessed input is first checked to be byte-identical to the reference's — under every
+/// instruction set the machine runs (`ISA.supported`: AVX-512, AVX2 and the portable path on an
+/// AVX-512 machine). Each also checks the engine's promises on the real network: an image's
+/// logits are the same bits alone (on one core or two) as in the batch of all of them, and AVX2
+/// gives the same bits as AVX-512.
 final class ModelEquivalenceTests: XCTestCase {
+    override func tearDown() { Parallelism.threads = ProcessInfo.processInfo.activeProcessorCount }
+
+    /// `classifier`'s logits for `batch` under every supported instruction set (`body(isa, logits)`),
+    /// after checking that the first `alone` images get the same logits by themselves.
+    /// AVX2's logits must be AVX-512's, bit for bit, where the machine runs both.
+    func eachISA(_ classifier: Classifier, _ batch: Tensor, alone: Int = 2, _ body: (ISA, Tensor) throws -> Void) rethrows {
+        let k = batch.count / batch.batch
+        var logitsOf: [ISA: [Float]] = [:]
+        defer {
+            if let avx512 = logitsOf[.avx512], let avx2 = logitsOf[.avx2] {
+                XCTAssertEqual(avx2, avx512, "AVX2's logits differ from AVX-512's")
+            }
+        }
+        for isa in ISA.supported {
+            try ISA.with(isa) {
+                Parallelism.threads = 2
+                let logits = classifier.logits(batch)
+                logitsOf[isa] = logits.data
+                let classes = logits.count / logits.batch
+                for i in 0..<min(alone, batch.batch) {
+                    let one = Tensor(shape: [1] + Array(batch.shape.dropFirst()), data: Array(batch.data[(i * k)..<(i * k + k)]))
+                    let row = Array(logits.data[(i * classes)..<(i * classes + classes)])
+                    for threads in [1, 2] {
+                        Parallelism.threads = threads
+                        XCTAssertEqual(classifier.logits(one).data, row, "image \(i) alone on \(threads) cores, \(isa)")
+                    }
+                }
+                try body(isa, logits)
+            }
+        }
+    }
     func uint8Hash(_ image: DICOM.Image) -> String {
         let bytes = image.pixels.map { UInt8($0) }
         return bytes.withUnsafeBytes { ContentHash.sha256($0) }
@@ -30,18 +66,19 @@ final class ModelEquivalenceTests: XCTestCase {
             XCTAssertEqual(uint8Hash(image), r.input_sha256, "\(r.image): input differs from PIL's")
             inputs.append(ModelInput.normalise(image, scale: card.input.normalization.scale, offset: card.input.normalization.offset))
         }
-        let logits = classifier.logits(ModelInput.batch(inputs, height: 150, width: 150))
-        let probabilities = classifier.probabilities(logits)
-        var correct = 0, worst = 0.0
-        for (i, r) in reference.images.enumerated() {
-            for k in 0..<2 { worst = max(worst, abs(Double(probabilities[i][k]) - r.probabilities[k])) }
-            let predicted = probabilities[i][1] > probabilities[i][0] ? "PNEUMONIA" : "NORMAL"
-            if predicted == r.label { correct += 1 }
+        eachISA(classifier, ModelInput.batch(inputs, height: 150, width: 150)) { isa, logits in
+            let probabilities = classifier.probabilities(logits)
+            var correct = 0, worst = 0.0
+            for (i, r) in reference.images.enumerated() {
+                for k in 0..<2 { worst = max(worst, abs(Double(probabilities[i][k]) - r.probabilities[k])) }
+                let predicted = probabilities[i][1] > probabilities[i][0] ? "PNEUMONIA" : "NORMAL"
+                if predicted == r.label { correct += 1 }
+            }
+            print("pneumonia (\(isa)): max |p - p_keras| = \(worst), \(correct)/\(reference.images.count) correct")
+            XCTAssertLessThanOrEqual(worst, 1e-4, "\(isa)")
+            XCTAssertEqual(correct, reference.correct, "\(isa)")
+            XCTAssertEqual(correct, 13, "\(isa)")
         }
-        print("pneumonia: max |p - p_keras| = \(worst), \(correct)/\(reference.images.count) correct")
-        XCTAssertLessThanOrEqual(worst, 1e-4)
-        XCTAssertEqual(correct, reference.correct)
-        XCTAssertEqual(correct, 13)
     }
 
     func testMobileNetV2MatchesPyTorch() throws { try imageNet("mobilenet-v2", try ReferenceOutputs.load().mobilenet) }
@@ -66,15 +103,16 @@ final class ModelEquivalenceTests: XCTestCase {
             XCTAssertEqual(uint8Hash(image), r.input_sha256, "\(model) \(r.image): input differs")
             inputs.append(ModelInput.normalise(image, scale: card.input.normalization.scale, offset: card.input.normalization.offset))
         }
-        let logits = classifier.logits(ModelInput.batch(inputs, height: 224, width: 224))
-        var worst: Float = 0
-        for (i, r) in reference.images.enumerated() {
-            let row = Array(logits.data[(i * 1000)..<(i * 1000 + 1000)])
-            for k in 0..<1000 { worst = max(worst, abs(row[k] - Float(r.logits[k]))) }
-            XCTAssertEqual(row.indices.max { row[$0] < row[$1] }, r.top5[0], "\(model) \(r.image): top-1")
+        eachISA(classifier, ModelInput.batch(inputs, height: 224, width: 224)) { isa, logits in
+            var worst: Float = 0
+            for (i, r) in reference.images.enumerated() {
+                let row = Array(logits.data[(i * 1000)..<(i * 1000 + 1000)])
+                for k in 0..<1000 { worst = max(worst, abs(row[k] - Float(r.logits[k]))) }
+                XCTAssertEqual(row.indices.max { row[$0] < row[$1] }, r.top5[0], "\(model) \(r.image): top-1 (\(isa))")
+            }
+            print("\(model) (\(isa)): max |logit - logit_torch| = \(worst) over \(reference.images.count) images")
+            XCTAssertLessThanOrEqual(worst, 1e-3, "\(isa)")
         }
-        print("\(model): max |logit - logit_torch| = \(worst) over \(reference.images.count) images")
-        XCTAssertLessThanOrEqual(worst, 1e-3)
     }
 
     /// The reference's mammogram input: central crop, v >> 8, grey to RGB, nearest to 224.

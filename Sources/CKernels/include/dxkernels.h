@@ -1,6 +1,9 @@
-/* dxkernels.h — hot inner loops of the engine in C, compiled for several instruction sets
- * (AVX-512, AVX2+FMA, baseline x86-64) with the best one picked at run time (function
- * multiversioning), so one binary is both portable and fast. Feature maps are NHWC. */
+/* dxkernels.h — hot inner loops of the engine in C. Every kernel exists for three instruction sets:
+ * AVX-512 (x86-64-v4), AVX2 + FMA (x86-64-v3) and a portable C path for any CPU (baseline x86-64,
+ * aarch64, ...). Each function runs the set chosen at run time: the best the CPU offers, capped by
+ * the environment variable DXKIT_ISA (avx512, avx2 or generic), or one set with dx_set_isa. So one
+ * binary is both portable and fast, and every path can be run (and tested) on a machine that has
+ * the best one. Feature maps are NHWC. */
 #ifndef DXKERNELS_H
 #define DXKERNELS_H
 
@@ -9,6 +12,22 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Instruction sets, in increasing order. */
+#define DX_ISA_GENERIC 0
+#define DX_ISA_AVX2 1
+#define DX_ISA_AVX512 2
+
+/* The best set this CPU runs, capped by DXKIT_ISA when that names a lower one. */
+int dx_isa_supported(void);
+/* The set the kernels run now. */
+int dx_isa(void);
+/* Makes the kernels run `isa` (clamped to dx_isa_supported()); returns the set now in use. Meant to be
+ * called between passes (tests, benchmarks), not while another thread runs kernels. */
+int dx_set_isa(int isa);
+/* Measured single-core peak of `isa`'s multiply-add (FMA for AVX2 and AVX-512; separate vector
+ * multiplies and adds for the portable path), GFLOP/s, timed for about `seconds`. */
+double dx_fma_peak_gflops(int isa, double seconds);
 
 /* Activation codes: 0 identity, 1 ReLU, 2 ReLU6. */
 
@@ -24,12 +43,14 @@ void dx_conv_direct_nhwc(const float *in, int n, int h, int w, int cin, const fl
                          int cout, int kh, int kw, int stride, int pad_top, int pad_left, int oh, int ow,
                          int activation, float *out);
 
-/* GEMM for convolutions with weights packed once (AVX-512F; check dx_gemm_supported() first):
- * dx_gemm_pack_b lays B [k][n] out as ceil(n/32) panels of [k][32] (zero padded, k * ceil(n/32) * 32
- * floats); dx_gemm_packed computes c[m][n] = act(a[m][k] x B + bias[n]) (activation 0 none, 1 ReLU,
- * 2 ReLU6; rows of c `ldc` apart) with 12 x 32 register tiles, rows blocked so a block of A stays in
- * L2. Columns [32p, 32q) alone: pass packed + 32 p k, n = 32 (q - p) (or what is left), bias + 32 p,
- * c + 32 p. */
+/* GEMM for convolutions with weights packed once: dx_gemm_pack_b lays B [k][n] out as ceil(n/32)
+ * panels of [k][32] (zero padded, k * ceil(n/32) * 32 floats; the same layout for every instruction
+ * set); dx_gemm_packed computes c[m][n] = act(a[m][k] x B + bias[n]) (activation 0 none, 1 ReLU,
+ * 2 ReLU6; rows of c `ldc` apart) with register tiles of 12 x 32 (AVX-512), 6 x 16 (AVX2) or 4 x 8
+ * (portable), rows blocked so a block of A stays in L2. Every element is bias + a[i][0] b[0][j] +
+ * a[i][1] b[1][j] + ... in that order, whatever the tile, block or row count: a row's result does
+ * not depend on the other rows. Columns [32p, 32q) alone: pass packed + 32 p k, n = 32 (q - p) (or
+ * what is left), bias + 32 p, c + 32 p. */
 void dx_gemm_pack_b(const float *b, int k, int n, float *packed);
 void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias, int activation,
                     float *c);
@@ -37,9 +58,10 @@ void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, in
  * made as the tiles are stored (act(a x B + bias) + add, as the separate addition would give). */
 void dx_gemm_packed_add(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias,
                         int activation, const float *add, float *c);
+/* 1: the packed GEMM runs here (always, since it has a portable path; kept for callers). */
 int dx_gemm_supported(void);
 
-/* 3x3 stride-1 convolution by Winograd F(4x4, 3x3) over the packed GEMM (needs dx_gemm_supported()).
+/* 3x3 stride-1 convolution by Winograd F(4x4, 3x3) over the packed GEMM.
  * dx_winograd_weights turns g [3][3][cin][cout] into u [36][cin][cout]; pack each of the 36 [cin][cout]
  * with dx_gemm_pack_b, `panel_stride` floats apart. dx_winograd_conv computes output rows
  * [4 tr0, 4 tr1) (clipped to oh) of one image: in [h][w][cin], out [oh][ow][cout] (the image's whole
@@ -62,6 +84,9 @@ void dx_bias_activation(float *data, long rows, int c, const float *bias, int ac
 
 /* out[i] = act(a[i] + b[i]). */
 void dx_add_activation(const float *a, const float *b, float *out, long count, int activation);
+
+/* NCHW → NHWC: in [n][c][plane] to out [n][plane][c]. */
+void dx_nchw_to_nhwc(const float *in, int n, int c, long plane, float *out);
 
 /* out[i] = act(in[i]). */
 void dx_activation(const float *in, float *out, long count, int activation);
