@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=$ROOT/.cache
 
-APT_PACKAGES="libdcmtk-dev dcmtk libopenblas-dev libsqlite3-dev libpng-dev libdeflate-dev libopenjp2-7-dev libcharls-dev libturbojpeg0-dev libssl-dev pkg-config dicom3tools"
+APT_PACKAGES="libdcmtk-dev dcmtk libopenblas-dev libsqlite3-dev libpng-dev libdeflate-dev libopenjp2-7-dev libcharls-dev libturbojpeg0-dev libssl-dev zlib1g-dev pkg-config dicom3tools gcc-aarch64-linux-gnu qemu-user"
 missing=()
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
