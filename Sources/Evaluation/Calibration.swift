@@ -1,5 +1,4 @@
 import Foundation
-import Models
 
 /// Calibration of binary scores: reliability bins, expected and maximum calibration error, and
 /// temperature scaling fitted by minimising the negative log-likelihood (Guo et al., 2017).

@@ -1,5 +1,4 @@
 import Foundation
-import Store
 
 /// Composition of a dataset (indexed images or a manifest of metadata): counts and shares by
 /// sex, age band, view, manufacturer, site and modality; how often each demographic tag is missing;
@@ -24,62 +23,51 @@ public struct DatasetAudit {
 
     func value(_ attribute: String, _ r: Record) -> String { Grouping.value(attribute, r.attributes, ageBands: ageBands) }
 
-    public func run(_ records: [Record]) -> [String: Any] {
-        var out: [String: Any] = ["n": records.count]
-        var composition: [String: Any] = [:], missingness: [String: Double] = [:]
-        var prevalence: [String: Any] = [:], shift: [String: Any] = [:]
+    public func run(_ records: [Record]) -> DatasetAuditResult {
+        var result = DatasetAuditResult(n: records.count)
         let labelled = records.filter { $0.label != nil }
         let splits = Array(Set(records.compactMap(\.split))).sorted()
         for attribute in attributes {
             let values = records.map { value(attribute, $0) }
             let counts = Dictionary(grouping: values, by: { $0 }).mapValues(\.count)
-            composition[attribute] = counts.mapValues { ["n": $0, "share": Double($0) / Double(max(records.count, 1))] }
-            missingness[attribute] = Double(counts["(missing)"] ?? 0) / Double(max(records.count, 1))
+            result.composition[attribute] = counts.mapValues { .init(n: $0, share: Double($0) / Double(max(records.count, 1))) }
+            result.missingness[attribute] = Double(counts["(missing)"] ?? 0) / Double(max(records.count, 1))
             if !labelled.isEmpty {
                 let groups = Array(Set(labelled.map { value(attribute, $0) })).sorted()
-                var perGroup: [String: Any] = [:]
+                var entry = DatasetAuditResult.Prevalence()
                 var table: [[Double]] = []
                 for g in groups {
                     let members = labelled.filter { value(attribute, $0) == g }
                     let positives = members.filter { $0.label == 1 }.count
                     let ci = Statistics.wilson(positives, members.count)
-                    perGroup[g] = ["n": members.count, "positives": positives,
-                                   "prevalence": Double(positives) / Double(members.count),
-                                   "ci": ci.map { [$0.0, $0.1] } ?? NSNull()] as [String: Any]
+                    entry.groups[g] = .init(n: members.count, positives: positives,
+                                            prevalence: Double(positives) / Double(members.count), ci: ci.map { [$0.0, $0.1] })
                     table.append([Double(members.count - positives), Double(positives)])
                 }
-                var entry: [String: Any] = ["groups": perGroup]
-                if let test = Statistics.chiSquare(table) {
-                    entry["chi_square"] = ["statistic": test.statistic, "dof": test.degreesOfFreedom, "p_value": test.pValue]
-                }
-                prevalence[attribute] = entry
+                entry.chiSquare = Statistics.chiSquare(table).map { .init(statistic: $0.statistic, dof: $0.degreesOfFreedom, pValue: $0.pValue) }
+                result.labelPrevalence[attribute] = entry
             }
             if splits.count >= 2 {
                 let groups = Array(Set(values)).sorted()
                 let table = groups.map { g in splits.map { s in Double(records.filter { $0.split == s && value(attribute, $0) == g }.count) } }
                 if let test = Statistics.chiSquare(table) {
-                    shift[attribute] = ["statistic": test.statistic, "dof": test.degreesOfFreedom, "p_value": test.pValue,
-                                        "splits": splits]
+                    result.splitShift[attribute] = .init(statistic: test.statistic, dof: test.degreesOfFreedom, pValue: test.pValue, splits: splits)
                 }
             }
         }
-        out["composition"] = composition
-        out["missingness"] = missingness
-        if !prevalence.isEmpty { out["label_prevalence"] = prevalence }
-        if !shift.isEmpty { out["split_shift"] = shift }
-        return out
+        return result
     }
 
     /// Records from a metadata CSV without images: `mapping` names the CSV column for each of
     /// sex, age (years), view_position, manufacturer, institution, modality, label (0/1) and split.
     public static func manifest(_ path: String, mapping: [String: String]) throws -> [Record] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw StoreError(file: path, reason: "cannot read the manifest") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw EvaluationError(file: path, reason: "cannot read the manifest") }
         let table = CSV.parse(String(decoding: data, as: UTF8.self))
-        guard let header = table.first?.map({ $0.trimmingCharacters(in: .whitespaces) }) else { throw StoreError(file: path, reason: "empty manifest") }
+        guard let header = table.first?.map({ $0.trimmingCharacters(in: .whitespaces) }) else { throw EvaluationError(file: path, reason: "empty manifest") }
         var index: [String: Int] = [:]
         for (key, column) in mapping {
             guard let i = header.firstIndex(of: column) else {
-                throw StoreError(file: path, reason: "no column '\(column)' for \(key) (columns: \(header.joined(separator: ", ")))")
+                throw EvaluationError(file: path, reason: "no column '\(column)' for \(key) (columns: \(header.joined(separator: ", ")))")
             }
             index[key] = i
         }
@@ -94,5 +82,50 @@ public struct DatasetAudit {
             attributes["age_years"] = field("age")
             return Record(attributes: attributes, label: field("label").flatMap(Int.init), split: field("split"))
         }
+    }
+}
+
+/// What a dataset audit found, as a value (stored as JSON, rendered by `Reports.AuditPage`).
+public struct DatasetAuditResult: Codable, Sendable, Equatable {
+    public struct Share: Codable, Sendable, Equatable {
+        public var n: Int
+        public var share: Double
+    }
+
+    public struct Test: Codable, Sendable, Equatable {
+        public var statistic: Double
+        public var dof: Int
+        public var pValue: Double
+        public var splits: [String]? = nil
+        enum CodingKeys: String, CodingKey { case statistic, dof, pValue = "p_value", splits }
+    }
+
+    public struct GroupPrevalence: Codable, Sendable, Equatable {
+        public var n: Int
+        public var positives: Int
+        public var prevalence: Double
+        @Nullable public var ci: [Double]?
+    }
+
+    public struct Prevalence: Codable, Sendable, Equatable {
+        public var groups: [String: GroupPrevalence] = [:]
+        public var chiSquare: Test?
+        enum CodingKeys: String, CodingKey { case groups, chiSquare = "chi_square" }
+    }
+
+    public var n: Int
+    /// Attribute → group → count and share.
+    public var composition: [String: [String: Share]] = [:]
+    /// Attribute → share of records without it.
+    public var missingness: [String: Double] = [:]
+    /// Attribute → label prevalence per group (labelled records only).
+    public var labelPrevalence: [String: Prevalence] = [:]
+    /// Attribute → chi-square of attribute × split (two splits or more).
+    public var splitShift: [String: Test] = [:]
+
+    public init(n: Int) { self.n = n }
+
+    enum CodingKeys: String, CodingKey {
+        case n, composition, missingness, labelPrevalence = "label_prevalence", splitShift = "split_shift"
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Store
 
 /// What `dxkit metrics` reports for a CSV of scores produced anywhere: discrimination,
 /// calibration (ECE, MCE, fitted temperature), rates at a threshold, and per group the same plus
@@ -28,15 +27,15 @@ public struct MetricsReport {
     public static func load(csv path: String, scoreColumn: String, labelColumn: String, groupColumns: [String],
                             threshold: Double, bins: Int) throws -> MetricsReport {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw StoreError(file: path, reason: "cannot read the CSV")
+            throw EvaluationError(file: path, reason: "cannot read the CSV")
         }
         let table = CSV.parse(String(decoding: data, as: UTF8.self))
         guard let header = table.first?.map({ $0.trimmingCharacters(in: .whitespaces) }) else {
-            throw StoreError(file: path, reason: "empty CSV")
+            throw EvaluationError(file: path, reason: "empty CSV")
         }
         func column(_ name: String) throws -> Int {
             guard let i = header.firstIndex(of: name) else {
-                throw StoreError(file: path, reason: "no column '\(name)' (columns: \(header.joined(separator: ", ")))")
+                throw EvaluationError(file: path, reason: "no column '\(name)' (columns: \(header.joined(separator: ", ")))")
             }
             return i
         }
@@ -55,8 +54,8 @@ public struct MetricsReport {
             labels.append(label)
             groupValues.append(g.map { field($0).isEmpty ? "(missing)" : field($0) })
         }
-        if !problems.isEmpty { throw StoreError(file: path, reason: problems.prefix(20).joined(separator: "; ")) }
-        if scores.isEmpty { throw StoreError(file: path, reason: "no rows") }
+        if !problems.isEmpty { throw EvaluationError(file: path, reason: problems.prefix(20).joined(separator: "; ")) }
+        if scores.isEmpty { throw EvaluationError(file: path, reason: "no rows") }
         var groups: [String: [String: BinaryEvaluation]] = [:]
         for (k, name) in groupColumns.enumerated() {
             var members: [String: [Int]] = [:]
@@ -72,14 +71,14 @@ public struct MetricsReport {
         return report
     }
 
-    /// The JSON object: every key present; null where a value is undefined (e.g. AUROC with one class).
-    public func json() -> [String: Any] {
-        var out = summary(evaluation)
+    /// The result: every key present in its JSON; null where a value is undefined (e.g. AUROC with one class).
+    public func json() -> MetricsResult {
+        var out = MetricsResult(summary: summary(evaluation))
         if let (name, members) = groups.first, groups.count == 1 {
-            out["group_column"] = name
-            out["groups"] = members.mapValues { summary($0) }
-            out["demographic_parity_difference"] = Fairness.demographicParityDifference(members, threshold: threshold)
-            out["equalized_odds_difference"] = Fairness.equalizedOddsDifference(members, threshold: threshold)
+            out.groupColumn = name
+            out.groups = .single(members.mapValues { summary($0) })
+            out.demographicParityDifference = Fairness.demographicParityDifference(members, threshold: threshold)
+            out.equalizedOddsDifference = Fairness.equalizedOddsDifference(members, threshold: threshold)
         }
         if !groups.isEmpty && !auditRows.isEmpty {
             var audit = SubgroupAudit()
@@ -87,43 +86,132 @@ public struct MetricsReport {
             audit.threshold = threshold
             audit.bootstrap = bootstrap ?? Bootstrap(replicates: 200)
             let labels = Dictionary(uniqueKeysWithValues: auditRows.indices.map { (Int64($0), evaluation.labels[$0]) })
-            out["audit"] = audit.run(auditRows, labels: labels)
+            out.audit = audit.run(auditRows, labels: labels)
         }
         if groups.count > 1 {
-            out["groups"] = groups.mapValues { members in
-                ["groups": members.mapValues { summary($0) },
-                 "demographic_parity_difference": Fairness.demographicParityDifference(members, threshold: threshold),
-                 "equalized_odds_difference": Fairness.equalizedOddsDifference(members, threshold: threshold)] as [String: Any]
-            }
+            out.groups = .byColumn(groups.mapValues { members in
+                MetricsResult.GroupColumn(groups: members.mapValues { summary($0) },
+                                          demographicParityDifference: Fairness.demographicParityDifference(members, threshold: threshold),
+                                          equalizedOddsDifference: Fairness.equalizedOddsDifference(members, threshold: threshold))
+            })
         }
         return out
     }
 
-    func summary(_ e: BinaryEvaluation) -> [String: Any] {
+    func summary(_ e: BinaryEvaluation) -> MetricsSummary {
         var out = Self.summary(e, threshold: threshold, bins: bins)
         if let bootstrap, e.bothClasses {
-            out["bootstrap_ci"] = bootstrap.intervals(e, threshold: threshold, bins: bins).mapValues { [$0.0, $0.1] }
-            out["bootstrap_replicates"] = bootstrap.replicates
+            out.bootstrapCI = bootstrap.intervals(e, threshold: threshold, bins: bins).mapValues { [$0.0, $0.1] }
+            out.bootstrapReplicates = bootstrap.replicates
         }
         return out
     }
 
-    static func summary(_ e: BinaryEvaluation, threshold: Double, bins: Int) -> [String: Any] {
+    static func summary(_ e: BinaryEvaluation, threshold: Double, bins: Int) -> MetricsSummary {
         let at = e.at(threshold)
         let calibration = CalibrationBins(e, count: bins)
-        func v(_ x: Double?) -> Any { x ?? NSNull() }
-        return [
-            "n": e.n, "prevalence": e.prevalence, "auroc": v(e.auroc),
-            "auroc_ci": e.aurocDeLong.map { [$0.0, $0.1] } ?? NSNull(), "auprc": v(e.auprc), "brier": e.brier,
-            "log_loss": e.logLoss, "ece": calibration.ece, "mce": calibration.mce, "threshold": threshold,
-            "sensitivity": v(at.sensitivity), "specificity": v(at.specificity), "ppv": v(at.ppv), "npv": v(at.npv),
-            "f1": v(at.f1), "accuracy": at.accuracy, "selection_rate": at.selectionRate,
-            "temperature": TemperatureScaling.fit(logits: e.scores.map(TemperatureScaling.logit), labels: e.labels),
-            "ece_adaptive": CalibrationBins(e, count: bins, equalMass: true).ece,
-            "reliability": calibration.bins.filter { $0.count > 0 }.map {
-                ["lower": $0.lower, "upper": $0.upper, "n": $0.count, "mean_score": $0.meanScore!, "observed": $0.meanLabel!] as [String: Any]
+        return MetricsSummary(
+            n: e.n, prevalence: e.prevalence, auroc: e.auroc, aurocCI: e.aurocDeLong.map { [$0.0, $0.1] }, auprc: e.auprc,
+            brier: e.brier, logLoss: e.logLoss, ece: calibration.ece, mce: calibration.mce, threshold: threshold,
+            sensitivity: at.sensitivity, specificity: at.specificity, ppv: at.ppv, npv: at.npv, f1: at.f1, accuracy: at.accuracy,
+            selectionRate: at.selectionRate,
+            temperature: TemperatureScaling.fit(logits: e.scores.map(TemperatureScaling.logit), labels: e.labels),
+            eceAdaptive: CalibrationBins(e, count: bins, equalMass: true).ece,
+            reliability: calibration.bins.filter { $0.count > 0 }.map {
+                .init(lower: $0.lower, upper: $0.upper, n: $0.count, meanScore: $0.meanScore!, observed: $0.meanLabel!)
             },
-            "small_sample": e.n < 30,
-        ]
+            smallSample: e.n < 30)
+    }
+}
+
+/// The numbers of one set of scores (`metrics --json`, one group): discrimination, calibration and
+/// rates at the threshold. Keys snake_case; undefined values null.
+public struct MetricsSummary: Codable, Sendable, Equatable {
+    public struct Bin: Codable, Sendable, Equatable {
+        public var lower: Double, upper: Double
+        public var n: Int
+        public var meanScore: Double, observed: Double
+        enum CodingKeys: String, CodingKey { case lower, upper, n, meanScore = "mean_score", observed }
+    }
+
+    public var n: Int
+    public var prevalence: Double
+    @Nullable public var auroc: Double?
+    @Nullable public var aurocCI: [Double]?
+    @Nullable public var auprc: Double?
+    public var brier: Double
+    public var logLoss: Double
+    public var ece: Double
+    public var mce: Double
+    public var threshold: Double
+    @Nullable public var sensitivity: Double?
+    @Nullable public var specificity: Double?
+    @Nullable public var ppv: Double?
+    @Nullable public var npv: Double?
+    @Nullable public var f1: Double?
+    public var accuracy: Double
+    public var selectionRate: Double
+    public var temperature: Double
+    public var eceAdaptive: Double
+    public var reliability: [Bin]
+    public var smallSample: Bool
+    /// Metric → [lower, upper], with `--bootstrap`.
+    public var bootstrapCI: [String: [Double]]? = nil
+    public var bootstrapReplicates: Int? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case n, prevalence, auroc, aurocCI = "auroc_ci", auprc, brier, logLoss = "log_loss", ece, mce, threshold, sensitivity,
+             specificity, ppv, npv, f1, accuracy, selectionRate = "selection_rate", temperature, eceAdaptive = "ece_adaptive",
+             reliability, smallSample = "small_sample", bootstrapCI = "bootstrap_ci", bootstrapReplicates = "bootstrap_replicates"
+    }
+}
+
+/// What `dxkit metrics` reports: the summary of all scores (its keys at the top level), and with
+/// group columns the groups, Fairlearn's parity differences and a subgroup audit.
+public struct MetricsResult: Encodable, Sendable {
+    public struct GroupColumn: Codable, Sendable, Equatable {
+        public var groups: [String: MetricsSummary]
+        public var demographicParityDifference: Double
+        public var equalizedOddsDifference: Double
+        enum CodingKeys: String, CodingKey {
+            case groups, demographicParityDifference = "demographic_parity_difference", equalizedOddsDifference = "equalized_odds_difference"
+        }
+    }
+
+    /// One group column: group → summary; several: column → its groups and differences.
+    public enum Groups: Encodable, Sendable {
+        case single([String: MetricsSummary]), byColumn([String: GroupColumn])
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case let .single(g): try c.encode(g)
+            case let .byColumn(g): try c.encode(g)
+            }
+        }
+    }
+
+    public var summary: MetricsSummary
+    public var groupColumn: String?
+    public var groups: Groups?
+    public var demographicParityDifference: Double?
+    public var equalizedOddsDifference: Double?
+    public var audit: SubgroupAuditResult?
+
+    public init(summary: MetricsSummary) { self.summary = summary }
+
+    enum CodingKeys: String, CodingKey {
+        case groupColumn = "group_column", groups, demographicParityDifference = "demographic_parity_difference",
+             equalizedOddsDifference = "equalized_odds_difference", audit
+    }
+
+    /// The summary's keys and the group keys in one object.
+    public func encode(to encoder: Encoder) throws {
+        try summary.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(groupColumn, forKey: .groupColumn)
+        try c.encodeIfPresent(groups, forKey: .groups)
+        try c.encodeIfPresent(demographicParityDifference, forKey: .demographicParityDifference)
+        try c.encodeIfPresent(equalizedOddsDifference, forKey: .equalizedOddsDifference)
+        try c.encodeIfPresent(audit, forKey: .audit)
     }
 }

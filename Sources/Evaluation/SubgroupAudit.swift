@@ -1,5 +1,4 @@
 import Foundation
-import Store
 
 /// Subgroup performance of a head on labelled, scored studies, as Aequitas and Fairlearn report it:
 /// per group n, prevalence, AUROC, TPR, FPR, FNR, PPV, selection rate, ECE and Brier with bootstrap
@@ -25,18 +24,15 @@ public struct SubgroupAudit {
         Grouping.value(attribute, row.attributes, ageBands: ageBands)
     }
 
-    /// Runs the audit on calibrated probabilities; returns a JSON-ready object with every number.
-    public func run(_ rows: [AuditRow], labels: [Int64: Int]) -> [String: Any] {
+    /// Runs the audit on calibrated probabilities.
+    public func run(_ rows: [AuditRow], labels: [Int64: Int]) -> SubgroupAuditResult {
         let items = rows.filter { labels[$0.instanceID] != nil }
         var dimensions: [[String]] = attributes.map { [$0] }
         if intersections && attributes.count > 1 {
             for i in 0..<attributes.count { for j in (i + 1)..<attributes.count { dimensions.append([attributes[i], attributes[j]]) } }
         }
-        var out: [String: Any] = ["n": items.count, "threshold": threshold, "minimum_size": minimumSize,
-                                  "fair_ratio_range": [fairRange.0, fairRange.1]]
         let all = BinaryEvaluation(scores: items.map(\.calibratedProbability), labels: items.map { labels[$0.instanceID]! })
-        out["overall"] = summary(all)
-        var byDimension: [String: Any] = [:]
+        var byDimension: [String: SubgroupAuditResult.Dimension] = [:]
         for dims in dimensions {
             var members: [String: [AuditRow]] = [:]
             for r in items { members[dims.map { "\($0)=\(value($0, r))" }.joined(separator: " & "), default: []].append(r) }
@@ -44,36 +40,32 @@ public struct SubgroupAudit {
             for (g, m) in members {
                 evaluations[g] = BinaryEvaluation(scores: m.map(\.calibratedProbability), labels: m.map { labels[$0.instanceID]! })
             }
+            guard !evaluations.isEmpty else { continue }
             let groups = evaluations.mapValues { summary($0) }
             let ref = reference.flatMap { r in evaluations.keys.first { $0.hasSuffix("=\(r)") || $0 == r } }
                 ?? evaluations.max { $0.value.n == $1.value.n ? $0.key > $1.key : $0.value.n < $1.value.n }!.key
-            var disparities: [String: Any] = [:]
+            var disparities: [String: [String: SubgroupAuditResult.Disparity?]] = [:]
             let refAt = evaluations[ref]!.at(threshold)
             for (g, e) in evaluations where g != ref {
                 let at = e.at(threshold)
-                var metrics: [String: Any] = [:]
+                var metrics: [String: SubgroupAuditResult.Disparity?] = [:]
                 for name in Self.judged {
-                    guard let v = rate(name, at), let r = rate(name, refAt) else { metrics[name] = NSNull(); continue }
+                    guard let v = rate(name, at), let r = rate(name, refAt) else { metrics[name] = .some(nil); continue }
                     let ratio = r > 0 ? v / r : (v == 0 ? 1 : Double.infinity)
-                    var entry: [String: Any] = ["value": v, "reference": r, "difference": v - r,
-                                                "ratio": ratio.isFinite ? ratio : NSNull()]
-                    if e.n < minimumSize || evaluations[ref]!.n < minimumSize {
-                        entry["verdict"] = "not judged (n < \(minimumSize))"
-                    } else {
-                        entry["verdict"] = ratio >= fairRange.0 && ratio <= fairRange.1 ? "fair" : "unfair"
-                    }
-                    metrics[name] = entry
+                    let verdict = e.n < minimumSize || evaluations[ref]!.n < minimumSize ? "not judged (n < \(minimumSize))"
+                        : (ratio >= fairRange.0 && ratio <= fairRange.1 ? "fair" : "unfair")
+                    metrics[name] = SubgroupAuditResult.Disparity(value: v, reference: r, difference: v - r,
+                                                                  ratio: ratio.isFinite ? ratio : nil, verdict: verdict)
                 }
                 disparities[g] = metrics
             }
-            byDimension[dims.joined(separator: " & ")] = [
-                "reference": ref, "groups": groups, "disparities": disparities,
-                "demographic_parity_difference": Fairness.demographicParityDifference(evaluations, threshold: threshold),
-                "equalized_odds_difference": Fairness.equalizedOddsDifference(evaluations, threshold: threshold),
-            ] as [String: Any]
+            byDimension[dims.joined(separator: " & ")] = SubgroupAuditResult.Dimension(
+                reference: ref, groups: groups, disparities: disparities,
+                demographicParityDifference: Fairness.demographicParityDifference(evaluations, threshold: threshold),
+                equalizedOddsDifference: Fairness.equalizedOddsDifference(evaluations, threshold: threshold))
         }
-        out["by"] = byDimension
-        return out
+        return SubgroupAuditResult(n: items.count, threshold: threshold, minimumSize: minimumSize,
+                                   fairRatioRange: [fairRange.0, fairRange.1], overall: summary(all), by: byDimension)
     }
 
     func rate(_ name: String, _ at: BinaryEvaluation.AtThreshold) -> Double? {
@@ -86,29 +78,23 @@ public struct SubgroupAudit {
         }
     }
 
-    func summary(_ e: BinaryEvaluation) -> [String: Any] {
+    func summary(_ e: BinaryEvaluation) -> SubgroupAuditResult.Group {
         let at = e.at(threshold)
-        func v(_ x: Double?) -> Any { x ?? NSNull() }
-        var out: [String: Any] = [
-            "n": e.n, "prevalence": e.prevalence, "auroc": v(e.auroc), "tpr": v(at.sensitivity), "fpr": v(at.fpr),
-            "fnr": v(at.fnr), "ppv": v(at.ppv), "selection_rate": at.selectionRate, "ece": CalibrationBins(e).ece,
-            "brier": e.brier, "small": e.n < minimumSize,
-        ]
         let ci = e.bothClasses ? bootstrap.intervals(e, threshold: threshold, bins: 15) : [:]
-        var intervals: [String: Any] = [:]
+        var intervals: [String: [Double]] = [:]
         for (name, key) in [("auroc", "auroc"), ("tpr", "sensitivity"), ("ppv", "ppv"), ("selection_rate", "selection_rate"),
                             ("ece", "ece"), ("brier", "brier")] {
             if let c = ci[key] { intervals[name] = [c.0, c.1] }
         }
         if let spec = ci["specificity"] { intervals["fpr"] = [1 - spec.1, 1 - spec.0] }
-        out["ci"] = intervals
-        if let roc = e.rocCurve {
-            let step = max(1, roc.count / 60)
-            out["roc"] = stride(from: 0, to: roc.count, by: step).map { [roc[$0].0, roc[$0].1] } + [[1.0, 1.0]]
+        let roc = e.rocCurve.map { roc in
+            stride(from: 0, to: roc.count, by: max(1, roc.count / 60)).map { [roc[$0].0, roc[$0].1] } + [[1.0, 1.0]]
         }
-        out["reliability"] = CalibrationBins(e, count: 10).bins.filter { $0.count > 0 }.map {
-            ["mean_score": $0.meanScore!, "observed": $0.meanLabel!, "n": $0.count] as [String: Any]
+        let reliability = CalibrationBins(e, count: 10).bins.filter { $0.count > 0 }.map {
+            SubgroupAuditResult.ReliabilityBin(meanScore: $0.meanScore!, observed: $0.meanLabel!, n: $0.count)
         }
-        return out
+        return SubgroupAuditResult.Group(n: e.n, prevalence: e.prevalence, auroc: e.auroc, tpr: at.sensitivity, fpr: at.fpr,
+                                         fnr: at.fnr, ppv: at.ppv, selectionRate: at.selectionRate, ece: CalibrationBins(e).ece,
+                                         brier: e.brier, small: e.n < minimumSize, ci: intervals, roc: roc, reliability: reliability)
     }
 }

@@ -1,5 +1,4 @@
 import DICOM
-import Engine
 
 /// Turns decoded images into network input: 8-bit RGB as a training pipeline reading
 /// PNG/JPEG would have seen it, resized, normalised per channel, laid out as CHW.
@@ -46,10 +45,5 @@ public enum ModelInput {
             for c in 0..<3 { out[c * plane + p] = image.pixels[p * stride + (stride == 1 ? 0 : c)] * scale[c] + offset[c] }
         }
         return out
-    }
-
-    /// Stacks CHW inputs into one NCHW batch.
-    public static func batch(_ inputs: [[Float]], height: Int, width: Int) -> Tensor {
-        Tensor(shape: [inputs.count, 3, height, width], data: inputs.flatMap { $0 })
     }
 }

@@ -13,9 +13,14 @@ public final class Classifier: @unchecked Sendable {
     /// weights sha256: the backbone is taken from the folder beside the head when it has those
     /// weights, else from the first of `search`'s folders (default: DXKIT_MODELS, the install
     /// location, ./models) that does.
-    public init(directory: String, search: ModelSearch? = nil) throws {
+    public convenience init(directory: String, search: ModelSearch? = nil) throws {
+        try self.init(card: ModelCard.load("\(directory)/model.json"), directory: directory, search: search)
+    }
+
+    /// The model in `directory` whose card has already been read.
+    public init(card: ModelCard, directory: String, search: ModelSearch? = nil) throws {
         self.directory = directory
-        card = try ModelCard.load("\(directory)/model.json")
+        self.card = card
         if let backbone = card.backbone, let type = card.headType {
             // A trained head: the backbone's features from its own folder, the head from head.safetensors.
             let sibling = URL(fileURLWithPath: directory).standardizedFileURL.deletingLastPathComponent().path

@@ -39,11 +39,20 @@ public struct ModelCard: Decodable, Sendable {
             public var rule: String
             public var description: String?
         }
+        /// A coded concept (value, coding scheme, meaning), e.g. 233604007 / SCT / Pneumonia.
+        public struct Code: Decodable, Sendable {
+            public var value: String
+            public var scheme: String
+            public var meaning: String
+        }
         public var routing: Routing
         public var positiveClass: String
         public var threshold: Double
         public var aggregation: Aggregation
         public var inputFromDicom: String?
+        /// What the SR codes the finding as, and the procedure reported.
+        public var findingCode: Code?
+        public var procedureCode: Code?
     }
 
     public var name: String
@@ -75,11 +84,23 @@ public struct ModelCard: Decodable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelError(file: path, reason: "no model card (run `make setup` to convert weights)")
         }
+        return try decode(data, file: path)
+    }
+
+    /// A card from its JSON (a file's bytes, or a card as the index registered it).
+    public static func decode(_ data: Data, file: String) throws -> ModelCard {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do { return try decoder.decode(ModelCard.self, from: data) } catch {
-            throw ModelError(file: path, reason: "unreadable model card: \(error)")
+            throw ModelError(file: file, reason: "unreadable model card: \(error)")
         }
+    }
+
+    /// How this head decides: the positive class at or above the threshold, else the other class.
+    public var decisionRule: DecisionRule? {
+        guard let scoring else { return nil }
+        let negative = classes?.first { $0 != scoring.positiveClass } ?? "negative"
+        return DecisionRule(threshold: scoring.threshold, positive: scoring.positiveClass, negative: negative)
     }
 
     /// A metric value as the card states it (number or text).

@@ -1,44 +1,50 @@
+import Evaluation
 import Foundation
 import Store
 
 /// A stored audit as HTML: per attribute, each metric per group as a bar with its bootstrap
-/// interval (inline SVG), the disparity table with verdicts, and the parity differences.
+/// interval (inline SVG), the disparity table with verdicts, and the parity differences; or a
+/// dataset audit's composition, missingness, prevalence and split shift.
 public enum AuditPage {
+    /// Renders stored audit `id` of `database` into `directory`; returns the page's path.
     public static func write(database: IndexDatabase, audit id: Int64, to directory: String) throws -> String {
         guard let audit = try ResultStore(database: database).audit(id) else {
             throw StoreError(file: database.path, reason: "no audit \(id)")
         }
-        let results = (try JSONSerialization.jsonObject(with: Data(audit.results.utf8))) as? [String: Any] ?? [:]
-        let parameters = (try JSONSerialization.jsonObject(with: Data(audit.parameters.utf8))) as? [String: Any] ?? [:]
-        let e = HTML.escape
+        let data = Data(audit.results.utf8)
         if audit.kind == "dataset" {
+            let results = try JSONDecoder().decode(DatasetAuditResult.self, from: data)
             return try write(html: dataset(id, results: results, created: audit.created), id: id, to: directory)
         }
-        var body = "<h1>dxkit audit \(id): \(e(audit.head))</h1><p class=\"muted\">\(e(audit.created)); \(results["n"] ?? 0) labelled results; threshold \(results["threshold"] ?? ""); groups under \(parameters["minimum_size"] ?? "") are reported, not judged.</p>"
+        let results = try JSONDecoder().decode(SubgroupAuditResult.self, from: data)
+        return try write(html: subgroup(id, head: audit.head, results: results, created: audit.created), id: id, to: directory)
+    }
+
+    static func subgroup(_ id: Int64, head: String, results: SubgroupAuditResult, created: String) -> String {
+        let e = HTML.escape
+        var body = "<h1>dxkit audit \(id): \(e(head))</h1><p class=\"muted\">\(e(created)); \(results.n) labelled results; threshold \(results.threshold); groups under \(results.minimumSize) are reported, not judged.</p>"
         body += "<p class=\"warn\"><strong>Research use only.</strong> Small groups give wide intervals; read them before the verdicts.</p>"
-        for (dimension, value) in (results["by"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
-            guard let d = value as? [String: Any], let groups = d["groups"] as? [String: [String: Any]] else { continue }
-            body += "<h2>\(e(dimension))</h2><p>reference group: <strong>\(e(d["reference"] as? String ?? ""))</strong>; "
+        for (dimension, d) in results.by.sorted(by: { $0.key < $1.key }) {
+            body += "<h2>\(e(dimension))</h2><p>reference group: <strong>\(e(d.reference))</strong>; "
             body += String(format: "demographic parity difference %.3f, equalized odds difference %.3f</p>",
-                           d["demographic_parity_difference"] as? Double ?? .nan, d["equalized_odds_difference"] as? Double ?? .nan)
+                           d.demographicParityDifference, d.equalizedOddsDifference)
             body += "<div class=\"grid\">"
             for metric in ["auroc", "tpr", "fpr", "ppv", "selection_rate", "ece"] {
-                body += "<div class=\"card\"><div><strong>\(e(metric))</strong></div>" + chart(groups, metric: metric) + "</div>"
+                body += "<div class=\"card\"><div><strong>\(e(metric))</strong></div>" + chart(d.groups, metric: metric) + "</div>"
             }
-            body += "<div class=\"card\"><div><strong>ROC per group</strong></div>" + curves(groups, key: "roc", x: "fpr", y: "tpr") + "</div>"
-            body += "<div class=\"card\"><div><strong>reliability per group</strong></div>" + curves(groups, key: "reliability", x: "mean score", y: "observed") + "</div>"
+            body += "<div class=\"card\"><div><strong>ROC per group</strong></div>" + curves(d.groups, roc: true, x: "fpr", y: "tpr") + "</div>"
+            body += "<div class=\"card\"><div><strong>reliability per group</strong></div>" + curves(d.groups, roc: false, x: "mean score", y: "observed") + "</div>"
             body += "</div><table class=\"sortable\"><thead><tr><th>group</th><th>metric</th><th>value</th><th>reference</th><th>difference</th><th>ratio</th><th>verdict</th></tr></thead><tbody>"
-            for (g, metrics) in (d["disparities"] as? [String: [String: Any]] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            for (g, metrics) in d.disparities.sorted(by: { $0.key < $1.key }) {
                 for (metric, entry) in metrics.sorted(by: { $0.key < $1.key }) {
-                    guard let m = entry as? [String: Any] else { continue }
-                    func f(_ k: String) -> String { (m[k] as? Double).map { String(format: "%.3f", $0) } ?? "—" }
-                    body += "<tr><td>\(e(g))</td><td>\(e(metric))</td><td>\(f("value"))</td><td>\(f("reference"))</td><td>\(f("difference"))</td><td>\(f("ratio"))</td><td>\(e(m["verdict"] as? String ?? ""))</td></tr>"
+                    guard let m = entry else { continue }
+                    func f(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "—" }
+                    body += "<tr><td>\(e(g))</td><td>\(e(metric))</td><td>\(f(m.value))</td><td>\(f(m.reference))</td><td>\(f(m.difference))</td><td>\(f(m.ratio))</td><td>\(e(m.verdict))</td></tr>"
                 }
             }
             body += "</tbody></table>"
         }
-        body += HTML.sortScript
-        return try write(html: body, id: id, to: directory)
+        return body + HTML.sortScript
     }
 
     static func write(html body: String, id: Int64, to directory: String) throws -> String {
@@ -49,27 +55,24 @@ public enum AuditPage {
     }
 
     /// A dataset audit: composition and missingness per attribute, prevalence per group, split shift.
-    static func dataset(_ id: Int64, results: [String: Any], created: String) -> String {
+    static func dataset(_ id: Int64, results: DatasetAuditResult, created: String) -> String {
         let e = HTML.escape
-        func f(_ x: Any?) -> String { (x as? Double).map { String(format: "%.3f", $0) } ?? "—" }
-        var body = "<h1>dxkit dataset audit \(id)</h1><p class=\"muted\">\(e(created)); \(results["n"] ?? 0) records</p>"
-        let composition = results["composition"] as? [String: [String: [String: Any]]] ?? [:]
-        let missing = results["missingness"] as? [String: Double] ?? [:]
-        let prevalence = results["label_prevalence"] as? [String: [String: Any]] ?? [:]
-        let shift = results["split_shift"] as? [String: [String: Any]] ?? [:]
-        for attribute in composition.keys.sorted() {
-            body += "<h2>\(e(attribute))</h2><p>missing: \(String(format: "%.1f%%", 100 * (missing[attribute] ?? 0)))"
-            if let s = shift[attribute] {
-                body += "; shift between splits: χ² \(f(s["statistic"])), p \(f(s["p_value"]))"
+        func f(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "—" }
+        var body = "<h1>dxkit dataset audit \(id)</h1><p class=\"muted\">\(e(created)); \(results.n) records</p>"
+        for attribute in results.composition.keys.sorted() {
+            body += "<h2>\(e(attribute))</h2><p>missing: \(String(format: "%.1f%%", 100 * (results.missingness[attribute] ?? 0)))"
+            if let s = results.splitShift[attribute] {
+                body += "; shift between splits: χ² \(f(s.statistic)), p \(f(s.pValue))"
             }
-            let test = prevalence[attribute]?["chi_square"] as? [String: Any]
-            if let test { body += "; label × group: χ² \(f(test["statistic"])), dof \(test["dof"] ?? ""), p \(f(test["p_value"]))" }
+            if let test = results.labelPrevalence[attribute]?.chiSquare {
+                body += "; label × group: χ² \(f(test.statistic)), dof \(test.dof), p \(f(test.pValue))"
+            }
             body += "</p><table class=\"sortable\"><thead><tr><th>group</th><th>n</th><th>share</th><th>prevalence</th><th>95% CI</th></tr></thead><tbody>"
-            let groups = prevalence[attribute]?["groups"] as? [String: [String: Any]] ?? [:]
-            for (g, c) in composition[attribute]!.sorted(by: { $0.key < $1.key }) {
+            let groups = results.labelPrevalence[attribute]?.groups ?? [:]
+            for (g, c) in results.composition[attribute]!.sorted(by: { $0.key < $1.key }) {
                 let p = groups[g]
-                let ci = (p?["ci"] as? [Double]).map { String(format: "%.3f–%.3f", $0[0], $0[1]) } ?? "—"
-                body += "<tr><td>\(e(g))</td><td>\(c["n"] ?? 0)</td><td>\(f(c["share"]))</td><td>\(f(p?["prevalence"]))</td><td>\(ci)</td></tr>"
+                let ci = p?.ci.map { String(format: "%.3f–%.3f", $0[0], $0[1]) } ?? "—"
+                body += "<tr><td>\(e(g))</td><td>\(c.n)</td><td>\(f(c.share))</td><td>\(f(p?.prevalence))</td><td>\(ci)</td></tr>"
             }
             body += "</tbody></table>"
         }
@@ -85,13 +88,11 @@ public enum AuditPage {
     static let palette = ["#5b8def", "#e4572e", "#29bf12", "#a846a0", "#f3a712", "#17becf", "#8c564b", "#7f7f7f"]
 
     /// One polyline per group on a unit square with the diagonal: ROC points, or reliability bins.
-    static func curves(_ groups: [String: [String: Any]], key: String, x: String, y: String) -> String {
+    static func curves(_ groups: [String: SubgroupAuditResult.Group], roc: Bool, x: String, y: String) -> String {
         let series: [(String, [(Double, Double)])] = groups.keys.sorted().map { g in
-            if key == "roc" { return (shortName(g), (groups[g]?["roc"] as? [[Double]] ?? []).map { ($0[0], $0[1]) }) }
-            return (shortName(g), (groups[g]?["reliability"] as? [[String: Any]] ?? []).compactMap {
-                guard let s = $0["mean_score"] as? Double, let o = $0["observed"] as? Double else { return nil }
-                return (s, o)
-            })
+            let group = groups[g]!
+            if roc { return (shortName(g), (group.roc ?? []).map { ($0[0], $0[1]) }) }
+            return (shortName(g), group.reliability.map { ($0.meanScore, $0.observed) })
         }
         return unitSquare(series, x: x, y: y)
     }
@@ -114,7 +115,7 @@ public enum AuditPage {
     }
 
     /// Horizontal bars (value) with whiskers (95% interval) per group, on a 0–1 axis.
-    static func chart(_ groups: [String: [String: Any]], metric: String) -> String {
+    static func chart(_ groups: [String: SubgroupAuditResult.Group], metric: String) -> String {
         let names = groups.keys.sorted()
         let rowHeight = 22, width = 170, label = 115
         var svg = "<svg style=\"display:block\" width=\"\(width + label + 10)\" height=\"\(names.count * rowHeight + 10)\" role=\"img\">"
@@ -122,10 +123,10 @@ public enum AuditPage {
             let y = 5 + i * rowHeight
             let m = groups[g]!
             let short = shortName(g)
-            svg += "<text x=\"0\" y=\"\(y + 14)\" font-size=\"11\"><title>\(HTML.escape(g))</title>\(HTML.escape(String(short.prefix(13)))) (n \(m["n"] ?? 0))</text>"
-            if let v = m[metric] as? Double {
+            svg += "<text x=\"0\" y=\"\(y + 14)\" font-size=\"11\"><title>\(HTML.escape(g))</title>\(HTML.escape(String(short.prefix(13)))) (n \(m.n))</text>"
+            if let v = value(m, metric) {
                 svg += "<rect x=\"\(label)\" y=\"\(y + 4)\" width=\"\(Int(v * Double(width)))\" height=\"12\" fill=\"#5b8def\"/>"
-                if let ci = (m["ci"] as? [String: Any])?[metric] as? [Double], ci.count == 2 {
+                if let ci = m.ci[metric], ci.count == 2 {
                     let a = label + Int(ci[0] * Double(width)), b = label + Int(ci[1] * Double(width))
                     svg += "<line x1=\"\(a)\" x2=\"\(b)\" y1=\"\(y + 10)\" y2=\"\(y + 10)\" stroke=\"#1d2330\" stroke-width=\"2\"/>"
                 }
@@ -135,5 +136,17 @@ public enum AuditPage {
             }
         }
         return svg + "</svg>"
+    }
+
+    /// A group's value of `metric` (auroc, tpr, fpr, ppv, selection_rate, ece).
+    static func value(_ g: SubgroupAuditResult.Group, _ metric: String) -> Double? {
+        switch metric {
+        case "auroc": return g.auroc
+        case "tpr": return g.tpr
+        case "fpr": return g.fpr
+        case "ppv": return g.ppv
+        case "selection_rate": return g.selectionRate
+        default: return g.ece
+        }
     }
 }

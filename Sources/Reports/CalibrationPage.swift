@@ -1,3 +1,4 @@
+import DICOM
 import Evaluation
 import Foundation
 import Store

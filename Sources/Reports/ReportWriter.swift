@@ -1,6 +1,5 @@
 import DICOM
 import Foundation
-import GRDB
 import Store
 
 /// Writes the reports of every study in the index: `DIR/study-<uid>/report.html`, `result.json`,
@@ -39,11 +38,8 @@ public struct ReportWriter {
     }
 
     public func write() throws -> Summary {
-        let (units, models, run, unreported, unreportedCount) = try database.queue.read { db in
-            (try StudyReport.units(db), try ModelSummary.loadAll(db),
-             try Row.fetchOne(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 1"), try StudyReport.unreported(db),
-             try StudyReport.unreportedCount(db))
-        }
+        let units = try database.studyReportUnits(), models = try ModelSummary.all(database), run = try database.latestRun()
+        let unreported = try database.unreportedInstances(), unreportedCount = try database.unreportedCount()
         let fm = FileManager.default
         try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
         var summary = Summary()
@@ -51,7 +47,7 @@ public struct ReportWriter {
         summary.conflicts = Array(Set(units.compactMap { $0.conflict == nil ? nil : $0.study })).sorted()
         var index: [IndexPage.Entry] = []
         for unit in units {
-            let study = try database.queue.read { try StudyReport.load(unit, $0) }
+            let study = try database.studyReport(unit)
             guard !study.findings.isEmpty else { continue }
             let folder = Self.folder(study)
             do {
@@ -75,7 +71,7 @@ public struct ReportWriter {
         return study.conflict == nil ? base : base + "-patient-" + SafeName.file(study.patientKey)
     }
 
-    func writeStudy(_ study: StudyReport, folder: String, models: [String: ModelSummary], run: Row?,
+    func writeStudy(_ study: StudyReport, folder: String, models: [String: ModelSummary], run: RunRecord?,
                     summary: inout Summary) throws {
         let fm = FileManager.default
         let dir = "\(output)/\(folder)"

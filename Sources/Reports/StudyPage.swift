@@ -1,11 +1,12 @@
 import Foundation
-import GRDB
+import Models
+import Store
 
 /// One study's report: identification, each scored image with its heatmap, probability,
 /// calibrated probability and decision, the study-level result, the models' card summaries
 /// and the run's provenance; and the same findings as JSON.
 enum StudyPage {
-    static func html(_ s: StudyReport, images: [String: String], models: [String: ModelSummary], run: Row?) -> String {
+    static func html(_ s: StudyReport, images: [String: String], models: [String: ModelSummary], run: RunRecord?) -> String {
         let e = HTML.escape
         var body = "<h1>dxkit study report</h1>"
         body += "<p class=\"warn\"><strong>Research use only — not for clinical use.</strong> These outputs come from demonstration models and must not inform diagnosis or treatment.</p>"
@@ -25,7 +26,7 @@ enum StudyPage {
             body += "<h2>Study result</h2><table><tr><th>Head</th><th>Probability</th><th>Calibrated</th><th>Decision</th><th>Rule</th><th>Images</th></tr>"
             for a in s.aggregates {
                 body += "<tr class=\"study-result\"><td>\(e(a.head))</td><td>\(String(format: "%.4f", a.probability))</td><td>\(String(format: "%.4f", a.calibratedProbability))</td>"
-                let positive = a.decision == positiveClass(head: a.head, models: models)
+                let positive = positiveClass(head: a.head, models: models) == a.decision
                 body += "<td class=\"\(positive ? "pos" : "neg")\">\(e(a.decision))</td><td>\(e(a.rule))</td><td>\(a.instances)</td></tr>"
             }
             body += "</table>"
@@ -66,7 +67,7 @@ enum StudyPage {
         let used = Set(s.findings.map(\.modelSha256))
         let cards = models.values.filter { used.contains($0.sha256) }.sorted { $0.head < $1.head }
         for m in cards {
-            if let warning = m.card["warning"] as? String {
+            if let warning = m.card?.warning {
                 body = body.replacingOccurrences(of: "<h2>Patient and study</h2>",
                                                  with: "<p class=\"warn model-warning\"><strong>\(e(m.head)):</strong> \(e(warning))</p><h2>Patient and study</h2>")
             }
@@ -76,19 +77,19 @@ enum StudyPage {
             for m in cards {
                 let c = m.card
                 body += "<table class=\"model\"><tr><th>Head</th><td>\(e(m.head))</td></tr>"
-                body += "<tr><th>Model</th><td>\(e(c["name"] as? String ?? "")) (\(e(c["architecture"] as? String ?? "")))</td></tr>"
-                body += "<tr><th>Training data</th><td>\(e(c["training_data"] as? String ?? "not stated"))</td></tr>"
-                body += "<tr><th>Metrics</th><td>\(e(metrics(c["metrics"])))</td></tr>"
-                body += "<tr><th>Intended use</th><td>\(e(c["intended_use"] as? String ?? ""))</td></tr>"
-                body += "<tr><th>Licence</th><td>\(e(c["license"] as? String ?? ""))</td></tr>"
-                if let scoring = c["scoring"] as? [String: Any], let agg = scoring["aggregation"] as? [String: Any] {
-                    body += "<tr><th>Study rule</th><td>\(e(agg["description"] as? String ?? agg["rule"] as? String ?? ""))</td></tr>"
+                body += "<tr><th>Model</th><td>\(e(c?.name ?? "")) (\(e(c?.architecture ?? "")))</td></tr>"
+                body += "<tr><th>Training data</th><td>\(e(c?.trainingData ?? "not stated"))</td></tr>"
+                body += "<tr><th>Metrics</th><td>\(e(metrics(c?.metrics)))</td></tr>"
+                body += "<tr><th>Intended use</th><td>\(e(c?.intendedUse ?? ""))</td></tr>"
+                body += "<tr><th>Licence</th><td>\(e(c?.license ?? ""))</td></tr>"
+                if let aggregation = c?.scoring?.aggregation {
+                    body += "<tr><th>Study rule</th><td>\(e(aggregation.description ?? aggregation.rule))</td></tr>"
                 }
                 body += "<tr><th>Weights sha256</th><td><code>\(e(m.sha256))</code></td></tr></table>"
             }
         }
         if let run {
-            body += "<h2>Provenance</h2><p class=\"muted\">dxkit \(e(run["dxkit_version"] as String? ?? "")), run \(run["id"] as Int64? ?? 0) started \(e(run["started_at"] as String? ?? "")), finished \(e(run["finished_at"] as String? ?? "—"))</p>"
+            body += "<h2>Provenance</h2><p class=\"muted\">dxkit \(e(run.version)), run \(run.id) started \(e(run.startedAt)), finished \(e(run.finishedAt ?? "—"))</p>"
         }
         return HTML.page(title: "dxkit report — \(s.studyInstanceUID)", body: body)
     }
@@ -98,15 +99,12 @@ enum StudyPage {
 
     /// The positive class a head's card names (nil when unknown).
     static func positiveClass(head: String, models: [String: ModelSummary]) -> String? {
-        for m in models.values where m.head == head {
-            if let scoring = m.card["scoring"] as? [String: Any], let positive = scoring["positive_class"] as? String { return positive }
-        }
-        return nil
+        models.values.first { $0.head == head && $0.rule != nil }?.rule?.positive
     }
 
-    static func metrics(_ value: Any?) -> String {
-        guard let dict = value as? [String: Any], !dict.isEmpty else { return "none stated" }
-        return dict.keys.sorted().map { "\($0): \(dict[$0]!)" }.joined(separator: "; ")
+    static func metrics(_ metrics: [String: ModelCard.MetricValue]?) -> String {
+        guard let metrics, !metrics.isEmpty else { return "none stated" }
+        return metrics.keys.sorted().map { "\($0): \(metrics[$0]!)" }.joined(separator: "; ")
     }
 
     /// `result.json`: the study UID and, per result, the instance, its file, the head and the numbers.
@@ -137,7 +135,7 @@ enum IndexPage {
     }
 
     static func html(_ studies: [Entry], unreported: [(path: String, sop: String?, reason: String)], unreportedCount: Int,
-                     run: Row?) -> String {
+                     run: RunRecord?) -> String {
         let e = HTML.escape
         var body = "<h1>dxkit reports</h1><p class=\"muted\">\(studies.count) studies. Click a column to sort.</p>"
         body += "<p class=\"warn\"><strong>Research use only — not for clinical use.</strong></p>"
@@ -163,7 +161,7 @@ enum IndexPage {
             body += "</tbody></table>"
         }
         if let run {
-            body += "<p class=\"muted\">dxkit \(e(run["dxkit_version"] as String? ?? "")), last run \(e(run["finished_at"] as String? ?? run["started_at"] as String? ?? ""))</p>"
+            body += "<p class=\"muted\">dxkit \(e(run.version)), last run \(e(run.finishedAt ?? run.startedAt))</p>"
         }
         return HTML.page(title: "dxkit reports", body: body)
     }

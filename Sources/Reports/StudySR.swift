@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import Store
 
 /// The study's DICOM SR: every scored finding, coded as its model card says.
 enum StudySR {
@@ -17,28 +18,22 @@ enum StudySR {
         }
         var procedure = StructuredReportWriter.Code("363679005", "SCT", "Imaging")
         let findings: [StructuredReportWriter.Finding] = scored.map { f in
-            let card = models[f.modelSha256]?.card ?? [:]
-            let scoring = card["scoring"] as? [String: Any] ?? [:]
-            if let p = code(scoring["procedure_code"]) { procedure = p }
-            let finding = code(scoring["finding_code"]) ?? StructuredReportWriter.Code("DXK100", "99DXKIT", f.head)
-            let name = card["name"] as? String ?? f.head
-            let input = card["input"] as? [String: Any] ?? [:]
-            let parameters = "head=\(f.head); threshold=\(f.threshold ?? 0.5); input=\(input["width"] ?? "?")x\(input["height"] ?? "?") \(input["resize"] ?? "") resize; weights_sha256=\(f.modelSha256)"
+            let card = models[f.modelSha256]?.card
+            let scoring = card?.scoring
+            if let p = scoring?.procedureCode { procedure = StructuredReportWriter.Code(p.value, p.scheme, p.meaning) }
+            let finding = scoring?.findingCode.map { StructuredReportWriter.Code($0.value, $0.scheme, $0.meaning) }
+                ?? StructuredReportWriter.Code("DXK100", "99DXKIT", f.head)
+            let input = card.map { "\($0.input.width)x\($0.input.height) \($0.input.resize)" } ?? "?x? "
+            let parameters = "head=\(f.head); threshold=\(f.threshold ?? 0.5); input=\(input) resize; weights_sha256=\(f.modelSha256)"
             return StructuredReportWriter.Finding(
                 sopClassUID: f.sopClassUID!, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID!,
                 head: f.head, finding: finding, probability: f.probability ?? 0,
                 calibratedProbability: f.calibratedProbability ?? f.probability ?? 0,
-                positive: f.decision == (scoring["positive_class"] as? String), algorithmName: name,
+                positive: card?.decisionRule?.isPositive(f.decision) ?? false, algorithmName: card?.name ?? f.head,
                 algorithmVersion: "dxkit \(version), weights \(f.modelSha256.prefix(16))", algorithmParameters: parameters)
         }
         try StructuredReportWriter.write(to: path, source: source, findings: findings, procedure: procedure,
                                          softwareVersion: "dxkit \(version)")
-    }
-
-    static func code(_ value: Any?) -> StructuredReportWriter.Code? {
-        guard let d = value as? [String: Any], let v = d["value"] as? String, let s = d["scheme"] as? String,
-              let m = d["meaning"] as? String else { return nil }
-        return StructuredReportWriter.Code(v, s, m)
     }
 }
 

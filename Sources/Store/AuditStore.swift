@@ -1,25 +1,18 @@
 import Foundation
 import GRDB
 
-/// One scored, labelled instance with the attributes audits group by.
-public struct AuditRow: Sendable {
+/// A scored instance with the attributes audits group by, as stored.
+public struct ScoredInstance: Sendable {
     public var instanceID: Int64
     public var probability: Double
     public var calibratedProbability: Double
     public var attributes: [String: String]
-
-    public init(instanceID: Int64, probability: Double, calibratedProbability: Double, attributes: [String: String]) {
-        self.instanceID = instanceID
-        self.probability = probability
-        self.calibratedProbability = calibratedProbability
-        self.attributes = attributes
-    }
 }
 
 extension ResultStore {
     /// Scored results of `head`'s model for the given instances, with their DICOM attributes
     /// (`age_years` as text, others as stored).
-    public func auditRows(head: String, modelSha256: String, instances: [Int64]) throws -> [AuditRow] {
+    public func scoredInstances(head: String, modelSha256: String, instances: [Int64]) throws -> [ScoredInstance] {
         try database.queue.read { db in
             try instances.compactMap { id in
                 guard let r = try Row.fetchOne(db, sql: """
@@ -34,8 +27,8 @@ extension ResultStore {
                 }
                 if let age: Double = r["age_years"] { attributes["age_years"] = String(age) }
                 let p: Double = r["probability"]
-                return AuditRow(instanceID: id, probability: p, calibratedProbability: r["calibrated_probability"] ?? p,
-                                attributes: attributes)
+                return ScoredInstance(instanceID: id, probability: p, calibratedProbability: r["calibrated_probability"] ?? p,
+                                      attributes: attributes)
             }
         }
     }

@@ -51,17 +51,18 @@ extension ResultStore {
         }
     }
 
-    /// Rewrites calibrated probabilities and decisions of existing results without re-running the network.
-    public func recalibrate(head: String, modelSha256: String, threshold: Double, positive: String, negative: String,
-                            map: (Double) -> Double) throws -> Int {
+    /// Rewrites calibrated probabilities and decisions of existing results without re-running the
+    /// network: `decide` gives each raw probability its calibrated value and decision.
+    public func recalibrate(head: String, modelSha256: String, threshold: Double,
+                            decide: (Double) -> (calibrated: Double, decision: String)) throws -> Int {
         try database.queue.write { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT id, probability FROM results WHERE head = ? AND model_sha256 = ? AND status = 'scored'
                 """, arguments: [head, modelSha256])
             for row in rows {
-                let c = map(row["probability"])
+                let (c, decision) = decide(row["probability"])
                 try db.execute(sql: "UPDATE results SET calibrated_probability = ?, decision = ?, threshold = ? WHERE id = ?",
-                               arguments: [c, c >= threshold ? positive : negative, threshold, row["id"] as Int64])
+                               arguments: [c, decision, threshold, row["id"] as Int64])
             }
             return rows.count
         }

@@ -151,53 +151,69 @@ public struct ResultStore {
         }
     }
 
-    /// Recomputes study rows of `head` from its scored instances: `rule` is "max" (highest
-    /// probability in the study) or "laterality-mean-max" (mean per breast, then the highest breast).
-    /// Rows are per (study, patient): instances of two patients that share a Study Instance UID
-    /// are never combined. Rows of studies left without scored instances are removed.
-    public func aggregateStudies(head: String, modelSha256: String, rule: String, threshold: Double,
-                                 positiveLabel: String, negativeLabel: String) throws {
-        try database.queue.write { db in
-            let rows = try Row.fetchAll(db, sql: """
+    /// The scored results of `head`'s model that belong to a study, in index order: what study
+    /// aggregation combines (per study and patient, by the card's rule).
+    public func scoredForAggregation(head: String, modelSha256: String) throws -> [ScoredForStudy] {
+        try database.queue.read { db in
+            try Row.fetchAll(db, sql: """
                 SELECT i.study_instance_uid AS study, coalesce(i.patient_key, '') AS patient, i.laterality AS side,
                        r.probability AS p, r.calibrated_probability AS cp
                 FROM results r JOIN instances i ON i.id = r.instance_ref
                 WHERE r.head = ? AND r.model_sha256 = ? AND r.status = 'scored' AND i.status = 'ok'
                       AND i.study_instance_uid IS NOT NULL
                 ORDER BY i.id
-                """, arguments: [head, modelSha256])
-            struct Key: Hashable { var study: String, patient: String }
-            var byStudy: [Key: [(side: String, p: Double, cp: Double)]] = [:]
-            for row in rows {
-                let p: Double = row["p"]
-                byStudy[Key(study: row["study"], patient: row["patient"]), default: []].append((row["side"] ?? "", p, row["cp"] ?? p))
+                """, arguments: [head, modelSha256]).map {
+                let p: Double = $0["p"]
+                return ScoredForStudy(study: $0["study"], patientKey: $0["patient"], side: $0["side"] ?? "", probability: p,
+                                      calibratedProbability: $0["cp"] ?? p)
             }
+        }
+    }
+
+    /// Replaces every study row of `head`'s model with `rows` in one transaction (studies left
+    /// without scored instances lose theirs).
+    public func replaceStudyResults(head: String, modelSha256: String, rows: [StudyResultRow]) throws {
+        let time = Self.now()
+        try database.queue.write { db in
             try db.execute(sql: "DELETE FROM study_results WHERE head = ? AND model_sha256 = ?", arguments: [head, modelSha256])
-            let time = Self.now()
-            for (key, items) in byStudy.sorted(by: { ($0.key.study, $0.key.patient) < ($1.key.study, $1.key.patient) }) {
-                let (p, cp) = Aggregation.combine(items, rule: rule)
+            for r in rows {
                 try db.execute(sql: """
                     INSERT INTO study_results (study_instance_uid, patient_key, head, model_sha256, probability,
                                                calibrated_probability, decision, rule, instances, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [key.study, key.patient, head, modelSha256, p, cp,
-                                     cp >= threshold ? positiveLabel : negativeLabel, rule, items.count, time])
+                    """, arguments: [r.study, r.patientKey, head, modelSha256, r.probability, r.calibratedProbability,
+                                     r.decision, r.rule, r.instances, time])
             }
         }
     }
 }
 
-/// Study-level combination rules named in model cards.
-public enum Aggregation {
-    public static func combine(_ items: [(side: String, p: Double, cp: Double)], rule: String) -> (Double, Double) {
-        if rule == "laterality-mean-max" {
-            var sides: [String: [(Double, Double)]] = [:]
-            for i in items { sides[i.side, default: []].append((i.p, i.cp)) }
-            let means = sides.values.map { v in
-                (v.map(\.0).reduce(0, +) / Double(v.count), v.map(\.1).reduce(0, +) / Double(v.count))
-            }
-            return (means.map(\.0).max() ?? 0, means.map(\.1).max() ?? 0)
-        }
-        return (items.map(\.p).max() ?? 0, items.map(\.cp).max() ?? 0)
+/// A scored result as study aggregation reads it.
+public struct ScoredForStudy: Sendable {
+    public var study: String
+    public var patientKey: String
+    public var side: String
+    public var probability: Double
+    public var calibratedProbability: Double
+}
+
+/// One study's (and patient's) combined result for a head.
+public struct StudyResultRow: Sendable {
+    public var study: String
+    public var patientKey: String
+    public var probability: Double
+    public var calibratedProbability: Double
+    public var decision: String
+    public var rule: String
+    public var instances: Int
+    public init(study: String, patientKey: String, probability: Double, calibratedProbability: Double, decision: String,
+                rule: String, instances: Int) {
+        self.study = study
+        self.patientKey = patientKey
+        self.probability = probability
+        self.calibratedProbability = calibratedProbability
+        self.decision = decision
+        self.rule = rule
+        self.instances = instances
     }
 }

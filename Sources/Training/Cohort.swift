@@ -1,12 +1,37 @@
 import Foundation
-import Store
 
-/// The labelled images of a training run, resolved against the index, with their split.
+/// An image of a training cohort: where it is, what it is, whose it is (for patient-level splits).
+public struct TrainingImage: Sendable {
+    public var instanceID: Int64
+    public var path: String
+    public var sopInstanceUID: String
+    public var studyInstanceUID: String?
+    public var patient: String
+    /// Content hash: the feature cache's key.
+    public var sha256: String
+
+    public init(instanceID: Int64, path: String, sopInstanceUID: String, studyInstanceUID: String?, patient: String, sha256: String) {
+        self.instanceID = instanceID
+        self.path = path
+        self.sopInstanceUID = sopInstanceUID
+        self.studyInstanceUID = studyInstanceUID
+        self.patient = patient
+        self.sha256 = sha256
+    }
+}
+
+/// The labelled images of a training run with their split (resolved from a labels file against
+/// the index by `Pipeline.TrainJob`).
 public struct Cohort {
     public struct Example: Sendable {
-        public var instance: LabelledInstance
+        public var instance: TrainingImage
         public var label: Int
         public var split: Split
+        public init(instance: TrainingImage, label: Int, split: Split) {
+            self.instance = instance
+            self.label = label
+            self.split = split
+        }
     }
 
     public enum Split: String, Sendable, CaseIterable { case train, val, test }
@@ -14,34 +39,8 @@ public struct Cohort {
     public let classes: [String]
     public var examples: [Example]
 
-    /// Resolves every row; refuses (naming the rows) when a label references nothing ingested.
-    /// Labels are class names, or 0/1 for `classes` = [negative, positive].
-    public init(labels: LabelsFile, database: IndexDatabase, classes: [String]) throws {
+    public init(classes: [String], examples: [Example]) {
         self.classes = classes
-        let found = try database.instances(matching: labels.rows.map(\.key), column: labels.keyKind.rawValue)
-        var missing: [String] = [], badLabels: [String] = []
-        var examples: [Example] = []
-        for row in labels.rows {
-            let label: Int?
-            if let n = Int(row.label), n >= 0, n < classes.count { label = n } else { label = classes.firstIndex(of: row.label) }
-            guard let label else {
-                badLabels.append("line \(row.line): label '\(row.label)' is none of \(classes.joined(separator: ", ")) or 0…\(classes.count - 1)")
-                continue
-            }
-            guard let instances = found[row.key] else {
-                missing.append("line \(row.line): \(labels.keyKind.rawValue) \(row.key)")
-                continue
-            }
-            for var instance in instances {
-                if let patient = row.patient { instance.patient = patient }
-                examples.append(Example(instance: instance, label: label, split: Split(rawValue: row.split ?? "") ?? .train))
-            }
-        }
-        if !badLabels.isEmpty { throw TrainingError(file: labels.path, reason: badLabels.joined(separator: "; ")) }
-        if !missing.isEmpty {
-            throw TrainingError(file: labels.path, reason: "labels reference nothing ingested (ingest the images first): "
-                                + missing.joined(separator: "; "))
-        }
         self.examples = examples
     }
 

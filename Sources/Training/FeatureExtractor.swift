@@ -3,7 +3,7 @@ import Engine
 import Foundation
 import Imaging
 import Models
-import Scoring
+
 
 /// What training starts from, computed once per image and augmentation copy and cached on disk
 /// keyed by backbone weights, file content, copy and freeze point, so that epochs, searches and

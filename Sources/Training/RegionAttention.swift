@@ -3,7 +3,7 @@ import Engine
 import Foundation
 import Imaging
 import Models
-import Scoring
+
 
 /// Where a trained mammography head looks: for each image, the share of its class activation map's
 /// mass (the decided class, as the reports draw it) that falls outside the breast region. A head

@@ -3,12 +3,12 @@ import Evaluation
 import Foundation
 import Imaging
 import Models
-import Store
 
-/// `dxkit train` end to end: labels → cohort → split by patient → cached embeddings → fitted head
-/// → `head.safetensors`, `model.json` (backbone, data summary and labels hash, split sizes,
-/// hyperparameters, curves, validation metrics with intervals, overfitting flag), `curves.png`,
-/// registered in the index's models table so `score` can use it at once.
+/// Training a head on a cohort: split by patient → cached embeddings → fitted head →
+/// `head.safetensors`, `model.json` (backbone, data summary and labels hash, split sizes,
+/// hyperparameters, curves, validation metrics with intervals, overfitting flag) and `curves.png`
+/// in the output folder. `Pipeline.TrainJob` resolves the labels against the index and registers
+/// the written card so that `score` can use it at once.
 public struct TrainingRun {
     public struct Options {
         public var head = "custom"
@@ -46,21 +46,37 @@ public struct TrainingRun {
         public var hyper: Trainer.Hyperparameters
         public var trials: [HyperparameterSearch.Trial] = []
         public var crossValidation: CrossValidation.Report?
+        /// The card as written (JSON) and the head's weights sha256, to register.
+        public var cardJSON = ""
+        public var weightsSha256 = ""
     }
 
-    public let database: IndexDatabase
-    public let labels: LabelsFile
+    /// The labels file the cohort came from, as the card records it.
+    public struct LabelsSource: Sendable {
+        public var path: String
+        public var sha256: String
+        /// Whether the file gave splits (then no patient split is drawn).
+        public var hasSplits: Bool
+        public init(path: String, sha256: String, hasSplits: Bool) {
+            self.path = path
+            self.sha256 = sha256
+            self.hasSplits = hasSplits
+        }
+    }
+
+    public let cohort: Cohort
+    public let labels: LabelsSource
     public let options: Options
 
-    public init(database: IndexDatabase, labels: LabelsFile, options: Options) {
-        self.database = database
+    public init(cohort: Cohort, labels: LabelsSource, options: Options) {
+        self.cohort = cohort
         self.labels = labels
         self.options = options
     }
 
     public func run(log: @escaping (String) -> Void) throws -> Outcome {
-        var cohort = try Cohort(labels: labels, database: database, classes: options.classes)
-        let explicitSplits = labels.rows.contains { $0.split != nil }
+        var cohort = self.cohort
+        let explicitSplits = labels.hasSplits
         if options.crossValidation != nil {
             guard options.search == nil else {
                 throw TrainingError(file: "--cv", reason: "--cv evaluates one configuration and --search chooses one: run them one at a time")
@@ -120,11 +136,13 @@ public struct TrainingRun {
         let outcome = Outcome(result: result, trainSize: train.count, validationSize: validation.count,
                               patients: cohort.patients.count, validationAUROC: auroc, validationInterval: interval,
                               cardPath: "\(options.output)/model.json", hyper: hyper, trials: trials, crossValidation: crossValidated)
-        try write(outcome, backbone: backbone, cohort: cohort)
+        var written = outcome
+        written.weightsSha256 = try write(outcome, backbone: backbone, cohort: cohort)
         if options.routing.contains(where: { $0["modality"]?.contains("MG") ?? false }) {
             try reportAttention(on: validation.isEmpty ? train : validation, heldOut: !validation.isEmpty, log: log)
         }
-        return outcome
+        written.cardJSON = try String(contentsOfFile: "\(options.output)/model.json", encoding: .utf8)
+        return written
     }
 
     /// Mammography heads: how much of each heatmap falls outside the breast (validation images, or
@@ -149,9 +167,6 @@ public struct TrainingRun {
         card["training"] = training
         let json = try JSONSerialization.data(withJSONObject: card, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try json.write(to: URL(fileURLWithPath: path))
-        try ResultStore(database: database).registerModel(head: options.head, name: options.head,
-                                                          weightsSha256: card["weights_sha256"] as? String ?? "",
-                                                          cardJSON: String(decoding: json, as: UTF8.self))
     }
 
     func softmax(_ z: [Float]) -> [Float] {
@@ -161,7 +176,8 @@ public struct TrainingRun {
         return e.map { $0 / s }
     }
 
-    func write(_ o: Outcome, backbone: Classifier, cohort: Cohort) throws {
+    /// Writes the head's folder; returns the weights' sha256.
+    func write(_ o: Outcome, backbone: Classifier, cohort: Cohort) throws -> String {
         let fm = FileManager.default
         try fm.createDirectory(atPath: options.output, withIntermediateDirectories: true)
         let head = o.result.head
@@ -189,8 +205,7 @@ public struct TrainingRun {
         let card = try card(o, backbone: backbone, cohort: cohort, weightsSha: sha)
         let json = try JSONSerialization.data(withJSONObject: card, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try json.write(to: URL(fileURLWithPath: "\(options.output)/model.json"))
-        try ResultStore(database: database).registerModel(head: options.head, name: options.head, weightsSha256: sha,
-                                                          cardJSON: String(decoding: json, as: UTF8.self))
+        return sha
     }
 
     func card(_ o: Outcome, backbone: Classifier, cohort: Cohort, weightsSha: String) throws -> [String: Any] {

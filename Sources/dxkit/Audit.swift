@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluation
 import Foundation
+import Pipeline
 import Store
 
 struct Audit: ParsableCommand {
@@ -32,28 +33,27 @@ struct Audit: ParsableCommand {
             audit.minimumSize = minSize
             let database = try IndexDatabase(path: db, mustExist: true)
             try installed.applyStoredCalibration(ResultStore(database: database))
-            audit.threshold = installed.threshold
+            audit.threshold = installed.rule.threshold
             audit.bootstrap = Bootstrap(replicates: bootstrap)
             let range = fairRange.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard range.count == 2, range[0] > 0, range[0] < range[1] else { throw ValidationError("--fair-range takes LOW,HIGH, e.g. 0.8,1.25") }
             audit.fairRange = (range[0], range[1])
-            let (id, results) = try AuditRun(database: database).run(
+            let (id, results) = try AuditJob(database: database).run(
                 labels: LabelsFile(path: labels), head: head, modelSha256: installed.sha256,
                 classes: installed.card.classes ?? [], audit: audit)
             if json {
-                print(String(decoding: try JSONSerialization.data(withJSONObject: ["audit_id": id, "results": results], options: [.sortedKeys]), as: UTF8.self))
+                print(try JSONOutput.string(StoredAudit(auditID: id, results: results)))
                 return
             }
-            print("audit \(id) of \(head) on \(results["n"] ?? 0) labelled results (stored; `dxkit report --audit \(id) --out DIR` renders it)")
-            for (dimension, value) in (results["by"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                guard let d = value as? [String: Any], let groups = d["groups"] as? [String: [String: Any]] else { continue }
-                printSafe("\n\(dimension) (reference \(d["reference"] ?? "")):")
-                for (g, m) in groups.sorted(by: { $0.key < $1.key }) {
-                    func f(_ k: String) -> String { (m[k] as? Double).map { String(format: "%.3f", $0) } ?? "—" }
-                    printSafe("  \(g.padding(toLength: 28, withPad: " ", startingAt: 0)) n \(m["n"] ?? 0)  AUROC \(f("auroc"))  TPR \(f("tpr"))  FPR \(f("fpr"))  PPV \(f("ppv"))  ECE \(f("ece"))")
+            print("audit \(id) of \(head) on \(results.n) labelled results (stored; `dxkit report --audit \(id) --out DIR` renders it)")
+            for (dimension, d) in results.by.sorted(by: { $0.key < $1.key }) {
+                printSafe("\n\(dimension) (reference \(d.reference)):")
+                for (g, m) in d.groups.sorted(by: { $0.key < $1.key }) {
+                    func f(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "—" }
+                    printSafe("  \(g.padding(toLength: 28, withPad: " ", startingAt: 0)) n \(m.n)  AUROC \(f(m.auroc))  TPR \(f(m.tpr))  FPR \(f(m.fpr))  PPV \(f(m.ppv))  ECE \(f(m.ece))")
                 }
-                for (g, metrics) in (d["disparities"] as? [String: [String: Any]] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                    let verdicts = Self.judged.compactMap { k in (metrics[k] as? [String: Any]).map { "\(k) \($0["verdict"] ?? "")" } }
+                for (g, metrics) in d.disparities.sorted(by: { $0.key < $1.key }) {
+                    let verdicts = Self.judged.compactMap { k in (metrics[k] ?? nil).map { "\(k) \($0.verdict)" } }
                     printSafe("  vs reference, \(g): " + verdicts.joined(separator: ", "))
                 }
             }

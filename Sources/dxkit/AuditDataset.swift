@@ -1,8 +1,8 @@
 import ArgumentParser
 import Evaluation
 import Foundation
+import Pipeline
 import Store
-import DICOM
 
 struct AuditDataset: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,40 +20,23 @@ struct AuditDataset: ParsableCommand {
     func run() throws {
         do {
             let database = try IndexDatabase(path: db, mustExist: true)
-            var audit = DatasetAudit()
-            audit.ageBands = ageBands.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            var records: [DatasetAudit.Record]
-            var labelsHash = ""
+            let source: DatasetAuditJob.Source
             if let manifest {
                 let mapping = Dictionary(uniqueKeysWithValues: map.split(separator: ",").compactMap { pair -> (String, String)? in
                     let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
                     return kv.count == 2 ? (kv[0], kv[1]) : nil
                 })
-                records = try DatasetAudit.manifest(manifest, mapping: mapping)
-                labelsHash = try ContentHash.sha256(file: manifest)
+                source = .manifest(path: manifest, mapping: mapping)
             } else {
-                var labelOf: [Int64: Int] = [:], splitOf: [Int64: String] = [:]
-                if let labels {
-                    let file = try LabelsFile(path: labels)
-                    labelsHash = file.sha256
-                    labelOf = try LabelledInstances.resolve(file, database: database, classes: ["0", "1"])
-                    let found = try database.instances(matching: file.rows.map(\.key), column: file.keyKind.rawValue)
-                    for row in file.rows { if let s = row.split { for i in found[row.key] ?? [] { splitOf[i.instanceID] = s } } }
-                }
-                records = try database.datasetAttributes().map { id, a in
-                    DatasetAudit.Record(attributes: a, label: labelOf[id], split: splitOf[id])
-                }
+                source = .index(labels: try labels.map(LabelsFile.init(path:)))
             }
-            let results = audit.run(records)
-            let parameters: [String: Any] = ["source": manifest ?? db, "labels": labels ?? NSNull(), "age_bands": audit.ageBands]
-            func encode(_ o: Any) throws -> String { String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self) }
-            let id = try ResultStore(database: database).saveAudit(kind: "dataset", head: "", modelSha256: "", labelsSha256: labelsHash,
-                                                                   parametersJSON: try encode(parameters), resultsJSON: try encode(results))
+            let bands = ageBands.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            let (id, records, results) = try DatasetAuditJob(database: database).run(source, ageBands: bands)
             if json {
-                print(try encode(["audit_id": id, "results": results]))
+                print(try JSONOutput.string(StoredAudit(auditID: id, results: results)))
             } else {
-                print("dataset audit \(id): \(records.count) records (stored; `dxkit report --audit \(id) --out DIR` renders it)")
-                for (attribute, share) in (results["missingness"] as? [String: Double] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                print("dataset audit \(id): \(records) records (stored; `dxkit report --audit \(id) --out DIR` renders it)")
+                for (attribute, share) in results.missingness.sorted(by: { $0.key < $1.key }) {
                     printSafe(String(format: "  %-14@ missing %5.1f%%", attribute as NSString, 100 * share))
                 }
             }

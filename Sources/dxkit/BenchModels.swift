@@ -1,4 +1,5 @@
 import ArgumentParser
+import Pipeline
 import Engine
 import Foundation
 import Models
@@ -28,7 +29,7 @@ struct BenchModels: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
             return
         }
-        guard let folder = Classify.folders[model] else { throw ValidationError("unknown model \(model)") }
+        guard let folder = ModelCatalog.classifiers[model] else { throw ValidationError("unknown model \(model)") }
         let classifier = try Classifier(directory: models.folder(named: folder))
         let card = classifier.card
         Parallelism.threads = threads

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Pipeline
 import Engine
 import Foundation
 import Models
@@ -21,7 +22,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Minimum seconds to measure (frozen pass).") var seconds = 2.0
 
     func run() throws {
-        guard let folder = Classify.folders[model] else { throw ValidationError("unknown model \(model)") }
+        guard let folder = ModelCatalog.classifiers[model] else { throw ValidationError("unknown model \(model)") }
         let backbone = try Classifier(directory: models.folder(named: folder))
         let card = backbone.card
         Parallelism.threads = threads

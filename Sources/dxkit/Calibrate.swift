@@ -3,7 +3,7 @@ import Evaluation
 import Foundation
 import Models
 import Reports
-import Scoring
+import Pipeline
 import Store
 
 struct Calibrate: ParsableCommand {
@@ -23,9 +23,9 @@ struct Calibrate: ParsableCommand {
     func run() throws {
         do {
             let installed = try InstalledHeads.load(search: models.search(), only: [head])[0]
-            let rule: CalibrationRun.ThresholdRule = youden ? .youden
+            let rule: CalibrateJob.ThresholdRule = youden ? .youden
                 : targetSensitivity.map { .sensitivity($0) } ?? .keep(installed.scoring.threshold)
-            let o = try CalibrationRun(database: IndexDatabase(path: db, mustExist: true)).run(
+            let o = try CalibrateJob(database: IndexDatabase(path: db, mustExist: true)).run(
                 labels: LabelsFile(path: labels), head: head, modelSha256: installed.sha256,
                 classes: installed.card.classes ?? [], method: method, rule: rule)
             print("calibrated \(head) (\(o.calibrator.method)) on \(o.n) labelled results; threshold \(String(format: "%.4f", o.threshold)) (\(o.thresholdRule))")

@@ -2,7 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Models
-import Scoring
+import Pipeline
 
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,15 +29,12 @@ struct Classify: ParsableCommand {
     @Flag(help: "Print where the time goes, per operation kind, on standard error.")
     var profile = false
 
-    static let folders = ["pneumonia": "xception-pneumonia", "mobilenet-v2": "mobilenet-v2",
-                          "efficientnet-lite0": "efficientnet-lite0"]
-
     func run() throws {
-        guard let folder = Self.folders[model] else {
+        guard let folder = ModelCatalog.classifiers[model] else {
             if model == "xception" {
                 printError("dxkit classify: the shipped Xception weights have no ImageNet head (include_top=False); use --model pneumonia")
             } else {
-                printError("dxkit classify: unknown model \(model); choose one of \(Self.folders.keys.sorted().joined(separator: ", "))")
+                printError("dxkit classify: unknown model \(model); choose one of \(ModelCatalog.classifiers.keys.sorted().joined(separator: ", "))")
             }
             throw ExitCode(2)
         }

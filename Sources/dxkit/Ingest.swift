@@ -1,4 +1,5 @@
 import ArgumentParser
+import Pipeline
 import DICOM
 import Foundation
 import Store
@@ -47,7 +48,7 @@ struct Ingest: ParsableCommand {
         let bar = ProgressBar(label: "ingest")
         let summary: IngestSummary
         do {
-            let ingestor = Ingestor(database: database, jobs: jobs)
+            let ingestor = IngestJob(database: database, jobs: jobs)
             ingestor.limits = limits
             summary = try ingestor.run(paths: paths) { s, total in
                 bar.update(done: s.processed, total: total, rate: s.rate, detail: s.failed > 0 ? "\(s.failed) failed" : "")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Pipeline
 import Evaluation
 import Foundation
 
@@ -26,16 +27,23 @@ struct Metrics: ParsableCommand {
             throw ExitCode(2)
         }
         if bootstrap > 0 { report.bootstrap = Bootstrap(replicates: bootstrap, seed: seed) }
-        let object = report.json()
+        let result = report.json()
         if json {
-            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+            print(try JSONOutput.string(result))
             return
         }
-        for key in ["n", "prevalence", "auroc", "auroc_ci", "auprc", "brier", "log_loss", "ece", "mce", "temperature",
-                    "threshold", "sensitivity", "specificity", "ppv", "npv", "f1", "accuracy", "selection_rate",
-                    "demographic_parity_difference", "equalized_odds_difference"] where object[key] != nil {
-            printSafe(key.padding(toLength: 32, withPad: " ", startingAt: 0) + "\(object[key]!)")
-        }
-        if (object["small_sample"] as? Bool) == true { print("warning: n < 30; intervals and calibration are unreliable") }
+        let m = result.summary
+        func f(_ x: Double?) -> String { x.map { "\($0)" } ?? "—" }
+        let lines: [(String, String)] = [
+            ("n", "\(m.n)"), ("prevalence", f(m.prevalence)), ("auroc", f(m.auroc)),
+            ("auroc_ci", m.aurocCI.map { "\($0)" } ?? "—"), ("auprc", f(m.auprc)), ("brier", f(m.brier)),
+            ("log_loss", f(m.logLoss)), ("ece", f(m.ece)), ("mce", f(m.mce)), ("temperature", f(m.temperature)),
+            ("threshold", f(m.threshold)), ("sensitivity", f(m.sensitivity)), ("specificity", f(m.specificity)),
+            ("ppv", f(m.ppv)), ("npv", f(m.npv)), ("f1", f(m.f1)), ("accuracy", f(m.accuracy)),
+            ("selection_rate", f(m.selectionRate)),
+        ] + (result.demographicParityDifference.map { [("demographic_parity_difference", f($0))] } ?? [])
+          + (result.equalizedOddsDifference.map { [("equalized_odds_difference", f($0))] } ?? [])
+        for (key, value) in lines { printSafe(key.padding(toLength: 32, withPad: " ", startingAt: 0) + value) }
+        if m.smallSample { print("warning: n < 30; intervals and calibration are unreliable") }
     }
 }

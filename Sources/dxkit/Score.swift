@@ -2,19 +2,19 @@ import ArgumentParser
 import DICOM
 import Foundation
 import Models
-import Scoring
+import Pipeline
 import Store
 
 /// Loads the installed task heads: model folders whose card names a head and its scoring rules,
 /// from every folder `search` covers (the first folder holding a head's name wins).
 enum InstalledHeads {
-    static func load(search: ModelSearch, only: [String]?) throws -> [Scorer.Head] {
-        var heads: [Scorer.Head] = []
+    static func load(search: ModelSearch, only: [String]?) throws -> [ScoreJob.Head] {
+        var heads: [ScoreJob.Head] = []
         for folder in search.modelFolders() {
             guard let card = try? ModelCard.load("\(folder)/model.json"), let head = card.head, card.scoring != nil else { continue }
             if let only, !only.contains(head) { continue }
             if heads.contains(where: { $0.name == head }) { continue }
-            heads.append(try Scorer.Head(directory: folder, search: search))
+            heads.append(try ScoreJob.Head(directory: folder, search: search))
         }
         for wanted in only ?? [] where !heads.contains(where: { $0.name == wanted }) {
             throw ValidationError("no installed model for head '\(wanted)' (installed: \(heads.map(\.name).joined(separator: ", ")); looked in \(search.lookedDescription))")
@@ -52,7 +52,7 @@ struct Score: ParsableCommand {
     static func score(db: String, heads: String?, jobs: Int, batch: Int, models: ModelOptions, heatmaps: String,
                       limits: DecodeLimits) throws -> ScoringSummary {
         let database: IndexDatabase
-        let installed: [Scorer.Head]
+        let installed: [ScoreJob.Head]
         do {
             installed = try InstalledHeads.load(search: models.search(), only: heads?.split(separator: ",").map(String.init))
             database = try IndexDatabase(path: db, mustExist: true)
@@ -60,7 +60,7 @@ struct Score: ParsableCommand {
             printError("dxkit score: \(error)")
             throw ExitCode(2)
         }
-        var options = Scorer.Options()
+        var options = ScoreJob.Options()
         options.jobs = jobs
         options.batchSize = batch
         options.heatmapDirectory = heatmaps
@@ -69,7 +69,7 @@ struct Score: ParsableCommand {
         let bar = ProgressBar(label: "score")
         let summary: ScoringSummary
         do {
-            summary = try Scorer(database: database, heads: installed, options: options).run { done, total, s in
+            summary = try ScoreJob(database: database, heads: installed, options: options).run { done, total, s in
                 bar.update(done: done, total: total, rate: s.rate, detail: s.errors > 0 ? "\(s.errors) failed" : "")
             }
         } catch {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Pipeline
 import DICOM
 import Foundation
 import Models
@@ -66,4 +67,20 @@ struct ModelOptions: ParsableArguments {
         }
         return folder
     }
+}
+
+/// JSON printed by `--json` flags: keys sorted, slashes unescaped.
+enum JSONOutput {
+    static func string<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// A stored audit as `--json` prints it.
+struct StoredAudit<Result: Encodable>: Encodable {
+    var auditID: Int64
+    var results: Result
+    enum CodingKeys: String, CodingKey { case auditID = "audit_id", results }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Pipeline
 import Foundation
+import Models
 import Store
 import Training
 
@@ -52,17 +54,9 @@ struct Train: ParsableCommand {
     @Option(help: "Where embeddings and freeze-point maps are cached.") var cacheDir = ".cache/features"
     @Option(help: "Output folder for the head (any folder; its card names the backbone and its weights, which are found wherever models are).") var out: String
 
-    static let backbones = ["xception": "xception-pneumonia", "efficientnet-lite0": "efficientnet-lite0", "mobilenet-v2": "mobilenet-v2"]
-    static let routings: [String: [[String: [String?]]]] = [
-        "chest": [["modality": ["CR", "DX"], "body_part": ["CHEST"], "view_position": ["PA", "AP", nil]],
-                  ["sop_class_uid": ["1.2.840.10008.5.1.4.1.1.7"], "body_part": ["CHEST"], "view_position": ["PA", "AP", nil]]],
-        "mammography": [["modality": ["MG"]],
-                        ["sop_class_uid": ["1.2.840.10008.5.1.4.1.1.7"], "body_part": ["BREAST"]]],
-    ]
-
     func run() throws {
-        guard let folder = Self.backbones[backbone] else { throw ValidationError("unknown backbone \(backbone)") }
-        guard let rules = Self.routings[routing] else { throw ValidationError("unknown routing preset \(routing) (chest, mammography)") }
+        guard let folder = ModelCatalog.backbones[backbone] else { throw ValidationError("unknown backbone \(backbone)") }
+        guard let rules = ModelCatalog.routings[routing] else { throw ValidationError("unknown routing preset \(routing) (chest, mammography)") }
         var options = TrainingRun.Options()
         options.head = head
         options.classes = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -111,7 +105,7 @@ struct Train: ParsableCommand {
         }
         do {
             options.augmentation = try Augmentation(spec: augment)
-            let outcome = try TrainingRun(database: IndexDatabase(path: db, mustExist: true), labels: LabelsFile(path: labels), options: options)
+            let outcome = try TrainJob(database: IndexDatabase(path: db, mustExist: true), labels: LabelsFile(path: labels), options: options)
                 .run { printError($0) }
             let k = outcome.hyper.unfreeze
             let unfrozen = k == 0 ? "" : k == 1 ? ", last block retrained" : ", last \(k) blocks retrained"

@@ -3,7 +3,6 @@ import Engine
 import Foundation
 import Imaging
 import Models
-import Scoring
 import XCTest
 
 /// The Swift networks against the frameworks the weights came from (Keras 3 for Xception and
@@ -66,7 +65,7 @@ final class ModelEquivalenceTests: XCTestCase {
             XCTAssertEqual(uint8Hash(image), r.input_sha256, "\(r.image): input differs from PIL's")
             inputs.append(ModelInput.normalise(image, scale: card.input.normalization.scale, offset: card.input.normalization.offset))
         }
-        eachISA(classifier, ModelInput.batch(inputs, height: 150, width: 150)) { isa, logits in
+        eachISA(classifier, Tensor(shape: [inputs.count, 3, 150, 150], data: inputs.flatMap { $0 })) { isa, logits in
             let probabilities = classifier.probabilities(logits)
             var correct = 0, worst = 0.0
             for (i, r) in reference.images.enumerated() {
@@ -103,7 +102,7 @@ final class ModelEquivalenceTests: XCTestCase {
             XCTAssertEqual(uint8Hash(image), r.input_sha256, "\(model) \(r.image): input differs")
             inputs.append(ModelInput.normalise(image, scale: card.input.normalization.scale, offset: card.input.normalization.offset))
         }
-        eachISA(classifier, ModelInput.batch(inputs, height: 224, width: 224)) { isa, logits in
+        eachISA(classifier, Tensor(shape: [inputs.count, 3, 224, 224], data: inputs.flatMap { $0 })) { isa, logits in
             var worst: Float = 0
             for (i, r) in reference.images.enumerated() {
                 let row = Array(logits.data[(i * 1000)..<(i * 1000 + 1000)])

@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import Pipeline
 import GRDB
 import Store
 import XCTest
@@ -28,7 +29,7 @@ final class IngestTests: XCTestCase {
     }
 
     func ingest(_ db: IndexDatabase) throws -> IngestSummary {
-        try Ingestor(database: db, jobs: 2).run(paths: [dir.appendingPathComponent("in").path])
+        try IngestJob(database: db, jobs: 2).run(paths: [dir.appendingPathComponent("in").path])
     }
 
     func testIndexesFilesWithTheirAttributesAndHierarchy() throws {

@@ -88,7 +88,7 @@ final class FineTuningTests: XCTestCase {
         try FileManager.default.createSymbolicLink(atPath: models.appendingPathComponent("mobilenet-v2").path,
                                                    withDestinationPath: path("models/mobilenet-v2"))
         let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
-        _ = try Ingestor(database: db, jobs: 2).run(paths: [path("studies/chest")])
+        _ = try IngestJob(database: db, jobs: 2).run(paths: [path("studies/chest")])
         let labelsPath = try chestLabels(in: dir)
 
         func options(_ out: String) -> TrainingRun.Options {
@@ -106,8 +106,8 @@ final class FineTuningTests: XCTestCase {
             return o
         }
         let labels = try LabelsFile(path: labelsPath)
-        let first = try TrainingRun(database: db, labels: labels, options: options("a")).run { _ in }
-        _ = try TrainingRun(database: db, labels: labels, options: options("b")).run { _ in }
+        let first = try TrainJob(database: db, labels: labels, options: options("a")).run { _ in }
+        _ = try TrainJob(database: db, labels: labels, options: options("b")).run { _ in }
         let curve = first.result.curve
         XCTAssertLessThan(curve.last!.trainLoss, curve[0].trainLoss * 0.5, "training loss falls")
         XCTAssertEqual(first.result.tail.count, 8, "features.17 (expand, depthwise, project) and features.18: weights and bias each")
@@ -121,7 +121,7 @@ final class FineTuningTests: XCTestCase {
 
         // The stored standardisation is the retrained blocks' own: refitted to their pooled outputs
         // on the training images (augmented copies included), not the original blocks'.
-        var split = try Cohort(labels: labels, database: db, classes: ["NORMAL", "PNEUMONIA"])
+        var split = try Labels.cohort(labels, database: db, classes: ["NORMAL", "PNEUMONIA"])
         split.splitByPatient(validation: 0.2, seed: 5)
         let trainExamples = split.examples(.train), validationExamples = split.examples(.val)
         let all = trainExamples + validationExamples
@@ -140,13 +140,13 @@ final class FineTuningTests: XCTestCase {
 
         // The loaded model (backbone + stored blocks + head) gives the probabilities training saw.
         let loaded = try Classifier(directory: models.appendingPathComponent("a").path)
-        let cohort = try Cohort(labels: labels, database: db, classes: ["NORMAL", "PNEUMONIA"])
+        let cohort = try Labels.cohort(labels, database: db, classes: ["NORMAL", "PNEUMONIA"])
         let example = cohort.examples[0]
         let extractor = FeatureExtractor(backbone: try Classifier(directory: path("models/mobilenet-v2")),
                                          cacheDirectory: dir.appendingPathComponent("features").path, augmentation: Augmentation())
         let inputs = TrainingInputs(examples: [example], backbone: extractor.backbone, extractor: extractor, log: { _ in })
         let trained = try inputs.logits(first.result, first.hyper, of: [0])[0]
-        let image = try Scoring.InputLoader.prepare(Scoring.InputLoader.rgb8(example.instance.path), for: loaded.card)
+        let image = try Models.InputLoader.prepare(Models.InputLoader.rgb8(example.instance.path), for: loaded.card)
         let logits = loaded.logits(Tensor(shape: [1, 3, 224, 224], data: image)).data
         XCTAssertLessThan(maxDiff(logits, trained), 1e-3, "loaded \(logits) vs trained \(trained)")
     }
@@ -164,7 +164,7 @@ final class FineTuningTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
-        _ = try Ingestor(database: db, jobs: 2).run(paths: [path("studies/chest")])
+        _ = try IngestJob(database: db, jobs: 2).run(paths: [path("studies/chest")])
         let labelsPath = try chestLabels(in: dir)
         var o = TrainingRun.Options()
         o.head = "searched"
@@ -176,7 +176,7 @@ final class FineTuningTests: XCTestCase {
         o.hyper.epochs = 3
         o.hyper.batch = 8
         o.search = HyperparameterSearch(method: "random", trials: 2, folds: 2, unfreezeChoices: [1])
-        let outcome = try TrainingRun(database: db, labels: LabelsFile(path: labelsPath), options: o)
+        let outcome = try TrainJob(database: db, labels: LabelsFile(path: labelsPath), options: o)
             .run { _ in }
         XCTAssertEqual(outcome.trials.count, 2)
         XCTAssertTrue(outcome.trials.allSatisfy { $0.hyper.unfreeze == 1 && $0.foldLosses.count == 2 })
@@ -200,4 +200,4 @@ final class FineTuningTests: XCTestCase {
 
     func maxDiff(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
 }
-import Scoring
+import Pipeline

@@ -1,7 +1,7 @@
 import DICOM
 import Foundation
 import Models
-import Scoring
+import Pipeline
 import Store
 @testable import Training
 import XCTest
@@ -67,7 +67,7 @@ final class ReferenceTrainingTests: XCTestCase {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxkit-reference-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
-        _ = try Ingestor(database: db, jobs: 2).run(paths: [path("studies/chest")])
+        _ = try IngestJob(database: db, jobs: 2).run(paths: [path("studies/chest")])
     }
 
     override func tearDownWithError() throws { if let dir { try? FileManager.default.removeItem(at: dir) } }
@@ -78,7 +78,7 @@ final class ReferenceTrainingTests: XCTestCase {
         for image in reference.images { csv += "\(path("studies/chest/\(image.image).dcm")),\(image.label),\(image.patient)\n" }
         let file = dir.appendingPathComponent("labels.csv").path
         try csv.write(toFile: file, atomically: true, encoding: .utf8)
-        return try Cohort(labels: LabelsFile(path: file), database: db, classes: ["NORMAL", "PNEUMONIA"])
+        return try Labels.cohort(LabelsFile(path: file), database: db, classes: ["NORMAL", "PNEUMONIA"])
     }
 
     func name(_ e: Cohort.Example) -> String { URL(fileURLWithPath: e.instance.path).deletingPathExtension().lastPathComponent }

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import GRDB
 import Models
 import Store
@@ -23,7 +24,7 @@ final class TrainingTests: XCTestCase {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxkit-train-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
-        _ = try Ingestor(database: db, jobs: 2).run(paths: [path("studies/chest"), path("studies/mammograms")])
+        _ = try IngestJob(database: db, jobs: 2).run(paths: [path("studies/chest"), path("studies/mammograms")])
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
@@ -54,7 +55,7 @@ final class TrainingTests: XCTestCase {
 
     func testRefusesLabelsForNothingIngestedAndBadRows() throws {
         let labels = try chestLabels(extra: "/nowhere/missing.dcm,NORMAL\n")
-        XCTAssertThrowsError(try Cohort(labels: labels, database: db, classes: ["NORMAL", "PNEUMONIA"])) { error in
+        XCTAssertThrowsError(try Labels.cohort(labels, database: db, classes: ["NORMAL", "PNEUMONIA"])) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("line 18") && text.contains("/nowhere/missing.dcm"), text)
         }
@@ -66,7 +67,7 @@ final class TrainingTests: XCTestCase {
     }
 
     func testPatientSplitHasNoLeakageAndRefusesOneClassSplits() throws {
-        var cohort = try Cohort(labels: try chestLabels(), database: db, classes: ["NORMAL", "PNEUMONIA"])
+        var cohort = try Labels.cohort(try chestLabels(), database: db, classes: ["NORMAL", "PNEUMONIA"])
         cohort.splitByPatient(validation: 0.25, seed: 9)
         let train = Set(cohort.examples(.train).map(\.instance.patient)), val = Set(cohort.examples(.val).map(\.instance.patient))
         XCTAssertTrue(train.isDisjoint(with: val), "no patient in two splits")
@@ -74,7 +75,7 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(Set(cohort.examples(.val).map(\.label)), [0, 1], "stratified")
         try cohort.checkSplits(requireValidation: true)
         // The mammograms by their two patients: a patient split leaves one class per split.
-        var breast = try Cohort(labels: LabelsFile(path: path("scripts/breast-labels.csv")), database: db, classes: ["BENIGN", "MALIGNANT"])
+        var breast = try Labels.cohort(LabelsFile(path: path("scripts/breast-labels.csv")), database: db, classes: ["BENIGN", "MALIGNANT"])
         XCTAssertEqual(breast.patients.count, 2)
         breast.splitByPatient(validation: 0.5, seed: 1)
         XCTAssertThrowsError(try breast.checkSplits(requireValidation: true)) {
@@ -84,8 +85,8 @@ final class TrainingTests: XCTestCase {
 
     func testTrainingConvergesAndIsReproducibleBitForBit() throws {
         let labels = try chestLabels()
-        let first = try TrainingRun(database: db, labels: labels, options: options("a")).run { _ in }
-        _ = try TrainingRun(database: db, labels: labels, options: options("b")).run { _ in }
+        let first = try TrainJob(database: db, labels: labels, options: options("a")).run { _ in }
+        _ = try TrainJob(database: db, labels: labels, options: options("b")).run { _ in }
         let curve = first.result.curve
         XCTAssertLessThan(curve[curve.count - 1].trainLoss, curve[0].trainLoss * 0.5, "training loss falls")
         XCTAssertEqual(first.validationSize, 4)
@@ -107,7 +108,7 @@ final class TrainingTests: XCTestCase {
         var o = options("searched")
         o.hyper.epochs = 15
         o.search = HyperparameterSearch(method: "random", trials: 3, folds: 4)
-        let outcome = try TrainingRun(database: db, labels: try chestLabels(), options: o).run { _ in }
+        let outcome = try TrainJob(database: db, labels: try chestLabels(), options: o).run { _ in }
         XCTAssertEqual(outcome.trials.count, 3)
         for trial in outcome.trials { XCTAssertEqual(trial.foldLosses.count, 4, "one loss per patient fold") }
         let best = try XCTUnwrap(outcome.trials.min { $0.meanLoss < $1.meanLoss })
@@ -117,7 +118,7 @@ final class TrainingTests: XCTestCase {
         let search = try XCTUnwrap((card["training"] as? [String: Any])?["search"] as? [String: Any])
         XCTAssertEqual((search["trials"] as? [Any])?.count, 3)
         // Folds hold whole patients.
-        var cohort = try Cohort(labels: try chestLabels(), database: db, classes: ["NORMAL", "PNEUMONIA"])
+        var cohort = try Labels.cohort(try chestLabels(), database: db, classes: ["NORMAL", "PNEUMONIA"])
         cohort.splitByPatient(validation: 0, seed: 1)
         let folds = HyperparameterSearch.patientFolds(cohort.examples, folds: 4, seed: 3)
         var foldOfPatient: [String: Int] = [:]
@@ -144,7 +145,7 @@ final class TrainingTests: XCTestCase {
             var o = options("issue-\(backbone)")
             o.backbone = backbone
             o.hyper.epochs = 30
-            let outcome = try TrainingRun(database: db, labels: LabelsFile(path: file), options: o).run { _ in }
+            let outcome = try TrainJob(database: db, labels: LabelsFile(path: file), options: o).run { _ in }
             let losses = outcome.result.curve.compactMap(\.validationLoss)
             XCTAssertEqual(outcome.validationSize, 3)
             XCTAssertLessThan(losses.max()!, 5, "\(backbone): validation losses \(losses)")
@@ -211,7 +212,7 @@ final class TrainingTests: XCTestCase {
         var o = options("proto")
         o.classes = ["BENIGN", "MALIGNANT"]
         o.hyper.head = "prototype"
-        let outcome = try TrainingRun(database: db, labels: LabelsFile(path: file), options: o).run { _ in }
+        let outcome = try TrainJob(database: db, labels: LabelsFile(path: file), options: o).run { _ in }
         XCTAssertEqual(outcome.trainSize, 4)
         XCTAssertEqual(outcome.validationSize, 4)
         XCTAssertEqual(outcome.validationAUROC, 1.0, "every MLO view closer to its own patient's prototype")

@@ -36,7 +36,7 @@ public struct ScoringSummary: Sendable {
 /// - **one bad file is one error row**: decode failures, limits and quarantined files become
 ///   error rows, the batch goes on. Results commit batch by batch, unique per (instance, head,
 ///   model), so a killed run resumes exactly. Instances no head accepts get a not-applicable row.
-public final class Scorer {
+public final class ScoreJob {
     public struct Options {
         public var jobs = 2
         public var batchSize = 16
@@ -74,8 +74,7 @@ public final class Scorer {
         var heads = self.heads
         for i in heads.indices {
             let head = heads[i]
-            let card = try String(contentsOfFile: "\(head.directory)/model.json", encoding: .utf8)
-            try store.registerModel(head: head.name, name: head.card.name, weightsSha256: head.sha256, cardJSON: card)
+            try store.registerModel(head: head.name, name: head.card.name, weightsSha256: head.sha256, cardJSON: head.cardJSON)
             try heads[i].applyStoredCalibration(store)
         }
         let runID = try store.startRun(version: options.version, heads: heads.map(\.name))
@@ -103,16 +102,15 @@ public final class Scorer {
                 break
             }
             let paths = Array(Set(changed.map(\.candidate.path))).sorted()
-            let ingestor = Ingestor(database: store.database, jobs: options.jobs)
+            let ingestor = IngestJob(database: store.database, jobs: options.jobs)
             ingestor.limits = options.limits
             ingestor.trustStamps = false
             _ = try ingestor.run(paths: paths)
             summary.reingested += paths.count
         }
         for head in heads {
-            try store.aggregateStudies(head: head.name, modelSha256: head.sha256, rule: head.scoring.aggregation.rule,
-                                       threshold: head.threshold, positiveLabel: head.scoring.positiveClass,
-                                       negativeLabel: head.negativeLabel)
+            try StudyAggregation.update(store, head: head.name, modelSha256: head.sha256, rule: head.scoring.aggregation.rule,
+                                        decision: head.rule)
         }
         summary.seconds = Date().timeIntervalSince(start)
         try store.finishRun(runID, scored: summary.scored, notApplicable: summary.notApplicable, errors: summary.errors)

@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 import Models
 import Reports
-import Scoring
+import Pipeline
 import Store
 import XCTest
 
@@ -32,15 +32,15 @@ final class ScoringTests: XCTestCase {
         try FileManager.default.copyItem(atPath: path(source), toPath: dir.appendingPathComponent("in/\(name)").path)
     }
 
-    func pneumoniaHead() throws -> Scorer.Head {
-        try Scorer.Head(classifier: Classifier(directory: path("models/xception-pneumonia")))
+    func pneumoniaHead() throws -> ScoreJob.Head {
+        try ScoreJob.Head(classifier: Classifier(directory: path("models/xception-pneumonia")))
     }
 
-    func scorer(_ db: IndexDatabase) throws -> Scorer {
-        var options = Scorer.Options()
+    func scorer(_ db: IndexDatabase) throws -> ScoreJob {
+        var options = ScoreJob.Options()
         options.batchSize = 4
         options.heatmapDirectory = dir.appendingPathComponent("heatmaps").path
-        return Scorer(database: db, heads: [try pneumoniaHead()], options: options)
+        return ScoreJob(database: db, heads: [try pneumoniaHead()], options: options)
     }
 
     struct Fixture: Decodable {
@@ -55,7 +55,7 @@ final class ScoringTests: XCTestCase {
         try copy("studies/mammograms/sfm-benign-0/1-130.dcm", as: "mammo.dcm")
         try copy(".cache/data/pydicom/pydicom/data/test_files/CT_small.dcm", as: "ct.dcm")
         let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
-        _ = try Ingestor(database: db, jobs: 2).run(paths: [dir.appendingPathComponent("in").path])
+        _ = try IngestJob(database: db, jobs: 2).run(paths: [dir.appendingPathComponent("in").path])
         let summary = try scorer(db).run()
         XCTAssertEqual(summary.scored, 3)
         XCTAssertEqual(summary.notApplicable, 2, "the mammogram and the CT are for no installed head")
@@ -113,10 +113,10 @@ final class ScoringTests: XCTestCase {
         try FileManager.default.copyItem(atPath: path("models/xception-pneumonia/model.json"), toPath: model.appendingPathComponent("model.json").path)
         try Data("not a safetensors file".utf8).write(to: model.appendingPathComponent("model.safetensors"))
         let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
-        _ = try Ingestor(database: db, jobs: 2).run(paths: [dir.appendingPathComponent("in").path])
-        var options = Scorer.Options()
+        _ = try IngestJob(database: db, jobs: 2).run(paths: [dir.appendingPathComponent("in").path])
+        var options = ScoreJob.Options()
         options.batchSize = 1
-        XCTAssertThrowsError(try Scorer(database: db, heads: [try Scorer.Head(directory: model.path)], options: options).run()) {
+        XCTAssertThrowsError(try ScoreJob(database: db, heads: [try ScoreJob.Head(directory: model.path)], options: options).run()) {
             XCTAssertTrue("\($0)".contains("broken-model/model.safetensors"), "\($0)")
         }
         XCTAssertEqual(try db.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM results") }, 0)
@@ -134,7 +134,7 @@ final class ScoringTests: XCTestCase {
         modify.waitUntilExit()
         XCTAssertEqual(modify.terminationStatus, 0)
         let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
-        _ = try Ingestor(database: db, jobs: 1).run(paths: [dir.appendingPathComponent("in").path])
+        _ = try IngestJob(database: db, jobs: 1).run(paths: [dir.appendingPathComponent("in").path])
         XCTAssertEqual(try scorer(db).run().scored, 1)
         let out = dir.appendingPathComponent("reports").path
         let written = try ReportWriter(database: db, output: out).write()
@@ -202,9 +202,9 @@ final class StructuredReportTests: XCTestCase {
         let source = repo.appendingPathComponent("studies/rg1/RG1_UNCI.dcm").path
         try FileManager.default.copyItem(atPath: source, toPath: dir.appendingPathComponent("in/rg1.dcm").path)
         let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
-        _ = try Ingestor(database: db, jobs: 1).run(paths: [dir.appendingPathComponent("in").path])
-        let head = try Scorer.Head(classifier: Classifier(directory: repo.appendingPathComponent("models/xception-pneumonia").path))
-        XCTAssertEqual(try Scorer(database: db, heads: [head], options: Scorer.Options()).run().scored, 1)
+        _ = try IngestJob(database: db, jobs: 1).run(paths: [dir.appendingPathComponent("in").path])
+        let head = try ScoreJob.Head(classifier: Classifier(directory: repo.appendingPathComponent("models/xception-pneumonia").path))
+        XCTAssertEqual(try ScoreJob(database: db, heads: [head], options: ScoreJob.Options()).run().scored, 1)
         let out = dir.appendingPathComponent("reports").path
         _ = try ReportWriter(database: db, output: out, version: "test").write()
         let folder = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: out).first { $0 != "index.html" })

@@ -1,9 +1,10 @@
+import Models
 import DICOM
 import Foundation
 import Imaging
 import Store
 
-extension Scorer {
+extension ScoreJob {
     struct Prepared {
         var index: Int
         var work: Work

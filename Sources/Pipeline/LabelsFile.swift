@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import Evaluation
 
 /// A labels CSV: a key column (`sop_instance_uid`, `study_instance_uid` or `path`), `label`
 /// (0/1 or a class name), an optional `split` (train/val/test) and an optional `patient` (used
@@ -28,18 +29,18 @@ public struct LabelsFile: Sendable {
     public init(path: String) throws {
         self.path = path
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw StoreError(file: path, reason: "cannot read the labels file")
+            throw EvaluationError(file: path, reason: "cannot read the labels file")
         }
         sha256 = data.withUnsafeBytes { ContentHash.sha256($0) }
         let lines = CSV.parse(String(decoding: data, as: UTF8.self))
         guard let header = lines.first?.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else {
-            throw StoreError(file: path, reason: "empty file")
+            throw EvaluationError(file: path, reason: "empty file")
         }
         guard let kind = KeyKind.allCases.first(where: { header.contains($0.rawValue) }),
               let keyColumn = header.firstIndex(of: kind.rawValue) else {
-            throw StoreError(file: path, reason: "no key column: expected one of sop_instance_uid, study_instance_uid, path")
+            throw EvaluationError(file: path, reason: "no key column: expected one of sop_instance_uid, study_instance_uid, path")
         }
-        guard let labelColumn = header.firstIndex(of: "label") else { throw StoreError(file: path, reason: "no label column") }
+        guard let labelColumn = header.firstIndex(of: "label") else { throw EvaluationError(file: path, reason: "no label column") }
         let splitColumn = header.firstIndex(of: "split")
         let patientColumn = header.firstIndex(of: "patient")
         keyKind = kind
@@ -60,8 +61,8 @@ public struct LabelsFile: Sendable {
             }
             rows.append(Row(line: line, key: key, label: label, split: split, patient: patient, extra: extra))
         }
-        if !problems.isEmpty { throw StoreError(file: path, reason: problems.joined(separator: "; ")) }
-        if rows.isEmpty { throw StoreError(file: path, reason: "no labelled rows") }
+        if !problems.isEmpty { throw EvaluationError(file: path, reason: problems.joined(separator: "; ")) }
+        if rows.isEmpty { throw EvaluationError(file: path, reason: "no labelled rows") }
         self.rows = rows
     }
 }

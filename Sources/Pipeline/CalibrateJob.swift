@@ -1,27 +1,12 @@
 import Foundation
+import Evaluation
 import Models
 import Store
-
-/// Labels CSV rows resolved to indexed instances: instance id → 0/1 (a class name counts by its position).
-public enum LabelledInstances {
-    public static func resolve(_ labels: LabelsFile, database: IndexDatabase, classes: [String]) throws -> [Int64: Int] {
-        let found = try database.instances(matching: labels.rows.map(\.key), column: labels.keyKind.rawValue)
-        var labelOf: [Int64: Int] = [:], problems: [String] = []
-        for row in labels.rows {
-            let y: Int? = Int(row.label).flatMap { $0 == 0 || $0 == 1 ? $0 : nil } ?? classes.firstIndex(of: row.label)
-            guard let y else { problems.append("line \(row.line): label '\(row.label)'"); continue }
-            guard let instances = found[row.key] else { problems.append("line \(row.line): \(row.key) not ingested"); continue }
-            for i in instances { labelOf[i.instanceID] = y }
-        }
-        if !problems.isEmpty { throw StoreError(file: labels.path, reason: problems.joined(separator: "; ")) }
-        return labelOf
-    }
-}
 
 /// `dxkit calibrate`: fits a calibrator and an operating threshold for one head's current model
 /// on labelled, scored instances; stores both with the head; reports ECE, Brier and log loss before
 /// and after. `score` applies them to new results, `recalibrate-results` to existing ones.
-public struct CalibrationRun {
+public struct CalibrateJob {
     public struct Outcome {
         public var calibrator: Calibrator
         public var threshold: Double
@@ -40,15 +25,15 @@ public struct CalibrationRun {
 
     public func run(labels: LabelsFile, head: String, modelSha256: String, classes: [String], method: String,
                     rule: ThresholdRule) throws -> Outcome {
-        let labelOf = try LabelledInstances.resolve(labels, database: database, classes: classes)
+        let labelOf = try Labels.resolve(labels, database: database, classes: classes)
         let scored = try ResultStore(database: database).probabilities(head: head, modelSha256: modelSha256,
                                                                        instances: Array(labelOf.keys).sorted())
         let ids = scored.keys.sorted()
         guard ids.count >= 2 else {
-            throw StoreError(file: labels.path, reason: "only \(ids.count) labelled instance(s) have a \(head) result; score them first")
+            throw EvaluationError(file: labels.path, reason: "only \(ids.count) labelled instance(s) have a \(head) result; score them first")
         }
         let scores = ids.map { scored[$0]! }, ys = ids.map { labelOf[$0]! }
-        guard Set(ys).count == 2 else { throw StoreError(file: labels.path, reason: "the labelled results hold one class only") }
+        guard Set(ys).count == 2 else { throw EvaluationError(file: labels.path, reason: "the labelled results hold one class only") }
         let calibrator = try CalibratorFitting.fit(method, scores: scores, labels: ys)
         let calibrated = scores.map(calibrator.apply)
         let (threshold, ruleText): (Double, String)

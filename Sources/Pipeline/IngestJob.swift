@@ -1,6 +1,6 @@
 import DICOM
 import Foundation
-import GRDB
+import Store
 
 /// Counts of one ingest run.
 public struct IngestSummary: Sendable {
@@ -44,7 +44,7 @@ public struct IngestSummary: Sendable {
 ///
 /// A file that crashes dxkit while being read is named on standard error and quarantined (see
 /// `Quarantine`): the next run records it as an error row without reading it, and goes on.
-public final class Ingestor {
+public final class IngestJob {
     public let database: IndexDatabase
     public let jobs: Int
     /// Results written per transaction.
@@ -74,7 +74,7 @@ public final class Ingestor {
         summary.symlinksFollowed = scan.symlinksFollowed
         summary.dicomdirs = scan.dicomdirs.count
         summary.seen = scan.files.count + scan.skipped.count + scan.dicomdirs.count
-        var storedStamps = try database.queue.read { try IndexWriter.stamps($0) }
+        var storedStamps = try database.storedStamps()
         if !trustStamps {
             for path in scan.files { storedStamps[path]?.mtime = -1 }
         }
@@ -108,20 +108,8 @@ public final class Ingestor {
         var pending: [IngestRecord] = []
         func flush() throws {
             guard !pending.isEmpty else { return }
-            let time = ISO8601DateFormatter().string(from: Date())
             let batch = pending
-            let duplicates = try database.queue.write { db -> Int in
-                var dup = 0
-                var studies = Set<String>()
-                for record in batch {
-                    studies.formUnion(try IndexWriter.write(record, at: time, db))
-                    if case let .parsed(instance) = record.outcome,
-                       try IndexWriter.isDuplicate(instance.sopInstanceUID, path: record.path, db) { dup += 1 }
-                }
-                try IndexWriter.updateConflicts(studies, db)
-                return dup
-            }
-            summary.duplicates += duplicates
+            summary.duplicates += try database.write(batch)
             quarantine.resolve(Set(batch.map(\.path)).intersection(quarantined))
             pending.removeAll(keepingCapacity: true)
         }
@@ -154,10 +142,8 @@ public final class Ingestor {
             progress(summary, summary.seen)
         }
         try flush()
-        try database.queue.read { db in
-            summary.conflicts = try IndexWriter.conflicts(among: Set(files), db)
-            (summary.withoutStudy, summary.withoutPixels) = try IndexWriter.unreportable(among: Set(files), db)
-        }
+        summary.conflicts = try database.conflicts(among: Set(files))
+        (summary.withoutStudy, summary.withoutPixels) = try database.unreportable(among: Set(files))
         summary.seconds = Date().timeIntervalSince(start)
         return summary
     }

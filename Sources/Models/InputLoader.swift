@@ -1,7 +1,6 @@
 import DICOM
 import Foundation
 import Imaging
-import Models
 
 /// Loads any supported image file (DICOM, PNG, JPEG) as the network input a model card asks for.
 public enum InputLoader {

@@ -1,62 +1,61 @@
 import Foundation
 import GRDB
-import Store
 
-/// Everything a study's report shows, read from the index in one place.
-struct StudyReport {
-    struct Finding {
-        var sopInstanceUID: String
-        var path: String
+/// Everything a study's report shows, read from the index in one place (`IndexDatabase.studyReport`).
+public struct StudyReport {
+    public struct Finding {
+        public var sopInstanceUID: String
+        public var path: String
         /// The content the index holds for `path` (the SR's source must still have it).
-        var contentSha256: String
-        var head: String
-        var status: String
-        var reason: String?
-        var probability: Double?
-        var calibratedProbability: Double?
-        var decision: String?
-        var threshold: Double?
-        var heatmapPath: String?
-        var positiveHeatmapPath: String?
-        var modality: String?
-        var bodyPart: String?
-        var viewPosition: String?
-        var laterality: String?
-        var modelSha256: String
-        var sopClassUID: String?
-        var seriesInstanceUID: String?
+        public var contentSha256: String
+        public var head: String
+        public var status: String
+        public var reason: String?
+        public var probability: Double?
+        public var calibratedProbability: Double?
+        public var decision: String?
+        public var threshold: Double?
+        public var heatmapPath: String?
+        public var positiveHeatmapPath: String?
+        public var modality: String?
+        public var bodyPart: String?
+        public var viewPosition: String?
+        public var laterality: String?
+        public var modelSha256: String
+        public var sopClassUID: String?
+        public var seriesInstanceUID: String?
     }
 
-    struct Aggregate {
-        var head: String
-        var probability: Double
-        var calibratedProbability: Double
-        var decision: String
-        var rule: String
-        var instances: Int
+    public struct Aggregate {
+        public var head: String
+        public var probability: Double
+        public var calibratedProbability: Double
+        public var decision: String
+        public var rule: String
+        public var instances: Int
     }
 
-    var studyInstanceUID: String
+    public var studyInstanceUID: String
     /// Whose study this report is: the instances' patient key (PatientID and issuer).
-    var patientKey: String
+    public var patientKey: String
     /// All patient keys of the study when its instances disagree (an identity conflict), else nil.
-    var conflict: String?
-    var patientID: String?
-    var patientName: String?
-    var sex: String?
-    var age: Double?
-    var studyDate: String?
-    var description: String?
-    var accessionNumber: String?
-    var findings: [Finding]
-    var aggregates: [Aggregate]
+    public var conflict: String?
+    public var patientID: String?
+    public var patientName: String?
+    public var sex: String?
+    public var age: Double?
+    public var studyDate: String?
+    public var description: String?
+    public var accessionNumber: String?
+    public var findings: [Finding]
+    public var aggregates: [Aggregate]
 
     /// One report per (study, patient): a study whose instances name two patients gives two
     /// reports, each with only its own patient's images. Only studies with results are listed.
-    struct Unit {
-        var study: String
-        var patientKey: String
-        var conflict: String?
+    public struct Unit {
+        public var study: String
+        public var patientKey: String
+        public var conflict: String?
     }
 
     static func units(_ db: Database) throws -> [Unit] {
@@ -130,19 +129,52 @@ struct StudyReport {
     }
 }
 
-/// A registered model: its head and card, for the report's model summary.
-struct ModelSummary {
-    var head: String
-    var sha256: String
-    var card: [String: Any]
+/// A model registered in the index: its head, weights and card (as registered, JSON).
+public struct RegisteredModel: Sendable {
+    public var head: String
+    public var sha256: String
+    public var cardJSON: String
+}
 
-    static func loadAll(_ db: Database) throws -> [String: ModelSummary] {
-        var out: [String: ModelSummary] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT head, weights_sha256, card_json FROM models") {
-            let json: String = row["card_json"]
-            let card = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
-            out[row["weights_sha256"]] = ModelSummary(head: row["head"], sha256: row["weights_sha256"], card: card)
+/// The latest scoring run, for a report's provenance.
+public struct RunRecord: Sendable {
+    public var id: Int64
+    public var version: String
+    public var startedAt: String
+    public var finishedAt: String?
+}
+
+extension IndexDatabase {
+    /// The (study, patient) pairs that have results, in order.
+    public func studyReportUnits() throws -> [StudyReport.Unit] { try queue.read { try StudyReport.units($0) } }
+
+    /// One (study, patient)'s report data.
+    public func studyReport(_ unit: StudyReport.Unit) throws -> StudyReport { try queue.read { try StudyReport.load(unit, $0) } }
+
+    /// The first `limit` indexed instances no study report shows (by path), with why.
+    public func unreportedInstances(limit: Int = 500) throws -> [(path: String, sop: String?, reason: String)] {
+        try queue.read { try StudyReport.unreported($0, limit: limit) }
+    }
+
+    public func unreportedCount() throws -> Int { try queue.read { try StudyReport.unreportedCount($0) } }
+
+    /// Every registered model, by weights sha256.
+    public func registeredModels() throws -> [String: RegisteredModel] {
+        try queue.read { db in
+            var out: [String: RegisteredModel] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT head, weights_sha256, card_json FROM models") {
+                out[row["weights_sha256"]] = RegisteredModel(head: row["head"], sha256: row["weights_sha256"], cardJSON: row["card_json"])
+            }
+            return out
         }
-        return out
+    }
+
+    /// The most recent run, nil before any.
+    public func latestRun() throws -> RunRecord? {
+        try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, dxkit_version, started_at, finished_at FROM runs ORDER BY id DESC LIMIT 1").map {
+                RunRecord(id: $0["id"], version: $0["dxkit_version"], startedAt: $0["started_at"], finishedAt: $0["finished_at"])
+            }
+        }
     }
 }

@@ -1,10 +1,11 @@
+import DICOM
 import Engine
 import Foundation
 import Imaging
 import Models
 import Store
 
-extension Scorer {
+extension ScoreJob {
     /// Runs one batch through a head; failures become error rows.
     func infer(_ batch: [Prepared], head: Head) -> [ResultRow] {
         let card = head.card
@@ -30,13 +31,13 @@ extension Scorer {
             row.logits = Array(logits.data[(i * k)..<(i * k + k)])
             row.probability = p
             row.calibratedProbability = calibrated
-            row.threshold = head.threshold
-            row.decision = calibrated >= head.threshold ? head.scoring.positiveClass : head.negativeLabel
+            row.threshold = head.rule.threshold
+            row.decision = head.rule.decide(calibrated)
             row.seconds = item.seconds + perImage
             return row
         }
         // A network output that is not a number is that image's error, not a result.
-        for i in scored.indices where !(scored[i].probability ?? .nan).isFinite {
+        for i in scored.indices where !(scored[i].probability ?? Double.nan).isFinite {
             var row = ResultRow(instanceID: scored[i].instanceID, head: head.name, modelSha256: head.sha256, status: .error)
             row.reason = "the network's output is not a number"
             scored[i] = row
@@ -51,7 +52,7 @@ extension Scorer {
             let lock = NSLock()
             DispatchQueue.concurrentPerform(iterations: ready.count) { i in
                 guard let thumbnail = ready[i].thumbnail, scored[i].status == .scored else { return }
-                let decided = scored[i].decision == head.scoring.positiveClass ? head.positiveIndex : (head.positiveIndex == 0 ? 1 : 0)
+                let decided = head.rule.isPositive(scored[i].decision) ? head.positiveIndex : (head.positiveIndex == 0 ? 1 : 0)
                 var written: (String?, String?) = (nil, nil)
                 for (slot, classIndex) in [decided, head.positiveIndex].enumerated() where slot == 0 || classIndex != decided {
                     let name = classIndex < classes.count ? classes[classIndex] : "class\(classIndex)"

@@ -1,17 +1,22 @@
+import DICOM
 import Foundation
+import Evaluation
 import Store
 
 /// `dxkit audit`: runs a subgroup audit of one head's model on labelled studies and stores it as an
 /// audit run (inputs' hash, head, model, parameters and every number) in the index.
-public struct AuditRun {
+public struct AuditJob {
     public let database: IndexDatabase
     public init(database: IndexDatabase) { self.database = database }
 
     public func run(labels: LabelsFile, head: String, modelSha256: String, classes: [String],
-                    audit: SubgroupAudit) throws -> (id: Int64, results: [String: Any]) {
-        let labelOf = try LabelledInstances.resolve(labels, database: database, classes: classes)
+                    audit: SubgroupAudit) throws -> (id: Int64, results: SubgroupAuditResult) {
+        let labelOf = try Labels.resolve(labels, database: database, classes: classes)
         let store = ResultStore(database: database)
-        var rows = try store.auditRows(head: head, modelSha256: modelSha256, instances: labelOf.keys.sorted())
+        var rows = try store.scoredInstances(head: head, modelSha256: modelSha256, instances: labelOf.keys.sorted()).map {
+            AuditRow(instanceID: $0.instanceID, probability: $0.probability, calibratedProbability: $0.calibratedProbability,
+                     attributes: $0.attributes)
+        }
         // Extra columns of the labels file (demographics not in the headers) join the DICOM attributes.
         let found = try database.instances(matching: labels.rows.map(\.key), column: labels.keyKind.rawValue)
         var extraOf: [Int64: [String: String]] = [:]
@@ -27,8 +32,18 @@ public struct AuditRun {
         func json(_ o: Any) throws -> String {
             String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
         }
+        let encoded = String(decoding: try JSONEncoder.sorted.encode(results), as: UTF8.self)
         let id = try store.saveAudit(kind: "subgroup", head: head, modelSha256: modelSha256, labelsSha256: labels.sha256,
-                                     parametersJSON: try json(parameters), resultsJSON: try json(results))
+                                     parametersJSON: try json(parameters), resultsJSON: encoded)
         return (id, results)
+    }
+}
+
+extension JSONEncoder {
+    /// Keys sorted: stored results are stable byte for byte.
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
     }
 }

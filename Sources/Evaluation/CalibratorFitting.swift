@@ -1,0 +1,88 @@
+import Foundation
+
+/// Fits calibrators (see `Models.Calibrator`) on labelled scores.
+public enum CalibratorFitting {
+    public static func fit(_ method: String, scores: [Double], labels: [Int]) throws -> Calibrator {
+        switch method {
+        case "temperature": return .temperature(TemperatureScaling.fit(logits: scores.map(TemperatureScaling.logit), labels: labels))
+        case "platt": return fitPlatt(scores, labels)
+        case "isotonic": return fitIsotonic(scores, labels)
+        default: throw CalibrationError(reason: "unknown method \(method) (temperature, platt, isotonic)")
+        }
+    }
+
+    /// Newton–Raphson on the two-parameter logistic NLL.
+    static func fitPlatt(_ scores: [Double], _ labels: [Int]) -> Calibrator {
+        let z = scores.map(TemperatureScaling.logit)
+        var a = 1.0, b = 0.0
+        for _ in 0..<100 {
+            var ga = 0.0, gb = 0.0, haa = 0.0, hab = 0.0, hbb = 0.0
+            for (zi, yi) in zip(z, labels) {
+                let p = 1 / (1 + exp(-(a * zi + b)))
+                let r = p - Double(yi), w = p * (1 - p)
+                ga += r * zi; gb += r
+                haa += w * zi * zi; hab += w * zi; hbb += w
+            }
+            let det = haa * hbb - hab * hab
+            guard abs(det) > 1e-300 else { break }
+            let da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det
+            a -= da; b -= db
+            if abs(da) + abs(db) < 1e-14 { break }
+        }
+        return .platt(a: a, b: b)
+    }
+
+    /// Pool adjacent violators on labels ordered by score (ties pooled first, weights = counts).
+    static func fitIsotonic(_ scores: [Double], _ labels: [Int]) -> Calibrator {
+        let order = scores.indices.sorted { scores[$0] < scores[$1] }
+        var xs: [Double] = [], sums: [Double] = [], weights: [Double] = []
+        for i in order {
+            if let last = xs.last, last == scores[i] {
+                sums[sums.count - 1] += Double(labels[i]); weights[weights.count - 1] += 1
+            } else {
+                xs.append(scores[i]); sums.append(Double(labels[i])); weights.append(1)
+            }
+        }
+        // Blocks: (mean, weight, first x index, last x index)
+        var blocks: [(mean: Double, weight: Double, first: Int, last: Int)] = []
+        for i in xs.indices {
+            blocks.append((sums[i] / weights[i], weights[i], i, i))
+            while blocks.count > 1 && blocks[blocks.count - 2].mean > blocks[blocks.count - 1].mean {
+                let b = blocks.removeLast(), a = blocks.removeLast()
+                let w = a.weight + b.weight
+                blocks.append(((a.mean * a.weight + b.mean * b.weight) / w, w, a.first, b.last))
+            }
+        }
+        var y = [Double](repeating: 0, count: xs.count)
+        for b in blocks { for i in b.first...b.last { y[i] = b.mean } }
+        return .isotonic(x: xs, y: y)
+    }
+}
+
+public struct CalibrationError: Error, CustomStringConvertible {
+    public let reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// Operating thresholds on calibrated probabilities.
+public enum OperatingPoint {
+    /// Youden's J: the threshold maximising sensitivity + specificity − 1 (first of ties, highest threshold).
+    public static func youden(scores: [Double], labels: [Int]) -> Double {
+        let e = BinaryEvaluation(scores: scores, labels: labels)
+        var best = 0.5, bestJ = -Double.infinity
+        for t in Set(scores).sorted(by: >) {
+            let at = e.at(t)
+            let j = (at.sensitivity ?? 0) + (at.specificity ?? 0) - 1
+            if j > bestJ + 1e-15 { bestJ = j; best = t }
+        }
+        return best
+    }
+
+    /// The highest threshold whose sensitivity reaches `target`.
+    public static func forSensitivity(_ target: Double, scores: [Double], labels: [Int]) -> Double {
+        let e = BinaryEvaluation(scores: scores, labels: labels)
+        for t in Set(scores).sorted(by: >) where (e.at(t).sensitivity ?? 0) >= target { return t }
+        return Set(scores).min() ?? 0
+    }
+}
