@@ -85,26 +85,6 @@ public final class IngestJob {
 
         let files = scan.files
         let limits = self.limits
-        let results = WorkQueue<IngestRecord>(capacity: jobs * 8)
-        let next = IndexCounter()
-        let group = DispatchGroup()
-        for _ in 0..<jobs {
-            let thread = Thread {
-                while let i = next.take(below: files.count) {
-                    let path = files[i]
-                    let record = quarantined.contains(path)
-                        ? Self.quarantinedRecord(path)
-                        : Quarantine.reading(path) { Self.examine(path, stored: stamps[path], limits: limits) }
-                    results.put(record)
-                }
-                group.leave()
-            }
-            thread.stackSize = 8 << 20
-            group.enter()
-            thread.start()
-        }
-        DispatchQueue.global().async { group.wait(); results.close() }
-
         var pending: [IngestRecord] = []
         func flush() throws {
             guard !pending.isEmpty else { return }
@@ -114,7 +94,11 @@ public final class IngestJob {
             pending.removeAll(keepingCapacity: true)
         }
         var lastFlush = Date()
-        while let record = results.take() {
+        try WorkerPool.run(count: files.count, jobs: jobs, window: jobs * 8, produce: { i -> IngestRecord in
+            let path = files[i]
+            return quarantined.contains(path) ? Self.quarantinedRecord(path)
+                : Quarantine.reading(path) { Self.examine(path, stored: stamps[path], limits: limits) }
+        }) { _, record in
             switch record.outcome {
             case .parsed: summary.ingested += 1
             case let .failed(reason):

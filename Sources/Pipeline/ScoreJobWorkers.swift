@@ -23,37 +23,10 @@ extension ScoreJob {
                progress: (Int, Int, ScoringSummary) -> Void) throws -> [Work] {
         guard !work.isEmpty else { return [] }
         let jobs = max(1, options.jobs)
-        // Workers run at most `window` items ahead of the oldest one not yet taken: memory stays bounded.
-        let window = options.batchSize + 2 * jobs
-        let queue = WorkQueue<Prepared>(capacity: window)
-        let counter = WindowedCounter(window: window)
         let budget = MemoryBudget(total: options.limits.maxDecodeBytes)
         let limits = options.limits
-        let group = DispatchGroup()
-        for _ in 0..<jobs {
-            group.enter()
-            let thread = Thread {
-                while let i = counter.take(below: work.count) {
-                    queue.put(Self.prepare(work[i], index: i, heads: heads, limits: limits, budget: budget))
-                }
-                group.leave()
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-        DispatchQueue.global().async { group.wait(); queue.close() }
-        // The weights load while the workers decode; only the heads with work read theirs.
-        do {
-            for h in Set(work.map(\.head)).sorted() { try heads[h].load() }
-        } catch {
-            counter.stop()
-            while queue.take() != nil {}  // lets the workers finish
-            throw error
-        }
-
         var pending: [[Prepared]] = Array(repeating: [], count: heads.count)
-        var waiting: [Int: Prepared] = [:]
-        var next = 0, done = 0
+        var done = 0
         var changed: [Work] = []
         func flush(_ h: Int) throws {
             let batch = pending[h]
@@ -66,26 +39,21 @@ extension ScoreJob {
             summary.seconds = Date().timeIntervalSince(start)
             progress(done, work.count, summary)
         }
-        do {
-            while let item = queue.take() {
-                waiting[item.index] = item
-                while let ready = waiting.removeValue(forKey: next) {
-                    next += 1
-                    counter.taken(next)
-                    if ready.changed {
-                        changed.append(ready.work)
-                        continue
-                    }
-                    pending[ready.work.head].append(ready)
-                    if pending[ready.work.head].count >= options.batchSize { try flush(ready.work.head) }
-                }
+        // Workers run at most a batch (plus two per worker) ahead of inference: memory stays bounded.
+        try WorkerPool.run(count: work.count, jobs: jobs, window: options.batchSize + 2 * jobs, produce: { i in
+            Self.prepare(work[i], index: i, heads: heads, limits: limits, budget: budget)
+        }, whileStarting: {
+            // The weights load while the workers decode; only the heads with work read theirs.
+            for h in Set(work.map(\.head)).sorted() { try heads[h].load() }
+        }) { _, ready in
+            if ready.changed {
+                changed.append(ready.work)
+                return
             }
-            for h in heads.indices { try flush(h) }
-        } catch {
-            counter.stop()
-            while queue.take() != nil {}
-            throw error
+            pending[ready.work.head].append(ready)
+            if pending[ready.work.head].count >= options.batchSize { try flush(ready.work.head) }
         }
+        for h in heads.indices { try flush(h) }
         return changed
     }
 
@@ -147,41 +115,5 @@ struct Thumbnail {
         channels = image.channels == 1 ? 1 : 3
         let rgb = channels == 1 ? image : ModelInput.rgb(image)
         bytes = rgb.pixels.map { UInt8(saturating: $0 + 0.5) }  // rounded half up: values are ≥ 0
-    }
-}
-
-/// Hands out 0, 1, 2, … to competing threads, never more than `window` past the first index not
-/// yet `taken` by the consumer: workers wait instead of racing ahead.
-final class WindowedCounter: @unchecked Sendable {
-    private var value = 0
-    private var consumed = 0
-    private var stopped = false
-    private let window: Int
-    private let condition = NSCondition()
-
-    init(window: Int) { self.window = max(window, 1) }
-
-    func take(below limit: Int) -> Int? {
-        condition.lock()
-        defer { condition.unlock() }
-        while value >= consumed + window && !stopped && value < limit { condition.wait() }
-        guard value < limit, !stopped else { return nil }
-        value += 1
-        return value - 1
-    }
-
-    /// The consumer has everything below `count`.
-    func taken(_ count: Int) {
-        condition.lock()
-        consumed = count
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
     }
 }

@@ -4,16 +4,16 @@ import Foundation
 /// `take` blocks while it is empty and returns nil once it is closed and drained.
 /// A taken element is released at once (its slot cleared), so the queue never keeps alive more
 /// than the `capacity` elements it holds.
-public final class WorkQueue<Element>: @unchecked Sendable {
+final class WorkQueue<Element>: @unchecked Sendable {
     private var items: [Element?] = []
     private var head = 0
     private var closed = false
     private let capacity: Int
     private let condition = NSCondition()
 
-    public init(capacity: Int) { self.capacity = max(capacity, 1) }
+    init(capacity: Int) { self.capacity = max(capacity, 1) }
 
-    public func put(_ item: Element) {
+    func put(_ item: Element) {
         condition.lock()
         while items.count - head >= capacity { condition.wait() }
         items.append(item)
@@ -21,7 +21,7 @@ public final class WorkQueue<Element>: @unchecked Sendable {
         condition.unlock()
     }
 
-    public func take() -> Element? {
+    func take() -> Element? {
         condition.lock()
         defer { condition.unlock() }
         while head == items.count && !closed { condition.wait() }
@@ -34,34 +34,10 @@ public final class WorkQueue<Element>: @unchecked Sendable {
         return item
     }
 
-    public func close() {
+    func close() {
         condition.lock()
         closed = true
         condition.broadcast()
         condition.unlock()
-    }
-}
-
-/// Hands out the indices 0, 1, 2, … to competing threads.
-public final class IndexCounter: @unchecked Sendable {
-    private var value = 0
-    private var stopped = false
-    private let lock = NSLock()
-
-    public init() {}
-
-    /// Hands out nothing more (the work is abandoned).
-    public func stop() {
-        lock.lock()
-        stopped = true
-        lock.unlock()
-    }
-
-    public func take(below limit: Int) -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard value < limit, !stopped else { return nil }
-        value += 1
-        return value - 1
     }
 }

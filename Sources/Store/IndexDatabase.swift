@@ -6,7 +6,8 @@ import GRDB
 /// process leaves every committed transaction intact and nothing half-written.
 public final class IndexDatabase {
     public let path: String
-    public let queue: DatabaseQueue
+    /// The connection; only Store's own requests use it (the writer stays private to the module).
+    let queue: DatabaseQueue
 
     /// Opens the index at `path`; with `mustExist` (commands that only read or add to an index:
     /// score, report, calibrate, audit) a missing file is an error instead of a new empty index.

@@ -4,7 +4,7 @@ import GRDB
 import Models
 import Reports
 import Pipeline
-import Store
+@testable import Store
 import XCTest
 
 /// Scoring and reporting on real images: routing, values against the Keras fixtures, resuming,

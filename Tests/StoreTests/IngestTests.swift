@@ -1,8 +1,8 @@
 import DICOM
 import Foundation
-import Pipeline
+@testable import Pipeline
 import GRDB
-import Store
+@testable import Store
 import XCTest
 
 /// Ingest into a fresh index: contents, idempotence, changed and duplicate files, broken files.

@@ -2,7 +2,7 @@ import Foundation
 import Pipeline
 import GRDB
 import Models
-import Store
+@testable import Store
 @testable import Training
 import XCTest
 
