@@ -2,12 +2,14 @@
 import PackageDescription
 
 /// dxkit: DICOM ingestion, pixel decoding and (later) scoring, calibration, audits and reports.
-/// Data flows one way: DICOM → Imaging → Engine → Models → Scoring → Store → Evaluation → Reports.
+/// Data flows one way: DICOM → Imaging → Models (over Engine) → Training / Evaluation → Store → Reports,
+/// with Pipeline's jobs above them all and the CLI above Pipeline (see README, "Layout").
 let package = Package(
     name: "dxkit",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "dxkit", targets: ["dxkit"]),
+        .library(name: "Common", targets: ["Common"]),
         .library(name: "DICOM", targets: ["DICOM"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Engine", targets: ["Engine"]),
@@ -43,20 +45,21 @@ let package = Package(
 
         // The pipe: DICOM → Imaging → Models (over Engine) → Training / Evaluation → Store → Reports,
         // and Pipeline, the jobs that run them, above all; the CLI only parses and calls Pipeline.
-        .target(name: "DICOM", dependencies: ["CDCMTK", "CCrashGuard", "COpenJPEG", "CCharLS", "CCrypto", "CTurboJPEG"],
+        .target(name: "Common", swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "DICOM", dependencies: ["Common", "CDCMTK", "CCrashGuard", "COpenJPEG", "CCharLS", "CCrypto", "CTurboJPEG"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Imaging", dependencies: ["DICOM", "CPNG", "CTurboJPEG", "CDeflate"],
+        .target(name: "Imaging", dependencies: ["Common", "DICOM", "CPNG", "CTurboJPEG", "CDeflate"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "CKernels", exclude: ["check"]),
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Models", dependencies: ["DICOM", "Imaging", "Engine"],
+        .target(name: "Models", dependencies: ["Common", "DICOM", "Imaging", "Engine"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Evaluation",
+        .target(name: "Evaluation", dependencies: ["Common"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Training", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Evaluation"],
+        .target(name: "Training", dependencies: ["Common", "DICOM", "Imaging", "Engine", "Models", "Evaluation"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Store", dependencies: ["DICOM", .product(name: "GRDB", package: "GRDB.swift")],
+        .target(name: "Store", dependencies: ["Common", "DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Reports", dependencies: ["DICOM", "Models", "Evaluation", "Store"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// File-name-safe text from untrusted DICOM values: letters, digits, '.', '-', '_' only, no
@@ -7,7 +8,7 @@ public enum SafeName {
         var s = String(text.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) ? Character($0) : "_" })
         while s.hasPrefix(".") { s.removeFirst() }
         if s.isEmpty || s != text || s.count > 120 {
-            let digest = text.utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
+            let digest = StableHash.fnv1a(text)
             s = String(s.prefix(100)) + "_" + String(digest, radix: 16)
         }
         return s

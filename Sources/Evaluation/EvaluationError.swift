@@ -1,14 +1,8 @@
+import Common
 /// A failure reading evaluation input (a scores or manifest CSV, labels) or fitting on it, naming
 /// the file (or what stands for it) and the reason.
-public struct EvaluationError: Error, CustomStringConvertible {
-    public let file: String
-    public let reason: String
-    public init(file: String, reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-    public var description: String { "\(file): \(reason)" }
-}
+public typealias EvaluationError = FileFailure<EvaluationDomain>
+public enum EvaluationDomain {}
 
 /// One scored, labelled instance with the attributes audits group by (sex, age, manufacturer, …).
 public struct AuditRow: Sendable {

@@ -1,17 +1,11 @@
+import Common
 import CPNG
 import DICOM
 import Foundation
 
-/// A failure to read or write an image file, naming the file and the reason.
-public struct ImagingError: Error, CustomStringConvertible {
-    public let file: String
-    public let reason: String
-    public init(file: String, reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-    public var description: String { "\(file): \(reason)" }
-}
+/// A failure to read or write an image file, naming it and the reason.
+public typealias ImagingError = FileFailure<ImagingDomain>
+public enum ImagingDomain {}
 
 /// PNG files through libpng's simplified API (which reports errors instead of long-jumping).
 /// Writes 8-bit or 16-bit grey or RGB; reads any PNG as 8-bit grey or RGB.

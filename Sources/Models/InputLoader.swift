@@ -1,4 +1,5 @@
 import DICOM
+import Engine
 import Foundation
 import Imaging
 
@@ -56,5 +57,10 @@ public enum InputLoader {
     /// `image` with what is not breast blacked out when `mask` is "breast"; unchanged when nil.
     public static func masked(_ image: DICOM.Image, mask: String?) -> DICOM.Image {
         mask == "breast" ? BreastRegion.find(in: image).apply(to: image) : image
+    }
+
+    /// The network input of prepared images (each from `prepare`, CHW): one NCHW tensor.
+    public static func batch(_ inputs: [[Float]], for card: ModelCard) -> Tensor {
+        Tensor(shape: [inputs.count, 3, card.input.height, card.input.width], data: inputs.flatMap { $0 })
     }
 }

@@ -41,8 +41,7 @@ public struct ImageClassification {
                 }
             }
             guard !inputs.isEmpty else { continue }
-            let logits = classifier.logits(Tensor(shape: [inputs.count, 3, card.input.height, card.input.width],
-                                                  data: inputs.flatMap { $0 }))
+            let logits = classifier.logits(InputLoader.batch(inputs, for: card))
             let probabilities = classifier.probabilities(logits)
             let k = logits.count / logits.batch
             for (i, slot) in slots.enumerated() {

@@ -19,7 +19,7 @@ extension ScoreJob {
         }
         guard !ready.isEmpty else { return rows }
         let started = Date()
-        let input = Tensor(shape: [ready.count, 3, card.input.height, card.input.width], data: ready.flatMap { $0.input! })
+        let input = InputLoader.batch(ready.map { $0.input! }, for: card)
         let (features, logits) = head.classifier.featuresAndLogits(input)
         let probabilities = head.classifier.probabilities(logits)
         let perImage = Date().timeIntervalSince(started) / Double(ready.count)

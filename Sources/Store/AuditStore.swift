@@ -59,7 +59,7 @@ extension IndexDatabase {
         try queue.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, sex, age_years, view_position, manufacturer, model, institution, station, modality, body_part, laterality
-                FROM instances WHERE status = 'ok' AND has_pixel_data = 1 AND duplicate_of IS NULL ORDER BY id
+                FROM instances WHERE \(IndexSchema.usable) ORDER BY id
                 """).map { r in
                 var a: [String: String] = [:]
                 for key in ["sex", "view_position", "manufacturer", "model", "institution", "station", "modality", "body_part", "laterality"] {

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import GRDB
 
@@ -35,12 +36,5 @@ public final class IndexDatabase {
 }
 
 /// A failure of the store, naming the database file and the reason.
-public struct StoreError: Error, CustomStringConvertible {
-    public let file: String
-    public let reason: String
-    public init(file: String, reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-    public var description: String { "\(file): \(reason)" }
-}
+public typealias StoreError = FileFailure<StoreDomain>
+public enum StoreDomain {}

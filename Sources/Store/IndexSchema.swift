@@ -3,6 +3,10 @@ import GRDB
 /// Tables of the index. Every instance row keeps the attributes users filter on, so one
 /// table answers most questions; patients, studies and series hold the hierarchy.
 enum IndexSchema {
+    /// Instances scoring, training and audits take: indexed without error, with pixel data, and
+    /// not a duplicate of another file's SOP Instance UID (left to the original).
+    static let usable = "status = 'ok' AND has_pixel_data = 1 AND duplicate_of IS NULL"
+
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1-index") { db in

@@ -23,7 +23,7 @@ extension IndexDatabase {
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT id, path, sop_instance_uid, study_instance_uid, coalesce(patient_id, study_instance_uid, path) AS patient,
                            content_sha256
-                    FROM instances WHERE \(column) = ? AND status = 'ok' AND has_pixel_data = 1 AND duplicate_of IS NULL
+                    FROM instances WHERE \(column) = ? AND \(IndexSchema.usable)
                     ORDER BY id
                     """, arguments: [key])
                 if !rows.isEmpty {

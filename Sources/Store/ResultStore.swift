@@ -95,7 +95,7 @@ public struct ResultStore {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT id, path, sop_instance_uid, study_instance_uid, content_sha256, patient_key, sop_class_uid, modality,
                        body_part, view_position, laterality, photometric, manufacturer, institution, sex
-                FROM instances WHERE status = 'ok' AND has_pixel_data = 1 AND duplicate_of IS NULL ORDER BY id
+                FROM instances WHERE \(IndexSchema.usable) ORDER BY id
                 """)
             return rows.map { row in
                 var attributes: [String: String] = [:]

@@ -1,3 +1,4 @@
+import Common
 import DICOM
 import Engine
 import Foundation
@@ -68,7 +69,7 @@ public struct FeatureExtractor {
         var pending: [(file: String, input: [Float])] = []
         func flush() throws {
             guard !pending.isEmpty else { return }
-            let batch = Tensor(shape: [pending.count, 3, card.input.height, card.input.width], data: pending.flatMap(\.input))
+            let batch = InputLoader.batch(pending.map(\.input), for: card)
             for (item, result) in zip(pending, compute(batch)) { try Self.write(result.0, shape: result.1, to: item.file) }
             pending = []
         }
@@ -77,12 +78,12 @@ public struct FeatureExtractor {
             var copies: [String] = []
             var image: DICOM.Image?
             for copy in 0...(plain.contains(i) ? 0 : augmentation.copies) {
-                let tag = (copy == 0 ? "plain" : "aug\(copy)-\(augmentation.summary.hashValueStable)") + (mask.map { "-mask-\($0)" } ?? "")
+                let tag = (copy == 0 ? "plain" : "aug\(copy)-\(StableHash.fnv1a(augmentation.summary))") + (mask.map { "-mask-\($0)" } ?? "")
                 let file = "\(folder)/\(e.instance.sha256.prefix(32))-\(tag)\(suffix).f32"
                 copies.append(file)
                 if Self.isWhole(file) { continue }  // cached
                 if image == nil { image = try InputLoader.rgb8(e.instance.path) }
-                let seed = UInt64(copy) &* 0x9E3779B97F4A7C15 ^ e.instance.sha256.hashValueStable
+                let seed = UInt64(copy) &* 0x9E3779B97F4A7C15 ^ StableHash.fnv1a(e.instance.sha256)
                 let source = copy == 0 ? image! : augmentation.apply(image!, seed: seed)
                 pending.append((file, InputLoader.prepare(InputLoader.masked(source, mask: mask), for: card)))
             }
@@ -133,12 +134,5 @@ public struct FeatureExtractor {
         values.withUnsafeBytes { data.append(contentsOf: $0) }
         try data.write(to: URL(fileURLWithPath: tmp))
         guard rename(tmp, path) == 0 else { throw TrainingError(file: path, reason: "cannot write the feature cache") }
-    }
-}
-
-extension String {
-    /// FNV-1a of the UTF-8 bytes: stable across runs (Swift's hashValue is seeded per process).
-    var hashValueStable: UInt64 {
-        utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
     }
 }

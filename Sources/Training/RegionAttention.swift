@@ -25,7 +25,7 @@ struct RegionAttention {
         try paths.map { path in
             let image = try InputLoader.pixels8(path)
             let region = BreastRegion.find(in: image)
-            let input = Tensor(shape: [1, 3, card.input.height, card.input.width], data: InputLoader.prepare(image, for: card))
+            let input = InputLoader.batch([InputLoader.prepare(image, for: card)], for: card)
             let (features, logits) = classifier.featuresAndLogits(input)
             let decided = logits.data.indices.max { logits.data[$0] < logits.data[$1] } ?? 0
             guard let map = ActivationMap.compute(features: features, item: 0, classIndex: decided, head: classifier.head),

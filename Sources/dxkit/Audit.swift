@@ -9,7 +9,7 @@ struct Audit: ParsableCommand {
         abstract: "Subgroup performance and disparities of a head on labelled studies, grouped by DICOM attributes; stored in the index.",
         discussion: "Attributes: sex, age_band, manufacturer, model, institution, station, view_position, laterality, modality, body_part. `dxkit report --audit ID --out DIR` renders a stored audit.")
 
-    @Option(help: "SQLite index.") var db = "dxkit.sqlite"
+    @OptionGroup var index: IndexOption
     @Option(help: "Labels CSV (key column, label).") var labels: String
     @Option(help: "Head name.") var head: String
     @Option(help: "Comma-separated attributes.") var by = "sex,age_band"
@@ -31,7 +31,7 @@ struct Audit: ParsableCommand {
             audit.reference = reference
             audit.intersections = intersections
             audit.minimumSize = minSize
-            let database = try IndexDatabase(path: db, mustExist: true)
+            let database = try IndexDatabase(path: index.db, mustExist: true)
             try installed.applyStoredCalibration(ResultStore(database: database))
             audit.threshold = installed.rule.threshold
             audit.bootstrap = Bootstrap(replicates: bootstrap)

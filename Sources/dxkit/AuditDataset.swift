@@ -10,7 +10,7 @@ struct AuditDataset: ParsableCommand {
         abstract: "Composition, missingness, label prevalence per group and split shift of the indexed images or of a manifest.",
         discussion: "--manifest audits a CSV of metadata without images; --map names its columns, e.g. sex=Gender,age=Age,label=Finding,split=Split.")
 
-    @Option(help: "SQLite index.") var db = "dxkit.sqlite"
+    @OptionGroup var index: IndexOption
     @Option(help: "Labels CSV for the indexed images (key, label, optional split).") var labels: String?
     @Option(help: "A metadata CSV to audit instead of the index.") var manifest: String?
     @Option(help: "Manifest columns: sex=,age=,view_position=,manufacturer=,institution=,modality=,label=,split=") var map = ""
@@ -19,7 +19,7 @@ struct AuditDataset: ParsableCommand {
 
     func run() throws {
         do {
-            let database = try IndexDatabase(path: db, mustExist: true)
+            let database = try IndexDatabase(path: index.db, mustExist: true)
             let source: DatasetAuditJob.Source
             if let manifest {
                 let mapping = Dictionary(uniqueKeysWithValues: map.split(separator: ",").compactMap { pair -> (String, String)? in

@@ -11,10 +11,10 @@ struct Calibrate: ParsableCommand {
         abstract: "Fit a calibrator and operating threshold for a head on labelled, scored studies; store them with the head.",
         discussion: "New results use them at once; `dxkit recalibrate-results` updates existing ones without re-running the network.")
 
-    @Option(help: "SQLite index.") var db = "dxkit.sqlite"
+    @OptionGroup var index: IndexOption
     @Option(help: "Labels CSV (key column, label).") var labels: String
     @Option(help: "Head name.") var head: String
-    @Option(help: "temperature, platt or isotonic.") var method = "temperature"
+    @Option(help: "Calibration method.") var method = CalibrationMethod.temperature
     @Option(help: "Choose the threshold reaching this sensitivity.") var targetSensitivity: Double?
     @Flag(help: "Choose the threshold by Youden's J.") var youden = false
     @OptionGroup var models: ModelOptions
@@ -25,9 +25,9 @@ struct Calibrate: ParsableCommand {
             let installed = try InstalledHeads.load(search: models.search(), only: [head])[0]
             let rule: CalibrateJob.ThresholdRule = youden ? .youden
                 : targetSensitivity.map { .sensitivity($0) } ?? .keep(installed.scoring.threshold)
-            let o = try CalibrateJob(database: IndexDatabase(path: db, mustExist: true)).run(
+            let o = try CalibrateJob(database: IndexDatabase(path: index.db, mustExist: true)).run(
                 labels: LabelsFile(path: labels), head: head, modelSha256: installed.sha256,
-                classes: installed.card.classes ?? [], method: method, rule: rule)
+                classes: installed.card.classes ?? [], method: method.rawValue, rule: rule)
             print("calibrated \(head) (\(o.calibrator.method)) on \(o.n) labelled results; threshold \(String(format: "%.4f", o.threshold)) (\(o.thresholdRule))")
             for key in ["ece", "brier", "log_loss"] {
                 print(String(format: "  %-9@ before %.4f  after %.4f", key as NSString, o.before[key]!, o.after[key]!))
@@ -57,14 +57,14 @@ struct RecalibrateResults: ParsableCommand {
         commandName: "recalibrate-results",
         abstract: "Apply a head's stored calibration to its existing results (no network run).")
 
-    @Option(help: "SQLite index.") var db = "dxkit.sqlite"
+    @OptionGroup var index: IndexOption
     @Option(help: "Head name.") var head: String
     @OptionGroup var models: ModelOptions
 
     func run() throws {
         do {
             let installed = try InstalledHeads.load(search: models.search(), only: [head])[0]
-            guard let (n, stored) = try Recalibration.run(database: IndexDatabase(path: db, mustExist: true), head: installed) else {
+            guard let (n, stored) = try Recalibration.run(database: IndexDatabase(path: index.db, mustExist: true), head: installed) else {
                 printError("dxkit recalibrate-results: no calibration stored for \(head); run dxkit calibrate first")
                 throw ExitCode(2)
             }

@@ -20,18 +20,18 @@ struct Train: ParsableCommand {
             uses it at once.
             """)
 
-    @Option(help: "SQLite index holding the labelled images.") var db = "dxkit.sqlite"
+    @OptionGroup var index: IndexOption
     @Option(help: "Labels CSV.") var labels: String
     @Option(help: "Head name (used by scoring and reports).") var head: String
-    @Option(help: "Backbone: xception, efficientnet-lite0 or mobilenet-v2.") var backbone = "efficientnet-lite0"
-    @Option(help: "Head type: linear, mlp or prototype (few-shot).") var headType = "linear"
+    @Option(help: "The backbone to train on.") var backbone = BackboneName.efficientnetLite0
+    @Option(help: "Head type (prototype: few-shot class means).") var headType = HeadKind.linear
     @Option(help: "Class names, negative first.") var classes = "NEGATIVE,POSITIVE"
     @Option(help: "Share of patients held out for validation, or 'none' (no held-out evaluation).") var validation = "0.2"
     @Option var epochs = 100
     @Option var lr: Float = 1e-3
     @Option var weightDecay: Float = 1e-2
     @Option var batch = 32
-    @Option(help: "cosine or step.") var schedule = "cosine"
+    @Option(help: "Learning-rate schedule.") var schedule = LearningRateSchedule.cosine
     @Option(help: "Early-stopping patience in epochs.") var patience = 15
     @Flag(help: "Run every epoch and keep the last (no early stopping on the validation set).") var noEarlyStopping = false
     @Option(help: ArgumentHelp("Cross-validate this configuration on every non-test image and report the pooled AUROC with a bootstrap interval: K (folds of whole patients), patients (leave one patient out) or images (leave one image out: a pipeline check only). The final head then trains on all of them.", valueName: "K|patients|images"))
@@ -41,10 +41,10 @@ struct Train: ParsableCommand {
     @Option(help: "Retrain the backbone's last K blocks with the head (0: frozen backbone).") var unfreeze = 0
     @Option(help: "Learning rate of the unfrozen blocks as a share of --lr.") var backboneLrScale: Float = 0.1
     @Option(help: "Unfrozen-block counts a --search tries, e.g. 0,1,2 (default: --unfreeze).") var searchUnfreeze: String?
-    @Option(help: "Routing preset for scoring: chest or mammography.") var routing = "chest"
+    @Option(help: "Routing preset for scoring.") var routing = RoutingPreset.chest
     @Flag(help: "Mammography: do not black out what is not breast (burned-in labels, markers, background) before training and scoring.")
     var noMask = false
-    @Option(help: "Study rule: max or laterality-mean-max.") var aggregation = "max"
+    @Option(help: "Study rule.") var aggregation = StudyRule.max
     @Option(help: "Operating threshold on the positive class.") var threshold = 0.5
     @Option(help: "Warning carried by the model card and every report of this head.") var warning: String?
     @Option(help: "Search hyperparameters (lr, weight decay, head type) first: random or grid.") var search: String?
@@ -55,8 +55,8 @@ struct Train: ParsableCommand {
     @Option(help: "Output folder for the head (any folder; its card names the backbone and its weights, which are found wherever models are).") var out: String
 
     func run() throws {
-        guard let folder = ModelCatalog.backbones[backbone] else { throw ValidationError("unknown backbone \(backbone)") }
-        guard let rules = ModelCatalog.routings[routing] else { throw ValidationError("unknown routing preset \(routing) (chest, mammography)") }
+        guard let folder = ModelCatalog.backbones[backbone.rawValue] else { throw ValidationError("unknown backbone \(backbone)") }
+        guard let rules = ModelCatalog.routings[routing.rawValue] else { throw ValidationError("unknown routing preset \(routing) (chest, mammography)") }
         var options = TrainingRun.Options()
         options.head = head
         options.classes = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -65,24 +65,24 @@ struct Train: ParsableCommand {
         options.cacheDirectory = cacheDir
         options.output = out
         options.validation = validation == "none" ? 0 : (Double(validation) ?? 0.2)
-        options.hyper.head = headType
+        options.hyper.head = headType.rawValue
         options.hyper.epochs = epochs
         options.hyper.learningRate = lr
         options.hyper.weightDecay = weightDecay
         options.hyper.batch = batch
-        options.hyper.schedule = schedule
+        options.hyper.schedule = schedule.rawValue
         options.hyper.patience = patience
         options.hyper.earlyStopping = !noEarlyStopping
         options.hyper.seed = seed
         options.hyper.unfreeze = unfreeze
         options.hyper.backboneLearningRateScale = backboneLrScale
         guard unfreeze >= 0 else { throw ValidationError("--unfreeze takes a number of blocks, 0 or more") }
-        guard unfreeze == 0 || headType != "prototype" else {
+        guard unfreeze == 0 || headType != .prototype else {
             throw ValidationError("--unfreeze needs a linear or mlp head: prototype heads are not trained by gradient")
         }
         options.routing = rules
-        options.mask = routing == "mammography" && !noMask ? "breast" : nil
-        options.aggregation = aggregation
+        options.mask = routing == .mammography && !noMask ? "breast" : nil
+        options.aggregation = aggregation.rawValue
         options.threshold = threshold
         options.warning = warning
         options.version = DXKit.version
@@ -105,7 +105,7 @@ struct Train: ParsableCommand {
         }
         do {
             options.augmentation = try Augmentation(spec: augment)
-            let outcome = try TrainJob(database: IndexDatabase(path: db, mustExist: true), labels: LabelsFile(path: labels), options: options)
+            let outcome = try TrainJob(database: IndexDatabase(path: index.db, mustExist: true), labels: LabelsFile(path: labels), options: options)
                 .run { printError($0) }
             let k = outcome.hyper.unfreeze
             let unfrozen = k == 0 ? "" : k == 1 ? ", last block retrained" : ", last \(k) blocks retrained"
