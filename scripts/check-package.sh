@@ -19,7 +19,7 @@ let package = Package(
     targets: [.executableTarget(name: "consumer", dependencies: [
         .product(name: "DICOM", package: "dxkit"), .product(name: "Imaging", package: "dxkit"),
         .product(name: "Engine", package: "dxkit"), .product(name: "Models", package: "dxkit"),
-        .product(name: "Scoring", package: "dxkit"), .product(name: "Store", package: "dxkit"),
+        .product(name: "Pipeline", package: "dxkit"), .product(name: "Store", package: "dxkit"),
         .product(name: "Training", package: "dxkit"), .product(name: "Evaluation", package: "dxkit"),
         .product(name: "Reports", package: "dxkit"),
     ], swiftSettings: [.swiftLanguageMode(.v5)])]
@@ -32,7 +32,7 @@ import Evaluation
 import Imaging
 import Models
 import Reports
-import Scoring
+import Pipeline
 import Store
 import Training
 
@@ -42,7 +42,7 @@ let limits = DecodeLimits.standard
 let tensor = Tensor(shape: [1, 1, 1, 1], data: [1])
 let search = ModelSearch(folders: [])
 print("consumer built against dxkit: \(tags[0]), \(limits.maxPixelsPerFrame) pixels, \(tensor.count) value, \(search.folders.count) folders,",
-      String(describing: Scorer.self), String(describing: IndexDatabase.self), String(describing: ReportWriter.self),
+      String(describing: ScoreJob.self), String(describing: IndexDatabase.self), String(describing: ReportWriter.self),
       String(describing: TrainingRun.self), String(describing: BinaryEvaluation.self))
 if let path = CommandLine.arguments.dropFirst().first {
     let inspection = Inspection(path: path)
