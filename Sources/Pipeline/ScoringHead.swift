@@ -26,11 +26,20 @@ extension ScoreJob {
         /// The head in `directory`, its weights loaded on first use (`load()`), so that a run with
         /// no work for it never reads them. `search`: where a trained head's backbone is looked for.
         public static func load(directory: String, search: ModelSearch? = nil) throws -> Head {
+            guard let head = try loadIfHead(directory: directory, search: search) else {
+                throw ModelError(file: "\(directory)/model.json", reason: "not a task head (no head/scoring in its card)")
+            }
+            return head
+        }
+
+        /// The head in `directory`, nil when its card is a plain model (a backbone, no head).
+        public static func loadIfHead(directory: String, search: ModelSearch? = nil) throws -> Head? {
             let file = "\(directory)/model.json"
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ModelError(file: file, reason: "no model card")
             }
             let card = try ModelCard.decode(data, file: file)
+            guard card.head != nil, card.scoring != nil else { return nil }
             return try Head(card: card, cardJSON: String(decoding: data, as: UTF8.self), directory: directory,
                             network: LazyClassifier(card: card, directory: directory, search: search))
         }

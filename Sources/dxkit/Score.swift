@@ -5,27 +5,6 @@ import Models
 import Pipeline
 import Store
 
-/// Loads the installed task heads: model folders whose card names a head and its scoring rules,
-/// from every folder `search` covers (the first folder holding a head's name wins).
-enum InstalledHeads {
-    static func load(search: ModelSearch, only: [String]?) throws -> [ScoreJob.Head] {
-        var heads: [ScoreJob.Head] = []
-        for folder in search.modelFolders() {
-            guard let card = try? ModelCard.load("\(folder)/model.json"), let head = card.head, card.scoring != nil else { continue }
-            if let only, !only.contains(head) { continue }
-            if heads.contains(where: { $0.name == head }) { continue }
-            heads.append(try ScoreJob.Head(directory: folder, search: search))
-        }
-        for wanted in only ?? [] where !heads.contains(where: { $0.name == wanted }) {
-            throw ValidationError("no installed model for head '\(wanted)' (installed: \(heads.map(\.name).joined(separator: ", ")); looked in \(search.lookedDescription))")
-        }
-        if heads.isEmpty {
-            throw ValidationError("no task heads found; looked in \(search.lookedDescription) (run `make setup` or `make install`, set DXKIT_MODELS, or pass --models-dir)")
-        }
-        return heads
-    }
-}
-
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score every ingested instance a head accepts and that has no result for its current model.",
