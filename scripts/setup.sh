@@ -65,7 +65,7 @@ bash scripts/make-studies.sh
 # patient-level validation is possible (holding out one of two patients leaves one class); --cv images
 # (leave one image out) is reported on the card as a check of the pipeline only, and the head is then
 # trained on all 8.
-stamp=$(cat scripts/breast-labels.csv Sources/Training/*.swift Sources/Models/*.swift Sources/Engine/*.swift Sources/Imaging/BreastRegion.swift Sources/Scoring/InputLoader.swift | sha256sum | cut -d' ' -f1)
+stamp=$(cat scripts/breast-labels.csv Sources/Training/*.swift Sources/Models/*.swift Sources/Engine/*.swift Sources/Imaging/BreastRegion.swift | sha256sum | cut -d' ' -f1)
 if [ ! -f models/breast/model.json ] || [ "$(cat models/breast/.stamp 2>/dev/null)" != "$stamp" ]; then
   echo "setup: training the breast demonstration head"
   swift build -c release --product dxkit 2>&1 | tail -1
