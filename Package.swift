@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "dxkit", targets: ["dxkit"]),
         .library(name: "Common", targets: ["Common"]),
         .library(name: "DICOM", targets: ["DICOM"]),
+        .library(name: "DICOMNetwork", targets: ["DICOMNetwork"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Models", targets: ["Models"]),
@@ -34,6 +35,10 @@ let package = Package(
                 .linkedLibrary("dcmimgle"), .linkedLibrary("dcmdata"), .linkedLibrary("oflog"),
                 .linkedLibrary("ofstd"), .linkedLibrary("z"), .linkedLibrary("stdc++"),
             ]),
+        // dcmnet (DICOM upper layer, DIMSE) behind its own plain C header, apart from dcmdata's shim.
+        .target(name: "CDCMTKNet", dependencies: ["CDCMTK"],
+                linkerSettings: [.linkedLibrary("dcmnet"), .linkedLibrary("dcmdata"), .linkedLibrary("oflog"),
+                                 .linkedLibrary("ofstd"), .linkedLibrary("stdc++")]),
         .target(name: "CCrashGuard"),
         .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2"),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
@@ -47,6 +52,9 @@ let package = Package(
         // and Pipeline, the jobs that run them, above all; the CLI only parses and calls Pipeline.
         .target(name: "Common", swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "DICOM", dependencies: ["Common", "CDCMTK", "CCrashGuard", "COpenJPEG", "CCharLS", "CCrypto", "CTurboJPEG"],
+                swiftSettings: [.swiftLanguageMode(.v5)]),
+        // DICOM networking: DIMSE (Storage SCP, C-ECHO/STORE/FIND/MOVE SCU) and DICOMweb (QIDO/WADO/STOW-RS).
+        .target(name: "DICOMNetwork", dependencies: ["Common", "DICOM", "CDCMTKNet"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Imaging", dependencies: ["Common", "DICOM", "CPNG", "CTurboJPEG", "CDeflate"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
