@@ -7,12 +7,19 @@
 #include <mutex>
 #include <string>
 
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmnet/dul.h"
+
 namespace dxnet {
 
-/// Once per process: a peer that closes its socket must not kill dxkit with SIGPIPE.
+/// Once per process: a peer that closes its socket must not kill dxkit with SIGPIPE, and peers are
+/// named by their numeric address (no reverse DNS lookup: faster, and what --allow compares).
 inline void init() {
     static std::once_flag once;
-    std::call_once(once, [] { std::signal(SIGPIPE, SIG_IGN); });
+    std::call_once(once, [] {
+        std::signal(SIGPIPE, SIG_IGN);
+        dcmDisableGethostbyaddr.set(OFTrue);
+    });
 }
 
 /// Without leading and trailing spaces (DICOM pads AE titles and UIDs).

@@ -140,47 +140,41 @@ public final class DICOMwebClient {
         return outcomes
     }
 
+    /// One STOW-RS request; outcomes in the order of `paths`.
     private func storeBatch(_ paths: [String]) throws -> [SendOutcome] {
-        var uids: [String] = []
-        var outcomes: [SendOutcome] = []
-        var readable: [String] = []
-        for path in paths {
-            let uid = (try? DicomFile(path: path, maxReadLength: 256))?.string(.sopInstanceUID)
-            uids.append(uid ?? "")
-            if uid == nil {
-                outcomes.append(SendOutcome(path: path, sopInstanceUID: "", sent: false, status: 0, transferSyntax: "",
-                                            message: "not a readable DICOM file"))
-            } else {
-                readable.append(path)
+        let uids = paths.map { (try? DicomFile(path: $0, maxReadLength: 256))?.string(.sopInstanceUID) ?? "" }
+        let readable = zip(paths, uids).filter { !$0.1.isEmpty }.map(\.0)
+        var referenced: Set<String> = [], failed: [String: Int] = [:]
+        var status = 0, source = description
+        if !readable.isEmpty {
+            let boundary = "dxkit-" + UUID().uuidString
+            let body = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("dxkit-stow-\(UUID().uuidString).body")
+            defer { try? FileManager.default.removeItem(at: body) }
+            _ = try Multipart.writeBody(files: readable, boundary: boundary, to: body)
+            var r = request("/studies", method: "POST")
+            r.setValue("multipart/related; type=\"application/dicom\"; boundary=\(boundary)", forHTTPHeaderField: "Content-Type")
+            r.setValue("application/dicom+json", forHTTPHeaderField: "Accept")
+            let response = try http.send(r, bodyFile: body)
+            try check(response, r, accept: [200, 202, 409])
+            source = HTTPTransport.redacted(r.url!)
+            status = response.status
+            let answer = try DicomJSON.datasets(response.body, source: source).first
+            referenced = Set(answer?.sequence("00081199").compactMap { $0.string("00081155") } ?? [])
+            for item in answer?.sequence("00081198") ?? [] {
+                if let uid = item.string("00081155") { failed[uid] = item.int("00081197") ?? 0 }
             }
         }
-        guard !readable.isEmpty else { return outcomes }
-        let boundary = "dxkit-" + UUID().uuidString
-        let body = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("dxkit-stow-\(UUID().uuidString).body")
-        defer { try? FileManager.default.removeItem(at: body) }
-        _ = try Multipart.writeBody(files: readable, boundary: boundary, to: body)
-        var r = request("/studies", method: "POST")
-        r.setValue("multipart/related; type=\"application/dicom\"; boundary=\(boundary)", forHTTPHeaderField: "Content-Type")
-        r.setValue("application/dicom+json", forHTTPHeaderField: "Accept")
-        let response = try http.send(r, bodyFile: body)
-        try check(response, r, accept: [200, 202, 409])
-        let source = HTTPTransport.redacted(r.url!)
-        let answer = try DicomJSON.datasets(response.body, source: source).first
-        let referenced = Set(answer?.sequence("00081199").compactMap { $0.string("00081155") } ?? [])
-        var failed: [String: Int] = [:]
-        for item in answer?.sequence("00081198") ?? [] {
-            if let uid = item.string("00081155") { failed[uid] = item.int("00081197") ?? 0 }
-        }
-        for (path, uid) in zip(paths, uids) where !uid.isEmpty {
+        return zip(paths, uids).map { path, uid in
+            if uid.isEmpty {
+                return SendOutcome(path: path, sopInstanceUID: "", sent: false, status: 0, transferSyntax: "",
+                                   message: "not a readable DICOM file")
+            }
             if referenced.contains(uid) {
-                outcomes.append(SendOutcome(path: path, sopInstanceUID: uid, sent: true, status: response.status,
-                                            transferSyntax: "", message: ""))
-            } else {
-                let reason = failed[uid].map { String(format: "failure reason 0x%04X", $0) } ?? "not among the stored instances"
-                outcomes.append(SendOutcome(path: path, sopInstanceUID: uid, sent: false, status: response.status,
-                                            transferSyntax: "", message: "\(source) (HTTP \(response.status)): \(reason)"))
+                return SendOutcome(path: path, sopInstanceUID: uid, sent: true, status: status, transferSyntax: "", message: "")
             }
+            let reason = failed[uid].map { String(format: "failure reason 0x%04X", $0) } ?? "not among the stored instances"
+            return SendOutcome(path: path, sopInstanceUID: uid, sent: false, status: status, transferSyntax: "",
+                               message: "\(source) (HTTP \(status)): \(reason)")
         }
-        return outcomes
     }
 }
