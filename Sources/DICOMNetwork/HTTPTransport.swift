@@ -21,6 +21,30 @@ final class HTTPTransport {
 
     let session: URLSession
     let timeout: TimeInterval
+    private let refuser = ChallengeRefuser()
+
+    /// Answers an authentication challenge (HTTP 401) by refusing it: credentials are only ever the
+    /// ones dxkit sent with the request. (Left to its default handling, Foundation on Linux waits
+    /// for a credential that never comes.) The task then ends as cancelled, reported as HTTP 401.
+    private final class ChallengeRefuser: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+        private let lock = NSLock()
+        private var challenged = false
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+                        completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+            lock.lock()
+            challenged = true
+            lock.unlock()
+            completionHandler(.rejectProtectionSpace, nil)
+        }
+
+        /// Whether a challenge came since the last call.
+        func take() -> Bool {
+            lock.lock()
+            defer { challenged = false; lock.unlock() }
+            return challenged
+        }
+    }
 
     init(timeout: TimeInterval) {
         let configuration = URLSessionConfiguration.ephemeral
@@ -28,7 +52,7 @@ final class HTTPTransport {
         configuration.timeoutIntervalForResource = max(timeout, 3600)
         configuration.urlCache = nil
         configuration.httpCookieStorage = nil
-        session = URLSession(configuration: configuration)
+        session = URLSession(configuration: configuration, delegate: refuser, delegateQueue: nil)
         self.timeout = timeout
     }
 
@@ -42,6 +66,9 @@ final class HTTPTransport {
     }
 
     private func finish(_ box: Box, url: URL) throws -> Response {
+        if refuser.take() {
+            throw NetworkError(file: Self.redacted(url), reason: "HTTP 401: the server asks for authentication (set \(DICOMwebCredentials.tokenVariable), or \(DICOMwebCredentials.userVariable) and \(DICOMwebCredentials.passwordVariable); wrong ones are refused the same way)")
+        }
         if let error = box.error {
             throw NetworkError(file: Self.redacted(url), reason: "HTTP request failed: \(error.localizedDescription)")
         }
