@@ -191,9 +191,9 @@ void storeCallback(void *data, T_DIMSE_StoreProgress *progress, T_DIMSE_C_StoreR
 }
 
 /// Answers one C-STORE request: the dataset is written bit for bit into a temporary file.
-/// Returns false when the association cannot go on.
+/// Returns false when the association cannot go on; `stored` says whether an instance was kept.
 bool handleStore(dx_scp *scp, T_ASC_Association *assoc, T_ASC_PresentationContextID presID, T_DIMSE_C_StoreRQ &request,
-                 const std::string &peer) {
+                 const std::string &peer, bool &stored) {
     StoreContext ctx;
     ctx.scp = scp;
     ctx.peer = peer;
@@ -214,6 +214,7 @@ bool handleStore(dx_scp *scp, T_ASC_Association *assoc, T_ASC_PresentationContex
                              " failed: " + what + "; nothing stored");
         return false;
     }
+    stored = ctx.stored;
     if (ctx.stored) scp->push(std::move(ctx.event));
     return true;
 }
@@ -317,11 +318,12 @@ void serve(dx_scp *scp, T_ASC_Association *assoc) {
         if (msg.CommandField == DIMSE_C_ECHO_RQ) {
             c = DIMSE_sendEchoResponse(assoc, presID, &msg.msg.CEchoRQ, STATUS_Success, nullptr);
         } else if (msg.CommandField == DIMSE_C_STORE_RQ) {
-            if (!handleStore(scp, assoc, presID, msg.msg.CStoreRQ, peer)) {
+            bool kept = false;
+            if (!handleStore(scp, assoc, presID, msg.msg.CStoreRQ, peer, kept)) {
                 (void)ASC_abortAssociation(assoc);
                 break;
             }
-            ++stored;
+            if (kept) ++stored;
             continue;
         } else {
             scp->error(peer, "association aborted: unsupported DIMSE command " + dxnet::hex(msg.CommandField));
