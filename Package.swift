@@ -97,6 +97,8 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Pipeline", "DICOM"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "NetworkTests", dependencies: ["Store", "DICOM", .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "CLITests", dependencies: ["Store", "Imaging", "DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
     ],
