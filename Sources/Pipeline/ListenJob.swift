@@ -91,8 +91,13 @@ public final class ListenJob {
     /// Files in the store the index does not know yet (stored before a crash) are ingested and
     /// recorded as received.
     func recover() throws {
-        let store = options.scp.storeDirectory
-        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+        let store = options.scp.storeDirectory, fm = FileManager.default
+        try fm.createDirectory(atPath: store, withIntermediateDirectories: true)
+        // Transfers cut off by the last stop are not instances: gone before anything is ingested.
+        let incoming = options.scp.incomingDirectory
+        for name in (try? fm.contentsOfDirectory(atPath: incoming)) ?? [] where name.hasSuffix(".part") {
+            try? fm.removeItem(atPath: "\(incoming)/\(name)")
+        }
         let ingest = IngestJob(database: database, jobs: options.scoring.jobs)
         ingest.limits = options.scoring.limits
         _ = try ingest.run(paths: [store])
