@@ -29,7 +29,8 @@ final class QueryRetrieveTests: XCTestCase {
 
     func testDIMSESendQueryAndMove() throws {
         let movePort = Tools.freePort()
-        let orthanc = try Orthanc(modalities: ["DXMOVE": movePort])
+        // The PACS knows who may query (DXKIT) and where it may move studies to (DXMOVE at movePort).
+        let orthanc = try Orthanc(modalities: ["DXKIT": Tools.freePort(), "DXMOVE": movePort])
         defer { orthanc.stop() }
         let dir = try Tools.temporaryFolder("dimse")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -89,9 +90,9 @@ final class QueryRetrieveTests: XCTestCase {
         }
 
         let qido = try matches(Tools.dxkit(["query", "--dicomweb", orthanc.dicomweb, "--json"], environment: orthanc.credentials))
-        XCTAssertEqual(qido.count, 3, "rg1 and the two mammography patients' studies")
+        XCTAssertEqual(qido.count, 9, "rg1 and the 8 mammograms (one study each in CBIS-DDSM)")
         let mg = try matches(Tools.dxkit(["query", "--dicomweb", orthanc.dicomweb, "--modality", "MG", "--json"], environment: orthanc.credentials))
-        XCTAssertEqual(mg.count, 2)
+        XCTAssertEqual(mg.count, 8)
         XCTAssertEqual(mg.compactMap(\.instances).reduce(0, +), 8)
 
         let wado = try Tools.dxkit(["retrieve", "--dicomweb", orthanc.dicomweb, "--study-uid", rg1Study, "--db", "\(dir)/db.sqlite"],

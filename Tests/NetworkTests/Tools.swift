@@ -86,6 +86,7 @@ enum Tools {
     }
 
     static func dicomFiles(in folder: String) -> [String] {
+        let folder = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path
         let e = FileManager.default.enumerator(atPath: folder)
         var out: [String] = []
         while let name = e?.nextObject() as? String {
