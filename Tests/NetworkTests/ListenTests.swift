@@ -73,6 +73,27 @@ final class ListenTests: XCTestCase {
         }
     }
 
+    func testResultsGoBackByStowRSWithCredentialsFromTheEnvironment() throws {
+        let orthanc = try Orthanc(modalities: [:])
+        defer { orthanc.stop() }
+        let dir = try Tools.temporaryFolder("listen-stow")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = Tools.freePort()
+        let listener = try Listener(port: port, arguments: ["--db", "\(dir)/db.sqlite", "--out", "\(dir)/out", "--study-idle", "1s",
+                                                           "--send-to-dicomweb", orthanc.dicomweb],
+                                    log: "\(dir)/listen.log", environment: orthanc.credentials)
+        XCTAssertEqual(try Tools.run("storescu", ["-xy", "-aec", "DXKIT", "127.0.0.1", String(port), chest[1]]).status, 0)
+        Tools.waitUntil("results sent by STOW-RS") { Self.sent(listener.text) >= 2 }
+        XCTAssertEqual(listener.stop(), 0)
+        XCTAssertFalse(listener.text.contains(Orthanc.password))
+        let db = try DatabaseQueue(path: "\(dir)/db.sqlite")
+        let outputs = try db.read { try String.fetchAll($0, sql: "SELECT sop_instance_uid FROM dicom_outputs") }
+        XCTAssertGreaterThanOrEqual(outputs.count, 2)
+        for uid in outputs { XCTAssertTrue(try orthanc.has(instance: uid), "\(uid) not in Orthanc") }
+        let series = try orthanc.series(ofStudy: try studyUID(chest[1]))
+        XCTAssertEqual(series.filter { $0.modality == "SR" }.map(\.number), ["9901"])
+    }
+
     /// Objects the log says were sent ("sent N of M objects to …" lines, N summed).
     static func sent(_ log: String) -> Int {
         log.split(separator: "\n").compactMap { line -> Int? in

@@ -102,11 +102,12 @@ final class Listener {
     let log: String
     let port: Int
 
-    init(port: Int, arguments: [String], log: String) throws {
+    init(port: Int, arguments: [String], log: String, environment: [String: String] = [:]) throws {
         self.port = port
         self.log = log
         FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: Tools.dxkit)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.arguments = ["listen", "--port", String(port), "--models-dir", Tools.path("models")] + arguments
         let handle = FileHandle(forWritingAtPath: log)!
         process.standardOutput = handle
