@@ -47,8 +47,24 @@ enum Tools {
         try run(path(".venv/bin/python"), arguments)
     }
 
-    /// A TCP port nothing listens on now (bound to port 0, read back, closed).
+    /// A TCP port nothing listens on now (bound to port 0, read back, closed), never one this process
+    /// handed out before (two servers of one test must not get the same port).
     static func freePort() -> Int {
+        given.lock()
+        defer { given.unlock() }
+        while true {
+            let port = anyFreePort()
+            if !givenPorts.contains(port) {
+                givenPorts.insert(port)
+                return port
+            }
+        }
+    }
+
+    private static let given = NSLock()
+    nonisolated(unsafe) private static var givenPorts: Set<Int> = []
+
+    private static func anyFreePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
