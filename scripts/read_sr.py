@@ -34,6 +34,8 @@ def main(path):
         groups.append(group)
     print(json.dumps({"sop_class_uid": str(ds.SOPClassUID), "modality": str(ds.Modality),
                       "study_instance_uid": str(ds.StudyInstanceUID), "patient_id": str(ds.get("PatientID", "")),
+                      "sop_instance_uid": str(ds.SOPInstanceUID), "series_instance_uid": str(ds.SeriesInstanceUID),
+                      "series_number": str(ds.get("SeriesNumber", "")),
                       "groups": groups}))
 
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=$ROOT/.cache
 
-APT_PACKAGES="libdcmtk-dev dcmtk libopenblas-dev libsqlite3-dev libpng-dev libdeflate-dev libopenjp2-7-dev libcharls-dev libturbojpeg0-dev libssl-dev zlib1g-dev pkg-config dicom3tools gcc-aarch64-linux-gnu qemu-user"
+APT_PACKAGES="libdcmtk-dev dcmtk orthanc orthanc-dicomweb libcurl4 sqlite3 libopenblas-dev libsqlite3-dev libpng-dev libdeflate-dev libopenjp2-7-dev libcharls-dev libturbojpeg0-dev libssl-dev zlib1g-dev pkg-config dicom3tools gcc-aarch64-linux-gnu qemu-user"
 missing=()
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -75,6 +75,7 @@ if [ ! -f models/breast/model.json ] || [ "$(cat models/breast/.stamp 2>/dev/nul
     --backbone efficientnet-lite0 --head-type linear --classes BENIGN,MALIGNANT --cv images --epochs 60 \
     --augment copies=2,rotate=5,scale=0.9,brightness=0.1,contrast=0.1,flip --routing mammography \
     --aggregation laterality-mean-max --out models/breast \
+    --finding-code "SCT,254837009,Malignant neoplasm of breast" \
     --warning "Demonstration of the pipeline only: trained on 8 film mammograms of 2 CBIS-DDSM patients (one benign, one malignant). No patient-level validation is possible with 2 patients, so nothing here estimates how it does on a new patient; the card's leave-one-image-out AUROC is a pipeline check only (each held-out view's patient is in training: it measures recognising the patient, not malignancy). Its outputs mean nothing clinically. Retrain with dxkit train on CBIS-DDSM or your own labelled mammograms." \
     2> .cache/breast-train.log | tail -2
   echo "$stamp" > models/breast/.stamp

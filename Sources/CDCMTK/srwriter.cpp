@@ -24,12 +24,6 @@ std::string text(DcmItem *ds, const DcmTagKey &tag) {
     return v.c_str();
 }
 
-std::string uid() {
-    char buffer[100];
-    dcmGenerateUniqueIdentifier(buffer, SITE_INSTANCE_UID_ROOT);
-    return buffer;
-}
-
 DSRCodedEntryValue code(const char *value, const char *scheme, const char *meaning) {
     return DSRCodedEntryValue(value, scheme, meaning);
 }
@@ -49,9 +43,8 @@ void check(OFCondition c, const char *what) {
 
 }  // namespace
 
-int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_finding *findings, int count,
-                const char *procedure_code, const char *procedure_scheme, const char *procedure_meaning,
-                const char *software_version, char *err, size_t errlen) {
+int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_document *document,
+                const dx_sr_finding *findings, int count, char *err, size_t errlen) {
     dx_init();
     try {
         if (count < 1) throw Failure{"no findings"};
@@ -81,7 +74,20 @@ int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_findi
         doc.setSeriesDescription("dxkit AI findings (research use only)", OFFalse);
         doc.setManufacturer("dxkit", OFFalse);
         doc.setManufacturerModelName("dxkit", OFFalse);
-        doc.setSoftwareVersions(software_version, OFFalse);
+        doc.setSoftwareVersions(document->software_version, OFFalse);
+        char number[32];
+        std::snprintf(number, sizeof number, "%d", document->series_number);
+        check(doc.setSeriesNumber(number, OFFalse), "series number");
+        std::snprintf(number, sizeof number, "%d", document->instance_number);
+        check(doc.setInstanceNumber(number, OFFalse), "instance number");
+        // Private coding schemes are identified (PS3.3 C.12.1.1.9: Coding Scheme Identification Sequence).
+        DSRCodingSchemeIdentificationList &schemes = doc.getCodingSchemeIdentification();
+        for (int i = 0; i < document->scheme_count; ++i) {
+            check(schemes.addItem(document->scheme_designators[i]), "coding scheme");
+            check(schemes.setCodingSchemeName(document->scheme_names[i], OFFalse), "coding scheme name");
+            check(schemes.setCodingSchemeResponsibleOrganization(document->scheme_organizations[i], OFFalse),
+                  "coding scheme organization");
+        }
 
         DSRDocumentTree &tree = doc.getTree();
         const DSRCodedEntryValue root = code("126000", "DCM", "Imaging Measurement Report");
@@ -97,13 +103,14 @@ int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_findi
                   .setCodeValue(code("121007", "DCM", "Device"), OFFalse), "observer type value");
         const DSRCodedEntryValue observerUID = code("121012", "DCM", "Device Observer UID");
         check(add(tree, DSRTypes::RT_hasObsContext, DSRTypes::VT_UIDRef, DSRTypes::AM_afterCurrent, &observerUID, "observer UID")
-                  .setStringValue(uid().c_str(), OFFalse), "observer UID value");
+                  .setStringValue(document->device_observer_uid, OFFalse), "observer UID value");
         const DSRCodedEntryValue observerName = code("121013", "DCM", "Device Observer Name");
         check(add(tree, DSRTypes::RT_hasObsContext, DSRTypes::VT_Text, DSRTypes::AM_afterCurrent, &observerName, "observer name")
                   .setStringValue("dxkit", OFFalse), "observer name value");
         const DSRCodedEntryValue procedure = code("121058", "DCM", "Procedure reported");
         check(add(tree, DSRTypes::RT_hasConceptMod, DSRTypes::VT_Code, DSRTypes::AM_afterCurrent, &procedure, "procedure")
-                  .setCodeValue(code(procedure_code, procedure_scheme, procedure_meaning), OFFalse), "procedure value");
+                  .setCodeValue(code(document->procedure_code, document->procedure_scheme, document->procedure_meaning), OFFalse),
+              "procedure value");
 
         // Image library: every source image.
         const DSRCodedEntryValue library = code("111028", "DCM", "Image Library");
@@ -132,7 +139,7 @@ int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_findi
                       .setStringValue((std::string(f.head) + " " + f.sop_instance_uid).c_str(), OFFalse), "tracking id value");
             const DSRCodedEntryValue trackingUID = code("112040", "DCM", "Tracking Unique Identifier");
             check(add(tree, DSRTypes::RT_hasObsContext, DSRTypes::VT_UIDRef, DSRTypes::AM_afterCurrent, &trackingUID, "tracking uid")
-                      .setStringValue(uid().c_str(), OFFalse), "tracking uid value");
+                      .setStringValue(f.tracking_uid, OFFalse), "tracking uid value");
             const DSRCodedEntryValue finding = code("121071", "DCM", "Finding");
             const DSRCodedEntryValue findingValue = code(f.finding_code, f.finding_scheme, f.finding_meaning);
             check(add(tree, DSRTypes::RT_contains, DSRTypes::VT_Code, DSRTypes::AM_afterCurrent, &finding, "finding")
@@ -147,11 +154,11 @@ int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_findi
             const DSRCodedEntryValue algParameters = code("111002", "DCM", "Algorithm Parameters");
             check(add(tree, DSRTypes::RT_hasConceptMod, DSRTypes::VT_Text, DSRTypes::AM_afterCurrent, &algParameters, "algorithm parameters")
                       .setStringValue(f.algorithm_parameters, OFFalse), "algorithm parameters value");
-            // Qualitative evaluation: the decision, then the probabilities (no units).
+            // Qualitative evaluation: the finding as concept, the decision as its coded value
+            // (e.g. Pneumonia = Present), then the probabilities (no units).
             check(add(tree, DSRTypes::RT_contains, DSRTypes::VT_Code, DSRTypes::AM_afterCurrent, &findingValue, "evaluation")
-                      .setCodeValue(f.positive ? code("10828004", "SCT", "Positive") : code("260385009", "SCT", "Negative"), OFFalse),
+                      .setCodeValue(code(f.decision_code, f.decision_scheme, f.decision_meaning), OFFalse),
                   "evaluation value");
-            char number[32];
             const DSRCodedEntryValue probability = code("DXK001", "99DXKIT", "Probability of finding");
             std::snprintf(number, sizeof number, "%.6f", f.probability);
             check(add(tree, DSRTypes::RT_contains, DSRTypes::VT_Num, DSRTypes::AM_afterCurrent, &probability, "probability")
@@ -163,6 +170,16 @@ int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_findi
             const DSRCodedEntryValue sourceImage = code("121112", "DCM", "Source of Measurement");
             check(add(tree, DSRTypes::RT_contains, DSRTypes::VT_Image, DSRTypes::AM_afterCurrent, &sourceImage, "source image")
                       .setImageReference(DSRImageReferenceValue(f.sop_class_uid, f.sop_instance_uid), OFFalse), "source image reference");
+            // The heatmaps (Secondary Capture images in this study) illustrate where the evidence is.
+            const DSRCodedEntryValue illustration = code("121200", "DCM", "Illustration of ROI");
+            for (int h = 0; h < f.heatmap_count && h < 2; ++h) {
+                check(add(tree, DSRTypes::RT_contains, DSRTypes::VT_Image, DSRTypes::AM_afterCurrent, &illustration, "heatmap")
+                          .setImageReference(DSRImageReferenceValue(UID_SecondaryCaptureImageStorage, f.heatmap_sop_instance_uid[h]),
+                                             OFFalse), "heatmap reference");
+                check(doc.getCurrentRequestedProcedureEvidence().addItem(study.c_str(), f.heatmap_series_instance_uid,
+                                                                           UID_SecondaryCaptureImageStorage,
+                                                                           f.heatmap_sop_instance_uid[h]), "heatmap evidence");
+            }
             tree.goUp();
             check(doc.getCurrentRequestedProcedureEvidence().addItem(study.c_str(), f.series_instance_uid, f.sop_class_uid,
                                                                        f.sop_instance_uid), "evidence");
@@ -170,6 +187,11 @@ int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_findi
         check(doc.completeDocument(), "completion flag");
         DcmFileFormat out;
         check(doc.write(*out.getDataset()), "writing the SR dataset");
+        // The document's identity is derived by the caller (the same study and findings give the same
+        // UIDs on every run, so a PACS replaces instead of adding a copy).
+        DcmDataset *ds = out.getDataset();
+        check(ds->putAndInsertString(DCM_SeriesInstanceUID, document->series_instance_uid), "series UID");
+        check(ds->putAndInsertString(DCM_SOPInstanceUID, document->sop_instance_uid), "SOP instance UID");
         check(out.saveFile(out_path, EXS_LittleEndianExplicit), "saving");
         return 1;
     } catch (const Failure &f) {

@@ -53,6 +53,9 @@ public struct ModelCard: Decodable, Sendable {
         /// What the SR codes the finding as, and the procedure reported.
         public var findingCode: Code?
         public var procedureCode: Code?
+        /// The decision (a class name) as the coded value of the finding in the SR; a class not
+        /// listed is coded Present (positive class) or Absent (SNOMED CT).
+        public var decisionCodes: [String: Code]?
     }
 
     public var name: String

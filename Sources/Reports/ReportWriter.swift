@@ -35,9 +35,12 @@ public struct ReportWriter {
         public var conflicts: [String] = []
         /// Indexed instances shown in no study report (listed on the index page).
         public var unreported = 0
+        /// The DICOM objects written (SRs and heatmap images), with their derived UIDs.
+        public var outputs: [DicomOutputRecord] = []
     }
 
-    public func write() throws -> Summary {
+    /// Writes every study's report, or only those of `studies` (the index page always lists all).
+    public func write(studies: Set<String>? = nil) throws -> Summary {
         let units = try database.studyReportUnits(), models = try ModelSummary.all(database), run = try database.latestRun()
         let unreported = try database.unreportedInstances(), unreportedCount = try database.unreportedCount()
         let fm = FileManager.default
@@ -50,6 +53,13 @@ public struct ReportWriter {
             let study = try database.studyReport(unit)
             guard !study.findings.isEmpty else { continue }
             let folder = Self.folder(study)
+            if let studies, !studies.contains(unit.study) {
+                // Not rewritten: listed on the index page as its earlier report has it.
+                if fm.fileExists(atPath: "\(output)/\(folder)/report.html") {
+                    index.append(IndexPage.Entry(study: study, folder: folder))
+                }
+                continue
+            }
             do {
                 try writeStudy(study, folder: folder, models: models, run: run, summary: &summary)
             } catch {
@@ -96,7 +106,7 @@ public struct ReportWriter {
             .write(toFile: "\(dir)/report.html", atomically: true, encoding: .utf8)
         try StudyPage.json(study).write(to: URL(fileURLWithPath: "\(dir)/result.json"))
         do {
-            try StudySR.write(study, models: models, to: "\(dir)/sr.dcm", version: version)
+            summary.outputs += try StudySR.write(study, models: models, folder: dir, database: database.path, version: version)
         } catch {
             try? fm.removeItem(atPath: "\(dir)/sr.dcm")
             summary.failures.append((study.studyInstanceUID, "no sr.dcm: \(error)"))

@@ -206,6 +206,7 @@ enum IndexSchema {
             // The positive class's map beside the decided class's (a missed finding's evidence).
             try db.execute(sql: "ALTER TABLE results ADD COLUMN positive_heatmap_path TEXT")
         }
+        NetworkSchema.register(&m)
         return m
     }
 }

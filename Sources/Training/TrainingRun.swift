@@ -28,6 +28,9 @@ public struct TrainingRun {
         public var threshold = 0.5
         public var cacheDirectory = ".cache/features"
         public var warning: String?
+        /// What the SR codes the finding as, and the procedure reported: (value, scheme, meaning).
+        public var findingCode: (value: String, scheme: String, meaning: String)?
+        public var procedureCode: (value: String, scheme: String, meaning: String)?
         public var version = "0"
         /// When set, the hyperparameters are chosen by cross-validated search first.
         public var search: HyperparameterSearch?
@@ -267,6 +270,8 @@ public struct TrainingRun {
             ],
             "metrics": metrics,
             "scoring": [
+                "finding_code": options.findingCode.map { ["value": $0.value, "scheme": $0.scheme, "meaning": $0.meaning] as Any } ?? NSNull(),
+                "procedure_code": options.procedureCode.map { ["value": $0.value, "scheme": $0.scheme, "meaning": $0.meaning] as Any } ?? NSNull(),
                 "routing": ["accept_any": options.routing.map { $0.mapValues { $0.map { $0 ?? NSNull() as Any } } }],
                 "positive_class": options.classes.last!, "threshold": options.threshold,
                 "aggregation": ["rule": options.aggregation,

@@ -32,7 +32,7 @@ struct Report: ParsableCommand {
     static func write(db: String, out: String) throws -> Bool {
         let summary: ReportWriter.Summary
         do {
-            summary = try ReportWriter(database: IndexDatabase(path: db, mustExist: true), output: out, version: DXKit.version).write()
+            summary = try ReportJob(database: IndexDatabase(path: db, mustExist: true), output: out, version: DXKit.version).run()
         } catch {
             printError("dxkit report: \(error)")
             throw ExitCode(2)

@@ -47,6 +47,21 @@ struct Train: ParsableCommand {
     @Option(help: "Study rule.") var aggregation = StudyRule.max
     @Option(help: "Operating threshold on the positive class.") var threshold = 0.5
     @Option(help: "Warning carried by the model card and every report of this head.") var warning: String?
+    @Option(name: .customLong("finding-code"),
+            help: "What the SR codes the finding as: SCHEME,CODE,MEANING (e.g. SCT,254837009,Malignant neoplasm of breast). Default: a private 99DXKIT code named after the head.")
+    var findingCode: String?
+    @Option(name: .customLong("procedure-code"),
+            help: "The procedure the SR reports: SCHEME,CODE,MEANING (default by --routing: SCT 399208008 Plain chest X-ray, SCT 71651007 Mammography).")
+    var procedureCode: String?
+
+    /// `SCHEME,CODE,MEANING` (the meaning may hold commas).
+    static func code(_ text: String, option: String) throws -> (value: String, scheme: String, meaning: String) {
+        let parts = text.split(separator: ",", maxSplits: 2).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && !$0.contains("\\") }), parts[0].count <= 16, parts[1].count <= 64 else {
+            throw ValidationError("\(option) takes SCHEME,CODE,MEANING (e.g. SCT,233604007,Pneumonia), not \(text)")
+        }
+        return (parts[1], parts[0], parts[2])
+    }
     @Option(help: "Search hyperparameters (lr, weight decay, head type) first: random or grid.") var search: String?
     @Option(help: "Configurations tried by a random search.") var trials = 8
     @Option(help: "Cross-validation folds (by patient) for --search.") var folds = 5
@@ -85,6 +100,9 @@ struct Train: ParsableCommand {
         options.aggregation = aggregation.rawValue
         options.threshold = threshold
         options.warning = warning
+        options.findingCode = try findingCode.map { try Self.code($0, option: "--finding-code") }
+        options.procedureCode = try procedureCode.map { try Self.code($0, option: "--procedure-code") }
+            ?? (routing == .mammography ? ("71651007", "SCT", "Mammography") : ("399208008", "SCT", "Plain chest X-ray"))
         options.version = DXKit.version
         if let cv {
             guard let scheme = CrossValidation.Scheme(cv) else {

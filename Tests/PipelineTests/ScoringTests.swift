@@ -230,7 +230,17 @@ final class StructuredReportTests: XCTestCase {
         let stored = try db.queue.read { try Row.fetchOne($0, sql: "SELECT probability, decision FROM results WHERE head = 'pneumonia'")! }
         XCTAssertEqual(groups[0]["Probability of finding"] as? Double ?? -1, stored["probability"] as Double, accuracy: 1e-6)
         XCTAssertEqual(groups[0]["Finding"] as? String, "Pneumonia")
-        XCTAssertEqual(groups[0]["Pneumonia"] as? String, (stored["decision"] as String) == "PNEUMONIA" ? "Positive" : "Negative")
+        XCTAssertEqual(groups[0]["Pneumonia"] as? String, (stored["decision"] as String) == "PNEUMONIA" ? "Present" : "Absent")
+        XCTAssertEqual(object["series_number"] as? String, "9901")
+        // Derived identity: reporting the same results again (elsewhere) gives the same UIDs.
+        _ = try ReportWriter(database: db, output: out + "-again", version: "test").write()
+        let (_, again) = try run(repo.appendingPathComponent(".venv/bin/python").path,
+                                 [repo.appendingPathComponent("scripts/read_sr.py").path, "\(out)-again/\(folder)/sr.dcm"])
+        let second = try JSONSerialization.jsonObject(with: Data(again.utf8)) as! [String: Any]
+        XCTAssertEqual(second["sop_instance_uid"] as? String, object["sop_instance_uid"] as? String)
+        XCTAssertEqual(second["series_instance_uid"] as? String, object["series_instance_uid"] as? String)
+        XCTAssertTrue((object["sop_instance_uid"] as? String ?? "").hasPrefix("2.25."))
+        XCTAssertNotEqual(object["series_instance_uid"] as? String, original.seriesInstanceUID)
         XCTAssertEqual(groups[0]["Source of Measurement"] as? String, original.sopInstanceUID)
         XCTAssertEqual(groups[0]["Algorithm Name"] as? String, "xception-pneumonia")
     }

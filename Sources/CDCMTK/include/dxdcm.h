@@ -102,23 +102,67 @@ typedef struct {
     const char *sop_instance_uid;
     const char *series_instance_uid;
     const char *head;                /* e.g. "pneumonia", used in the tracking identifier */
+    const char *tracking_uid;        /* the measurement group's Tracking Unique Identifier */
     const char *finding_code;        /* coded finding, e.g. 233604007 / SCT / Pneumonia */
     const char *finding_scheme;
     const char *finding_meaning;
+    const char *decision_code;       /* the decision as a coded value of the finding, e.g. 52101004 / SCT / Present */
+    const char *decision_scheme;
+    const char *decision_meaning;
     double probability;
     double calibrated_probability;
-    int positive;                    /* decision at the operating threshold */
     const char *algorithm_name;      /* TID 4019 */
     const char *algorithm_version;
     const char *algorithm_parameters;
+    int heatmap_count;               /* 0-2 heatmap images (Secondary Capture) referenced as illustrations */
+    const char *heatmap_sop_instance_uid[2];
+    const char *heatmap_series_instance_uid;
 } dx_sr_finding;
+
+/* The SR document's own identity and the private coding schemes it uses. */
+typedef struct {
+    const char *series_instance_uid;
+    const char *sop_instance_uid;
+    int series_number;
+    int instance_number;
+    const char *device_observer_uid;
+    const char *procedure_code;
+    const char *procedure_scheme;
+    const char *procedure_meaning;
+    const char *software_version;
+    int scheme_count;                /* Coding Scheme Identification Sequence items (private schemes) */
+    const char *const *scheme_designators;
+    const char *const *scheme_names;
+    const char *const *scheme_organizations;
+} dx_sr_document;
 
 /* Writes a Comprehensive SR (TID 1500) for the findings of one study to `out_path`. Patient and
  * study modules are copied from `source_path` (an instance of that study) so that the SR files
- * into the same study. The procedure reported is (procedure_code, procedure_scheme, procedure_meaning). */
-int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_finding *findings, int count,
-                const char *procedure_code, const char *procedure_scheme, const char *procedure_meaning,
-                const char *software_version, char *err, size_t errlen);
+ * into the same study. */
+int dx_write_sr(const char *source_path, const char *out_path, const dx_sr_document *document,
+                const dx_sr_finding *findings, int count, char *err, size_t errlen);
+
+/* --- Secondary Capture (a heatmap overlay as a DICOM image in the study) -- */
+
+typedef struct {
+    const char *source_path;         /* patient and study modules copied from it */
+    const char *out_path;
+    const uint8_t *rgb;              /* width x height x 3, row-major, interleaved */
+    int width;
+    int height;
+    const char *series_instance_uid;
+    const char *sop_instance_uid;
+    int series_number;
+    int instance_number;
+    const char *series_description;
+    const char *derivation_description;
+    const char *source_sop_class_uid;
+    const char *source_sop_instance_uid;
+    const char *software_version;
+} dx_sc_image;
+
+/* Writes an RGB Secondary Capture Image (Explicit VR Little Endian). 1 on success. */
+int dx_write_secondary_capture(const dx_sc_image *image, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
