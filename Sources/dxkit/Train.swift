@@ -70,8 +70,8 @@ struct Train: ParsableCommand {
     @Option(help: "Output folder for the head (any folder; its card names the backbone and its weights, which are found wherever models are).") var out: String
 
     func run() throws {
-        guard let folder = ModelCatalog.backbones[backbone.rawValue] else { throw ValidationError("unknown backbone \(backbone)") }
-        guard let rules = ModelCatalog.routings[routing.rawValue] else { throw ValidationError("unknown routing preset \(routing) (chest, mammography)") }
+        guard let folder = ModelCatalog.backbones[backbone.rawValue] else { throw ValidationError("unknown backbone \(backbone.rawValue)") }
+        guard let rules = ModelCatalog.routings[routing.rawValue] else { throw ValidationError("unknown routing preset \(routing.rawValue) (chest, mammography)") }
         var options = TrainingRun.Options()
         options.head = head
         options.classes = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -127,7 +127,7 @@ struct Train: ParsableCommand {
                 .run { printError($0) }
             let k = outcome.hyper.unfreeze
             let unfrozen = k == 0 ? "" : k == 1 ? ", last block retrained" : ", last \(k) blocks retrained"
-            var line = "trained \(head) (\(outcome.hyper.head) on \(backbone)\(unfrozen)): \(outcome.trainSize) training images, \(outcome.validationSize) validation, best epoch \(outcome.result.bestEpoch)"
+            var line = "trained \(head) (\(outcome.hyper.head) on \(backbone.rawValue)\(unfrozen)): \(outcome.trainSize) training images, \(outcome.validationSize) validation, best epoch \(outcome.result.bestEpoch)"
             if let auroc = outcome.validationAUROC { line += String(format: ", validation AUROC %.3f", auroc) }
             if let ci = outcome.validationInterval { line += String(format: " (95%% CI %.3f–%.3f)", ci.0, ci.1) }
             if let cv = outcome.crossValidation {
