@@ -14,10 +14,8 @@ public enum Parallelism {
         _ = singleThreadedBLAS
         let n = input.batch
         let slices = min(plan.threads, n)
-        if slices == 1 {
-            return microBatches(layer, input, 0..<n, plan.with { $0.gemmThreads = plan.threads })
-        }
-        let alone = plan.with { $0.gemmThreads = 1 }
+        let alone = perCore(plan, batch: n)
+        if slices == 1 { return microBatches(layer, input, 0..<n, alone) }
         // Each core takes the next micro-batch as it finishes one, so a core slowed down (another
         // process, a busy neighbour) leaves the rest of the batch to the others.
         // Micro-batches small enough that every core gets one (two images on two cores: one each).
@@ -41,6 +39,13 @@ public enum Parallelism {
         }
         let parts = outputs.map { $0! }
         return Tensor(shape: [n] + Array(parts[0].shape.dropFirst()), data: parts.flatMap(\.data), layout: parts[0].layout)
+    }
+
+    /// `plan` as each core runs its share of a batch of `n` images with: each operation shared by
+    /// all `plan.threads` cores when the batch is not split (one image, or one core), one core per
+    /// operation when it is (the cores run micro-batches side by side).
+    public static func perCore(_ plan: ExecutionPlan, batch n: Int) -> ExecutionPlan {
+        plan.with { $0.gemmThreads = min(plan.threads, n) == 1 ? plan.threads : 1 }
     }
 
     /// Runs `body(slice, plan)` for slices 0..<count at once, one core each (each slice's plan with

@@ -55,13 +55,13 @@ public final class Classifier: @unchecked Sendable {
 
     /// [N, 3, H, W] → [N, classes], run as `plan` says (the backbone on `plan.threads` cores, a
     /// micro-batch each; the head once over the whole batch: its weights are read once, not once
-    /// per micro-batch).
+    /// per micro-batch; its operations shared among the cores as the backbone's are).
     public func logits(_ batch: Tensor, plan: ExecutionPlan = .default) -> Tensor { featuresAndLogits(batch, plan: plan).logits }
 
     /// The backbone's feature maps (NHWC) and the head's logits, run as `plan` says.
     public func featuresAndLogits(_ batch: Tensor, plan: ExecutionPlan = .default) -> (features: Tensor, logits: Tensor) {
         let f = Parallelism.forward(runFeatures, batch, plan: plan)
-        return (f, runHead.forward(f, plan.with { $0.gemmThreads = $0.threads }))
+        return (f, runHead.forward(f, Parallelism.perCore(plan, batch: batch.batch)))
     }
 
     /// Softmax over each row of `logits`.
