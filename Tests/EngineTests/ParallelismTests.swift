@@ -114,14 +114,24 @@ final class ParallelismTests: XCTestCase {
             XCTAssertEqual(Parallelism.forward(net, batch, plan: plan).data, reference[plans.firstIndex { $0.isa == plan.isa }!],
                            "\(plan.isa) after another plan")
         }
+        // At the same time: each plan on the batch, and on its first image alone with two cores
+        // sharing each operation (CKernels' worker pool, one region at a time, shared by all).
+        let first = Tensor(shape: [1, 3, h, w], data: Array(batch.data[..<(3 * h * w)]))
         let calls = 2 * plans.count
         let results = ResultBox(count: calls)
         profiler.reset()
         DispatchQueue.concurrentPerform(iterations: calls) { i in
-            results.set(i, Parallelism.forward(net, batch, plan: plans[i % plans.count]).data)
+            let plan = plans[i / 2]
+            results.set(i, i % 2 == 0 ? Parallelism.forward(net, batch, plan: plan).data
+                                      : Parallelism.forward(net, first, plan: plan.with { $0.threads = 2 }).data)
         }
         for i in 0..<calls {
-            XCTAssertEqual(results.values[i], reference[i % plans.count], "\(plans[i % plans.count].isa) beside the other plans")
+            let want = reference[i / 2], isa = plans[i / 2].isa
+            if i % 2 == 0 {
+                XCTAssertEqual(results.values[i], want, "\(isa) beside the other plans")
+            } else {
+                XCTAssertEqual(results.values[i], Array(want[..<10]), "\(isa), one image on two cores, beside the other plans")
+            }
         }
         XCTAssertFalse(profiler.report().isEmpty, "the profiled plan recorded beside the others")
     }
