@@ -92,7 +92,8 @@ public final class Conv2D: Layer, AddingLayer, @unchecked Sendable {
     }
     public func operationName(_ plan: ExecutionPlan) -> String {
         if kernelHeight == 1 && kernelWidth == 1 { return "conv 1x1 (GEMM)" }
-        let kind = runsWinograd(plan) ? "Winograd F(4x4,3x3)" : inChannels <= Self.directMaxInputChannels ? "direct" : "im2col+GEMM"
+        let kind = runsWinograd(plan) ? "Winograd F(4x4,3x3)"
+            : inChannels <= Self.directMaxInputChannels ? "direct" : "im2col+GEMM"
         return "conv \(kernelHeight)x\(kernelWidth) (\(kind))"
     }
 
@@ -112,8 +113,8 @@ public final class Conv2D: Layer, AddingLayer, @unchecked Sendable {
                     stored.withUnsafeBufferPointer { wt in
                         bias.withUnsafeBufferPointer { b in
                             Parallelism.outputRows(images: n, rows: oh, plan) { img, rows in
-                                dx_conv_direct_nhwc(plan.isa.rawValue, x.baseAddress! + img * h * w * inChannels, 1, Int32(h), Int32(w),
-                                                    Int32(inChannels), wt.baseAddress, b.baseAddress, Int32(outChannels),
+                                dx_conv_direct_nhwc(plan.isa.rawValue, x.baseAddress! + img * h * w * inChannels, 1,
+                                                    Int32(h), Int32(w), Int32(inChannels), wt.baseAddress, b.baseAddress, Int32(outChannels),
                                                     Int32(kernelHeight), Int32(kernelWidth), Int32(stride),
                                                     Int32(pad.top - rows.lowerBound * stride), Int32(pad.left), Int32(rows.count),
                                                     Int32(ow), activation.code,
@@ -127,7 +128,7 @@ public final class Conv2D: Layer, AddingLayer, @unchecked Sendable {
         return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 if pointwise && stride == 1 { multiply(x.baseAddress!, rows: n * oh * ow, k: k, plan, out.baseAddress!); return }
-                if plan.winograd, let winograd {
+                if runsWinograd(plan), let winograd {
                     bias.withUnsafeBufferPointer { b in
                         winograd.run(x.baseAddress!, images: n, height: h, width: w, padding: pad, outHeight: oh,
                                      outWidth: ow, bias: b.baseAddress!, activation: activation, plan, out.baseAddress!)
@@ -200,8 +201,8 @@ public final class Conv2D: Layer, AddingLayer, @unchecked Sendable {
                             _ out: UnsafeMutablePointer<Float>) {
         panels!.withUnsafeBufferPointer { p in
             bias.withUnsafeBufferPointer { b in
-                dx_gemm_packed_add(isa.rawValue, a, Int32(rows), Int32(inChannels), p.baseAddress, Int32(outChannels), Int32(outChannels),
-                                   b.baseAddress, activation.code, addend, out)
+                dx_gemm_packed_add(isa.rawValue, a, Int32(rows), Int32(inChannels), p.baseAddress, Int32(outChannels),
+                                   Int32(outChannels), b.baseAddress, activation.code, addend, out)
             }
         }
     }

@@ -58,9 +58,9 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
              _ isa: ISA, _ out: UnsafeMutablePointer<Float>) {
         weights.withUnsafeBufferPointer { wt in
             bias.withUnsafeBufferPointer { b in
-                dx_depthwise_nhwc(isa.rawValue, image, 1, Int32(height), Int32(width), Int32(channels), wt.baseAddress, b.baseAddress,
-                                  Int32(kernel), Int32(stride), Int32(padTop), Int32(padLeft), Int32(rows), Int32(outWidth),
-                                  activation.code, out)
+                dx_depthwise_nhwc(isa.rawValue, image, 1, Int32(height), Int32(width), Int32(channels), wt.baseAddress,
+                                  b.baseAddress, Int32(kernel), Int32(stride), Int32(padTop), Int32(padLeft), Int32(rows),
+                                  Int32(outWidth), activation.code, out)
             }
         }
     }
@@ -75,9 +75,10 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
                 weights.withUnsafeBufferPointer { wt in
                     bias.withUnsafeBufferPointer { b in
                         Parallelism.outputRows(images: n, rows: oh, plan) { img, rows in
-                            dx_depthwise_nhwc(plan.isa.rawValue, x.baseAddress! + img * h * w * c, 1, Int32(h), Int32(w), Int32(c), wt.baseAddress,
-                                              b.baseAddress, Int32(kernel), Int32(stride), Int32(pad.top - rows.lowerBound * stride),
-                                              Int32(pad.left), Int32(rows.count), Int32(ow), activation.code,
+                            dx_depthwise_nhwc(plan.isa.rawValue, x.baseAddress! + img * h * w * c, 1, Int32(h), Int32(w),
+                                              Int32(c), wt.baseAddress, b.baseAddress, Int32(kernel), Int32(stride),
+                                              Int32(pad.top - rows.lowerBound * stride), Int32(pad.left), Int32(rows.count),
+                                              Int32(ow), activation.code,
                                               out.baseAddress! + (img * oh + rows.lowerBound) * ow * c)
                         }
                     }

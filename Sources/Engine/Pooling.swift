@@ -60,8 +60,8 @@ enum Pool {
         return Tensor(shape: [n, oh, ow, c], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 (addend?.data ?? []).withUnsafeBufferPointer { r in
-                    dx_pool_nhwc(plan.isa.rawValue, x.baseAddress, Int32(n), Int32(h), Int32(w), Int32(c), Int32(kernel), Int32(stride),
-                                 Int32(pad.top), Int32(pad.left), Int32(oh), Int32(ow), average ? 1 : 0,
+                    dx_pool_nhwc(plan.isa.rawValue, x.baseAddress, Int32(n), Int32(h), Int32(w), Int32(c), Int32(kernel),
+                                 Int32(stride), Int32(pad.top), Int32(pad.left), Int32(oh), Int32(ow), average ? 1 : 0,
                                  addend == nil ? nil : r.baseAddress, out.baseAddress)
                 }
             }
