@@ -1,7 +1,7 @@
 /* gemm.c — see dxkernels.h: SGEMM with weights packed once, bias, activation and a residual addend
  * applied as the tiles are stored. This file packs the weights and blocks the rows; the register
  * tiles are in gemm_avx512.c (12 x 32), gemm_avx2.c (6 x 16) and gemm_generic.c (4 x 8, plain C),
- * one of which runs as dx_isa() says. */
+ * one of which runs as the caller's `isa` says. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -23,16 +23,18 @@ void dx_gemm_pack_b(const float *b, int k, int n, float *packed) {
 typedef void (*rows_fn)(DX_GEMM_ROWS_ARGS);
 
 /* c[m][n] = act(a[m][k] × B + bias) (+ add[m][n]), B packed by dx_gemm_pack_b. */
-void dx_gemm_packed_add(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias,
+void dx_gemm_packed_add(int isa, const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias,
                         int activation, const float *add, float *c) {
     if (m <= 0 || n <= 0) return;
     rows_fn rows = dx_gemm_rows_generic;
 #if DX_X86
-    switch (dx_isa_now()) {
+    switch (dx_isa_usable(isa)) {
     case DX_ISA_AVX512: rows = dx_gemm_rows_avx512; break;
     case DX_ISA_AVX2: rows = dx_gemm_rows_avx2; break;
     default: break;
     }
+#else
+    (void)isa;
 #endif
     const int panels = (n + NR - 1) / NR;
     /* Rows per block (a multiple of every tile's 12, 6 or 4 rows): the block of A stays in L2
@@ -66,9 +68,9 @@ void dx_gemm_packed_add(const float *a, int m, int k, const float *packed, int n
     }
 }
 
-void dx_gemm_packed(const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias, int activation,
-                    float *c) {
-    dx_gemm_packed_add(a, m, k, packed, n, ldc, bias, activation, NULL, c);
+void dx_gemm_packed(int isa, const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias,
+                    int activation, float *c) {
+    dx_gemm_packed_add(isa, a, m, k, packed, n, ldc, bias, activation, NULL, c);
 }
 
 int dx_gemm_supported(void) { return 1; }

@@ -1,6 +1,6 @@
-/* internal.h — private to CKernels: the instruction set in use, the macros that compile a region of
- * a file for one instruction set (clang and gcc alike, no command-line flags needed), and the
- * per-ISA entry points behind the public functions of dxkernels.h. */
+/* internal.h — private to CKernels: the clamping of a caller's instruction set to the CPU's, the
+ * macros that compile a region of a file for one instruction set (clang and gcc alike, no
+ * command-line flags needed), and the per-ISA entry points behind the public functions of dxkernels.h. */
 #ifndef DX_INTERNAL_H
 #define DX_INTERNAL_H
 
@@ -9,13 +9,14 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-/* The instruction set the public functions dispatch to (DX_ISA_*): set once from the CPU and
- * DXKIT_ISA, changed by dx_set_isa. -1 until first asked for. */
-extern _Atomic int dx_isa_current;
-int dx_isa_init(void);
-static inline int dx_isa_now(void) {
-    const int isa = atomic_load_explicit(&dx_isa_current, memory_order_relaxed);
-    return isa >= 0 ? isa : dx_isa_init();
+/* The CPU's best set (DX_ISA_*), a fact of the machine probed once (-1 until then): not a setting. */
+extern _Atomic int dx_isa_cpu_best_probed;
+/* `isa` as a kernel may run it: the caller's set, lowered to the CPU's best (so that a caller's
+ * mistake costs speed, never an illegal instruction), raised to DX_ISA_GENERIC. */
+static inline int dx_isa_usable(int isa) {
+    int best = atomic_load_explicit(&dx_isa_cpu_best_probed, memory_order_relaxed);
+    if (best < 0) best = dx_isa_cpu_best();
+    return isa < DX_ISA_GENERIC ? DX_ISA_GENERIC : isa > best ? best : isa;
 }
 
 #if defined(__x86_64__)
@@ -100,18 +101,18 @@ DX_PORTABLE_DECLARE(avx2)
 DX_PORTABLE_DECLARE(avx512)
 #endif
 
-/* Calls NAME_generic, NAME_avx2 or NAME_avx512 with ARGS as the instruction set in use says. */
+/* Calls NAME_generic, NAME_avx2 or NAME_avx512 with ARGS as the caller's instruction set ISA says. */
 #if DX_X86
-#define DX_DISPATCH(NAME, ARGS)                                                                                \
+#define DX_DISPATCH(NAME, ISA, ARGS)                                                                           \
     do {                                                                                                       \
-        switch (dx_isa_now()) {                                                                                \
+        switch (dx_isa_usable(ISA)) {                                                                          \
         case DX_ISA_AVX512: NAME##_avx512 ARGS; break;                                                         \
         case DX_ISA_AVX2: NAME##_avx2 ARGS; break;                                                             \
         default: NAME##_generic ARGS; break;                                                                   \
         }                                                                                                      \
     } while (0)
 #else
-#define DX_DISPATCH(NAME, ARGS) NAME##_generic ARGS
+#define DX_DISPATCH(NAME, ISA, ARGS) ((void)(ISA), NAME##_generic ARGS)
 #endif
 
 #endif

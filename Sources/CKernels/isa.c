@@ -1,18 +1,14 @@
-/* isa.c — which instruction set the kernels run (see dxkernels.h), and a measured multiply-add
- * peak per set for the benchmarks' "% of peak". */
+/* isa.c — the best instruction set this CPU runs (see dxkernels.h; callers pass the set each kernel
+ * runs), and a measured multiply-add peak per set for the benchmarks' "% of peak". */
 #include "internal.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #if DX_X86
 #include <immintrin.h>
 #endif
 
-_Atomic int dx_isa_current = -1;
-static _Atomic int isa_cap = -1;
+_Atomic int dx_isa_cpu_best_probed = -1;
 
 static int cpu_best(void) {
 #if DX_X86
@@ -28,49 +24,13 @@ static int cpu_best(void) {
     return DX_ISA_GENERIC;
 }
 
-static const char *const names[] = {"generic", "avx2", "avx512"};
-
-/* The CPU's best set, capped by DXKIT_ISA (a name above the CPU's is lowered to it, with a warning). */
-static int compute_cap(void) {
-    const int best = cpu_best();
-    const char *env = getenv("DXKIT_ISA");
-    if (!env || !*env || !strcmp(env, "native") || !strcmp(env, "best")) return best;
-    for (int isa = 0; isa <= DX_ISA_AVX512; isa++)
-        if (!strcmp(env, names[isa])) {
-            if (isa > best)
-                fprintf(stderr, "dxkit: DXKIT_ISA=%s: this CPU offers at most %s; using %s\n", env, names[best],
-                        names[best]);
-            return isa < best ? isa : best;
-        }
-    fprintf(stderr, "dxkit: DXKIT_ISA=%s is not one of avx512, avx2, generic; using %s\n", env, names[best]);
-    return best;
-}
-
-int dx_isa_supported(void) {
-    int cap = atomic_load(&isa_cap);
-    if (cap < 0) {
-        int unset = -1;
-        cap = compute_cap();
-        if (!atomic_compare_exchange_strong(&isa_cap, &unset, cap)) cap = unset;
+int dx_isa_cpu_best(void) {
+    int best = atomic_load(&dx_isa_cpu_best_probed);
+    if (best < 0) {
+        best = cpu_best();
+        atomic_store(&dx_isa_cpu_best_probed, best); /* every thread probes the same answer */
     }
-    return cap;
-}
-
-int dx_isa_init(void) {
-    int unset = -1;
-    const int cap = dx_isa_supported();
-    if (!atomic_compare_exchange_strong(&dx_isa_current, &unset, cap)) return unset;
-    return cap;
-}
-
-int dx_isa(void) { return dx_isa_now(); }
-
-int dx_set_isa(int isa) {
-    const int cap = dx_isa_supported();
-    if (isa < DX_ISA_GENERIC) isa = DX_ISA_GENERIC;
-    if (isa > cap) isa = cap;
-    atomic_store(&dx_isa_current, isa);
-    return isa;
+    return best;
 }
 
 /* ---- multiply-add peak ------------------------------------------------------------------------------- */
@@ -130,7 +90,7 @@ static float peak_generic(long rounds) {
 static volatile float peak_sink;
 
 double dx_fma_peak_gflops(int isa, double seconds) {
-    if (isa > dx_isa_supported()) isa = dx_isa_supported();
+    isa = dx_isa_usable(isa);
     const int lanes = isa == DX_ISA_AVX512 ? 16 : isa == DX_ISA_AVX2 ? 8 : 4;
     long rounds = 1 << 16;
     double best = 0, spent = 0;

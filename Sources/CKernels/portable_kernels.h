@@ -2,7 +2,7 @@
  * keeps a block's accumulators in vector registers. kernels.c includes this file once per
  * instruction set, inside a region compiled for that set, with DX_FN(name) naming that copy
  * (name_avx512, name_avx2, name_generic) and DX_DW_ROWS the set's depthwise row kernel (0 for none);
- * the public functions dispatch to the copy dx_isa() names. Every function computes each output the
+ * the public functions dispatch to the copy their caller's `isa` names. Every function computes each output the
  * same way whichever image, row or block it belongs to. */
 
 #ifndef DX_PORTABLE_CONSTANTS

@@ -41,7 +41,7 @@ size_t dx_winograd_scratch(int ow, int cin, int cout) {
     return 36 * (tiles * (size_t)(cin + cout) + 2 * E_PAD) + (size_t)cout;
 }
 
-void dx_winograd_conv(const float *in, int h, int w, int cin, int pad_top, int pad_left, const float *panels,
+void dx_winograd_conv(int isa, const float *in, int h, int w, int cin, int pad_top, int pad_left, const float *panels,
                       size_t panel_stride, int cout, const float *bias, int activation, int oh, int ow, int tr0, int tr1,
                       float *scratch, float *out) {
     const int per_row = (ow + 3) / 4;
@@ -53,10 +53,10 @@ void dx_winograd_conv(const float *in, int h, int w, int cin, int pad_top, int p
         const int b1 = b0 + band_rows < tr1 ? b0 + band_rows : tr1;
         const size_t tiles = (size_t)(b1 - b0) * per_row;
         const size_t in_stride = tiles * cin + E_PAD, out_stride = tiles * cout + E_PAD;
-        DX_DISPATCH(dx_winograd_input_band, (in, h, w, cin, pad_top, pad_left, ow, b0, b1, v, in_stride));
+        DX_DISPATCH(dx_winograd_input_band, isa, (in, h, w, cin, pad_top, pad_left, ow, b0, b1, v, in_stride));
         for (int e = 0; e < 36; e++)
-            dx_gemm_packed(v + e * in_stride, (int)tiles, cin, panels + e * panel_stride, cout, cout, zero_bias, 0,
+            dx_gemm_packed(isa, v + e * in_stride, (int)tiles, cin, panels + e * panel_stride, cout, cout, zero_bias, 0,
                            m + e * out_stride);
-        DX_DISPATCH(dx_winograd_output_band, (m, out_stride, cout, bias, activation, oh, ow, b0, b1, out));
+        DX_DISPATCH(dx_winograd_output_band, isa, (m, out_stride, cout, bias, activation, oh, ow, b0, b1, out));
     }
 }

@@ -13,9 +13,10 @@ public enum Activation: Sendable, Equatable {
         }
     }
 
-    public func apply(_ buffer: UnsafeMutableBufferPointer<Float>) {
+    /// Applies the activation to `buffer` in place, with `plan.isa`'s kernel.
+    public func apply(_ buffer: UnsafeMutableBufferPointer<Float>, _ plan: ExecutionPlan) {
         guard self != .identity, let p = buffer.baseAddress else { return }
-        dx_activation(p, p, buffer.count, code)
+        dx_activation(plan.isa.rawValue, p, p, buffer.count, code)
     }
 
     /// The code the C kernels take.

@@ -6,7 +6,9 @@ import Foundation
 /// micro-batches): after a network's first micro-batch on a thread, its forward pass allocates
 /// no activation memory. Arrays are values: one that is still referenced elsewhere is copied
 /// when written, never overwritten in place, so reuse cannot change a tensor somebody holds.
-/// A thread's pool keeps at most `capacityBytes`.
+/// A thread's pool keeps at most `capacityBytes`. The pools are per-thread caches, not settings:
+/// they change how often memory is allocated, never a result, so they stay outside `ExecutionPlan`
+/// (a plan's passes on a thread share its pool, as passes of several plans may).
 final class ActivationBuffers {
     static let capacityBytes = 64 << 20
     private var free: [Int: [[Float]]] = [:]

@@ -5,7 +5,7 @@ import CKernels
 /// kernels are one GEMM over every pixel of the batch; stems with few input channels run a
 /// direct kernel; other kernels unfold each image's windows (im2col, rows = output pixels) and
 /// run one GEMM per image. Weights are kept as [kh*kw*Cin, Cout].
-public final class Conv2D: Layer, @unchecked Sendable {
+public final class Conv2D: Layer, AddingLayer, @unchecked Sendable {
     public let inChannels: Int, outChannels: Int
     public let kernelHeight: Int, kernelWidth: Int
     public let stride: Int
@@ -19,7 +19,8 @@ public final class Conv2D: Layer, @unchecked Sendable {
     /// `weights` as given, kept where a kernel reads them (the direct stem kernel, OpenBLAS in a
     /// training copy); empty when the panels alone serve inference (a network's weights are held once).
     private let stored: [Float]
-    /// The weights transformed for Winograd F(4x4, 3x3), for 3x3 stride-1 kernels (nil otherwise).
+    /// The weights transformed for Winograd F(4x4, 3x3), for 3x3 stride-1 kernels with 16+ input
+    /// channels (nil otherwise, and in a training copy); used when the plan says `winograd`.
     let winograd: Winograd?
 
     /// `weights` in OIHW order (PyTorch's). `batchNorm`, when given, is folded into weights and bias.
@@ -83,8 +84,24 @@ public final class Conv2D: Layer, @unchecked Sendable {
         padding.output(height: height, width: width, kernel: kernelHeight, stride: stride)
     }
 
-    public func forward(_ nhwc: Tensor) -> Tensor {
-        let input = nhwc.toNHWC()
+    public var structure: LayerStructure { .leaf }
+    /// The weights [(ky, kx, ci), co] and the bias.
+    public var parameters: [[Float]] { [weights, bias] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer {
+        Conv2D(packed: parameters.removeFirst(), bias: parameters.removeFirst(), like: self)
+    }
+    public func operationName(_ plan: ExecutionPlan) -> String {
+        if kernelHeight == 1 && kernelWidth == 1 { return "conv 1x1 (GEMM)" }
+        let kind = runsWinograd(plan) ? "Winograd F(4x4,3x3)"
+            : inChannels <= Self.directMaxInputChannels ? "direct" : "im2col+GEMM"
+        return "conv \(kernelHeight)x\(kernelWidth) (\(kind))"
+    }
+
+    /// Whether `plan` runs this convolution by Winograd.
+    func runsWinograd(_ plan: ExecutionPlan) -> Bool { plan.winograd && winograd != nil }
+
+    public func forward(_ nhwc: Tensor, _ plan: ExecutionPlan) -> Tensor {
+        let input = nhwc.toNHWC(plan)
         precondition(input.channels == inChannels, "conv expects \(inChannels) channels, got \(input.channels)")
         let (n, h, w) = (input.batch, input.height, input.width)
         let (oh, ow, pad) = outputSize(height: h, width: w)
@@ -95,9 +112,9 @@ public final class Conv2D: Layer, @unchecked Sendable {
                 input.data.withUnsafeBufferPointer { x in
                     stored.withUnsafeBufferPointer { wt in
                         bias.withUnsafeBufferPointer { b in
-                            Parallelism.outputRows(images: n, rows: oh) { img, rows in
-                                dx_conv_direct_nhwc(x.baseAddress! + img * h * w * inChannels, 1, Int32(h), Int32(w),
-                                                    Int32(inChannels), wt.baseAddress, b.baseAddress, Int32(outChannels),
+                            Parallelism.outputRows(images: n, rows: oh, plan) { img, rows in
+                                dx_conv_direct_nhwc(plan.isa.rawValue, x.baseAddress! + img * h * w * inChannels, 1,
+                                                    Int32(h), Int32(w), Int32(inChannels), wt.baseAddress, b.baseAddress, Int32(outChannels),
                                                     Int32(kernelHeight), Int32(kernelWidth), Int32(stride),
                                                     Int32(pad.top - rows.lowerBound * stride), Int32(pad.left), Int32(rows.count),
                                                     Int32(ow), activation.code,
@@ -110,11 +127,11 @@ public final class Conv2D: Layer, @unchecked Sendable {
         }
         return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
-                if pointwise && stride == 1 { multiply(x.baseAddress!, rows: n * oh * ow, k: k, out.baseAddress!); return }
-                if let winograd {
+                if pointwise && stride == 1 { multiply(x.baseAddress!, rows: n * oh * ow, k: k, plan, out.baseAddress!); return }
+                if runsWinograd(plan), let winograd {
                     bias.withUnsafeBufferPointer { b in
                         winograd.run(x.baseAddress!, images: n, height: h, width: w, padding: pad, outHeight: oh,
-                                     outWidth: ow, bias: b.baseAddress!, activation: activation, out.baseAddress!)
+                                     outWidth: ow, bias: b.baseAddress!, activation: activation, plan, out.baseAddress!)
                     }
                     return
                 }
@@ -128,7 +145,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
                                         channels: inChannels, height: h, width: w, kernelHeight: kernelHeight,
                                         kernelWidth: kernelWidth, stride: stride, padding: pad, outRows: r0..<(r0 + rows),
                                         outWidth: ow)
-                            multiply(col, rows: rows * ow, k: k, out.baseAddress! + (img * oh + r0) * ow * outChannels)
+                            multiply(col, rows: rows * ow, k: k, plan, out.baseAddress! + (img * oh + r0) * ow * outChannels)
                         }
                     }
                 }
@@ -142,33 +159,33 @@ public final class Conv2D: Layer, @unchecked Sendable {
     /// out[rows, cout] = act(a[rows, k] × W + bias) (+ addend): the packed GEMM (bias, activation
     /// and addend fused) or OpenBLAS then the bias/activation pass (and the addition).
     func multiply(_ a: UnsafePointer<Float>, rows: Int, k: Int, adding addend: UnsafePointer<Float>? = nil,
-                  _ out: UnsafeMutablePointer<Float>) {
+                  _ plan: ExecutionPlan, _ out: UnsafeMutablePointer<Float>) {
         bias.withUnsafeBufferPointer { b in
             if let panels {
                 panels.withUnsafeBufferPointer { p in
                     PackedGEMM.run(a, rows: rows, k: k, panels: p.baseAddress!, n: outChannels, bias: b.baseAddress!,
-                                   activation: activation, adding: addend, out)
+                                   activation: activation, adding: addend, plan, out)
                 }
             } else {
                 stored.withUnsafeBufferPointer { Self.gemm(a, rows: rows, k: k, $0.baseAddress!, cout: outChannels, out) }
-                dx_bias_activation(out, rows, Int32(outChannels), b.baseAddress, activation.code)
-                if let addend { dx_add_activation(out, addend, out, rows * outChannels, 0) }
+                dx_bias_activation(plan.isa.rawValue, out, rows, Int32(outChannels), b.baseAddress, activation.code)
+                if let addend { dx_add_activation(plan.isa.rawValue, out, addend, out, rows * outChannels, 0) }
             }
         }
     }
 
     /// `forward(input)` + `addend` (a residual connection's other branch, the output's shape):
     /// a 1x1 convolution adds it as the GEMM stores its tiles; others add it afterwards.
-    public func forward(_ nhwc: Tensor, adding addend: Tensor) -> Tensor {
-        let input = nhwc.toNHWC()
+    public func forward(_ nhwc: Tensor, adding addend: Tensor, _ plan: ExecutionPlan) -> Tensor {
+        let input = nhwc.toNHWC(plan)
         guard isPointwise, addend.layout == .nhwc, addend.shape == [input.batch, input.height, input.width, outChannels]
-        else { return Elementwise.add(consuming: forward(input), addend) }
+        else { return Elementwise.add(consuming: forward(input, plan), addend, plan) }
         precondition(input.channels == inChannels, "conv expects \(inChannels) channels, got \(input.channels)")
         return Tensor(shape: addend.shape, layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 addend.data.withUnsafeBufferPointer { r in
                     multiply(x.baseAddress!, rows: input.batch * input.height * input.width, k: inChannels,
-                             adding: r.baseAddress!, out.baseAddress!)
+                             adding: r.baseAddress!, plan, out.baseAddress!)
                 }
             }
         }
@@ -179,13 +196,13 @@ public final class Conv2D: Layer, @unchecked Sendable {
         kernelHeight == 1 && kernelWidth == 1 && stride == 1 && outputSize(height: 9, width: 9).2 == .none
     }
 
-    /// `multiply` on the calling core alone, with the packed GEMM (`panels` must exist).
-    func multiplyOnThisCore(_ a: UnsafePointer<Float>, rows: Int, adding addend: UnsafePointer<Float>? = nil,
+    /// `multiply` on the calling core alone, with the packed GEMM (`panels` must exist) for `isa`.
+    func multiplyOnThisCore(_ a: UnsafePointer<Float>, rows: Int, adding addend: UnsafePointer<Float>? = nil, _ isa: ISA,
                             _ out: UnsafeMutablePointer<Float>) {
         panels!.withUnsafeBufferPointer { p in
             bias.withUnsafeBufferPointer { b in
-                dx_gemm_packed_add(a, Int32(rows), Int32(inChannels), p.baseAddress, Int32(outChannels), Int32(outChannels),
-                                   b.baseAddress, activation.code, addend, out)
+                dx_gemm_packed_add(isa.rawValue, a, Int32(rows), Int32(inChannels), p.baseAddress, Int32(outChannels),
+                                   Int32(outChannels), b.baseAddress, activation.code, addend, out)
             }
         }
     }

@@ -22,7 +22,16 @@ public final class Dense: Layer, @unchecked Sendable {
         panels = PackedGEMM.pack(transposed, k: inFeatures, n: outFeatures)
     }
 
-    public func forward(_ input: Tensor) -> Tensor {
+    public var structure: LayerStructure { .leaf }
+    /// The weights [out, in] and the bias.
+    public var parameters: [[Float]] { [weights, bias] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer {
+        Dense(weights: parameters.removeFirst(), bias: parameters.removeFirst(), inFeatures: inFeatures, outFeatures: outFeatures,
+              activation: activation)
+    }
+    public func operationName(_ plan: ExecutionPlan) -> String { "dense" }
+
+    public func forward(_ input: Tensor, _ plan: ExecutionPlan) -> Tensor {
         let n = input.shape[0]
         precondition(input.count == n * inFeatures, "dense expects \(inFeatures) features per item")
         return Tensor(shape: [n, outFeatures, 1, 1]) { out in
@@ -30,7 +39,7 @@ public final class Dense: Layer, @unchecked Sendable {
                 panels.withUnsafeBufferPointer { p in
                     bias.withUnsafeBufferPointer { b in
                         PackedGEMM.run(x.baseAddress!, rows: n, k: inFeatures, panels: p.baseAddress!, n: outFeatures,
-                                       bias: b.baseAddress!, activation: activation, out.baseAddress!)
+                                       bias: b.baseAddress!, activation: activation, plan, out.baseAddress!)
                     }
                 }
             }

@@ -45,20 +45,28 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
         padding.output(height: height, width: width, kernel: kernel, stride: stride)
     }
 
-    /// `rows` output rows of one image `height` x `width` (its top padding `padTop`) into `out`.
+    public var structure: LayerStructure { .leaf }
+    /// The weights [ky * k + kx, c] and the bias.
+    public var parameters: [[Float]] { [weights, bias] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer {
+        DepthwiseConv2D(packed: parameters.removeFirst(), bias: parameters.removeFirst(), like: self)
+    }
+    public func operationName(_ plan: ExecutionPlan) -> String { "depthwise \(kernel)x\(kernel) s\(stride)" }
+
+    /// `rows` output rows of one image `height` x `width` (its top padding `padTop`) into `out`, with `isa`'s kernel.
     func run(_ image: UnsafePointer<Float>, height: Int, width: Int, padTop: Int, padLeft: Int, rows: Int, outWidth: Int,
-             _ out: UnsafeMutablePointer<Float>) {
+             _ isa: ISA, _ out: UnsafeMutablePointer<Float>) {
         weights.withUnsafeBufferPointer { wt in
             bias.withUnsafeBufferPointer { b in
-                dx_depthwise_nhwc(image, 1, Int32(height), Int32(width), Int32(channels), wt.baseAddress, b.baseAddress,
-                                  Int32(kernel), Int32(stride), Int32(padTop), Int32(padLeft), Int32(rows), Int32(outWidth),
-                                  activation.code, out)
+                dx_depthwise_nhwc(isa.rawValue, image, 1, Int32(height), Int32(width), Int32(channels), wt.baseAddress,
+                                  b.baseAddress, Int32(kernel), Int32(stride), Int32(padTop), Int32(padLeft), Int32(rows),
+                                  Int32(outWidth), activation.code, out)
             }
         }
     }
 
-    public func forward(_ nhwc: Tensor) -> Tensor {
-        let input = nhwc.toNHWC()
+    public func forward(_ nhwc: Tensor, _ plan: ExecutionPlan) -> Tensor {
+        let input = nhwc.toNHWC(plan)
         precondition(input.channels == channels, "depthwise expects \(channels) channels, got \(input.channels)")
         let (n, h, w, c) = (input.batch, input.height, input.width, channels)
         let (oh, ow, pad) = outputSize(height: h, width: w)
@@ -66,10 +74,11 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
             input.data.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { wt in
                     bias.withUnsafeBufferPointer { b in
-                        Parallelism.outputRows(images: n, rows: oh) { img, rows in
-                            dx_depthwise_nhwc(x.baseAddress! + img * h * w * c, 1, Int32(h), Int32(w), Int32(c), wt.baseAddress,
-                                              b.baseAddress, Int32(kernel), Int32(stride), Int32(pad.top - rows.lowerBound * stride),
-                                              Int32(pad.left), Int32(rows.count), Int32(ow), activation.code,
+                        Parallelism.outputRows(images: n, rows: oh, plan) { img, rows in
+                            dx_depthwise_nhwc(plan.isa.rawValue, x.baseAddress! + img * h * w * c, 1, Int32(h), Int32(w),
+                                              Int32(c), wt.baseAddress, b.baseAddress, Int32(kernel), Int32(stride),
+                                              Int32(pad.top - rows.lowerBound * stride), Int32(pad.left), Int32(rows.count),
+                                              Int32(ow), activation.code,
                                               out.baseAddress! + (img * oh + rows.lowerBound) * ow * c)
                         }
                     }

@@ -1,11 +1,12 @@
 import CKernels
 
-/// The instruction set the engine's kernels run (CKernels): every kernel — the packed GEMM, Winograd,
+/// An instruction set the engine's kernels run (CKernels): every kernel — the packed GEMM, Winograd,
 /// the fused inverted-residual and separable bands, depthwise, pooling, the stems — exists for
-/// AVX-512, for AVX2 + FMA and as portable C (any CPU, aarch64 included). The engine runs the best
-/// the CPU offers, or a lower one named by the environment variable `DXKIT_ISA` (`avx512`, `avx2`,
-/// `generic`), or the one set with `ISA.current`. Weights are packed the same way for all three,
-/// so the set can change between passes of the same network.
+/// AVX-512, for AVX2 + FMA and as portable C (any CPU, aarch64 included). Which one runs is the
+/// `ExecutionPlan`'s `isa`, passed to each kernel call: by default the best the CPU offers, or a
+/// lower one named by the environment variable `DXKIT_ISA` (`avx512`, `avx2`, `generic`; read
+/// into `ExecutionPlan.default`). Weights are packed the same way for all three, so one network
+/// can run under several sets, one pass after another or at the same time.
 ///
 /// Whatever the set, a result never depends on the batch: each image's outputs are computed by
 /// the same operations in the same order whether it runs alone or with others, on one core or
@@ -33,29 +34,14 @@ public enum ISA: Int32, CaseIterable, Comparable, CustomStringConvertible, Senda
 
     public static func < (a: ISA, b: ISA) -> Bool { a.rawValue < b.rawValue }
 
-    /// The best set this machine runs (capped by `DXKIT_ISA` when that names a lower one).
-    public static var best: ISA { ISA(rawValue: dx_isa_supported()) ?? .generic }
+    /// The best set this CPU runs (whatever `DXKIT_ISA` says: that caps `ExecutionPlan.default`).
+    public static let best: ISA = ISA(rawValue: dx_isa_cpu_best()) ?? .generic
 
-    /// Every set this machine runs, best first (all three on an AVX-512 machine).
+    /// Every set this CPU runs, best first (all three on an AVX-512 machine).
     public static var supported: [ISA] { allCases.filter { $0 <= best }.reversed() }
 
-    /// The set the kernels run now; setting one above `best` gives `best`. Change it between
-    /// passes, not while another thread runs the engine.
-    public static var current: ISA {
-        get { ISA(rawValue: dx_isa()) ?? .generic }
-        set { dx_set_isa(newValue.rawValue) }
-    }
-
-    /// `body` with the kernels running `isa` (or `best`, when that is lower), then the set before.
-    public static func with<R>(_ isa: ISA, _ body: () throws -> R) rethrows -> R {
-        let before = current
-        current = isa
-        defer { current = before }
-        return try body()
-    }
-
     /// Measured single-core multiply-add peak of `isa` (FMA for AVX2 and AVX-512), GFLOP/s.
-    public static func peakGFLOPS(_ isa: ISA = current, seconds: Double = 0.2) -> Double {
+    public static func peakGFLOPS(_ isa: ISA, seconds: Double = 0.2) -> Double {
         dx_fma_peak_gflops(isa.rawValue, seconds)
     }
 }

@@ -1,89 +1,91 @@
 import CKernels
 import Foundation
 
-/// A network stage that maps one NCHW batch to another. Layers are built once (weights
-/// folded and laid out for their kernels) and are safe to call from several threads at once.
+/// A network stage that maps one NCHW or NHWC batch to another. Layers are built once (weights
+/// folded and laid out for their kernels), hold no run-time settings (those come with each call's
+/// `ExecutionPlan`) and are safe to call from several threads at once, under different plans too.
+///
+/// A layer tree is walked generically, as tinygrad's `get_state_dict` walks a model's attributes:
+/// `structure` says how a layer is made of others (its `children`), `parameters` lists its own
+/// tensors, `replacing(children:taking:)` rebuilds it around new ones. Training (`LayerParameters`,
+/// `TrainableTail`), the fusion step (`Fusion`) and profiling go through these, not through the
+/// concrete layer types.
 public protocol Layer: AnyObject, Sendable {
-    func forward(_ input: Tensor) -> Tensor
+    /// This layer's output for `input`, run as `plan` says.
+    func forward(_ input: Tensor, _ plan: ExecutionPlan) -> Tensor
+    /// How this layer is made of others: `.leaf` for an operation of its own.
+    var structure: LayerStructure { get }
+    /// This layer's own tensors (its children's excluded), in the order training reads them:
+    /// a convolution's weights (laid out as its kernels read them) then its bias; none for most.
+    var parameters: [[Float]] { get }
+    /// A copy of this layer with `children` in place of its own (as `children` lists them) and
+    /// its own tensors taken from the front of `parameters` (as many as `parameters` lists; each
+    /// the same size), for inference.
+    func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer
+    /// What profiling calls this layer's work under `plan` (for leaves).
+    func operationName(_ plan: ExecutionPlan) -> String
 }
 
-/// Layers applied in order; an inverted residual block's body runs fused, a band of rows at a
-/// time (`InvertedBottleneck`), as do two separable convolutions in a row (`SeparablePair`), and
-/// an activation that follows a convolution is applied as the convolution stores its output
-/// (same values). Maps made here go back to the thread's pool once used.
+extension Layer {
+    public func operationName(_ plan: ExecutionPlan) -> String { String(describing: type(of: self)) }
+
+    /// The layers this one is made of, in `parameters` order (none for a leaf).
+    public var children: [Layer] {
+        switch structure {
+        case .leaf: return []
+        case let .sequence(layers): return layers
+        case let .residual(body, shortcut, _): return shortcut.map { [body, $0] } ?? [body]
+        }
+    }
+}
+
+/// How a layer is made of others.
+public enum LayerStructure {
+    /// An operation of its own (a convolution, a pool, an activation…).
+    case leaf
+    /// `layers` applied one after another.
+    case sequence([Layer])
+    /// `activation(body(x) + shortcut(x))`, the shortcut the identity when nil.
+    case residual(body: Layer, shortcut: Layer?, activation: Activation)
+}
+
+/// Layers applied in order, each intermediate map given back to the thread's pool once used. As
+/// built, every layer runs on its own; `Fusion.plan` turns a network into one whose sequences run
+/// fused blocks (an inverted residual body, separable convolutions a band of rows at a time,
+/// activations applied as the convolution before them stores).
 public final class Sequential: Layer, @unchecked Sendable {
     public let layers: [Layer]
-    let bottleneck: InvertedBottleneck?
-    /// `layers` as run: an activation that follows a convolution is applied as the convolution stores.
-    let plan: [Layer]
-    public init(_ layers: [Layer]) {
-        self.layers = layers
-        bottleneck = InvertedBottleneck(layers)
-        plan = Self.pairingSeparables(Self.foldingActivations(layers))
-    }
+    public init(_ layers: [Layer]) { self.layers = layers }
 
-    /// Consecutive separable convolutions taken two at a time from the front (`SeparablePair`).
-    static func pairingSeparables(_ layers: [Layer]) -> [Layer] {
-        var plan: [Layer] = []
-        var i = 0
-        while i < layers.count {
-            if i + 1 < layers.count, let a = layers[i] as? SeparableConv2D, let b = layers[i + 1] as? SeparableConv2D,
-               let pair = SeparablePair(a, b) {
-                plan.append(pair)
-                i += 2
-            } else {
-                plan.append(layers[i])
-                i += 1
-            }
-        }
-        return plan
-    }
+    public var structure: LayerStructure { .sequence(layers) }
+    public var parameters: [[Float]] { [] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer { Sequential(children) }
 
-    static func foldingActivations(_ layers: [Layer]) -> [Layer] {
-        var plan: [Layer] = []
-        for layer in layers {
-            if let relu = layer as? ActivationLayer, let folded = (plan.last as? ActivationFoldable)?.applying(relu.activation) {
-                plan[plan.count - 1] = folded
-            } else {
-                plan.append(layer)
-            }
-        }
-        return plan
-    }
-    public func forward(_ input: Tensor) -> Tensor {
-        if let bottleneck, Parallelism.fuseBottlenecks {
-            return Profiler.shared.timed("inverted residual (fused)") { bottleneck.forward(input) }
-        }
-        return run(plan[...], input)
-    }
+    public func forward(_ input: Tensor, _ plan: ExecutionPlan) -> Tensor { run(layers[...], input, plan) }
 
-    /// Whether `forward(_:adding:)` adds as its last layer stores (the fused inverted residual
-    /// body's projecting GEMM, or the plan's last layer).
-    var addsAsItStores: Bool {
-        bottleneck != nil && Parallelism.fuseBottlenecks || plan.last is AddingLayer
-    }
-
-    /// `forward(input)` + `addend`, the sum made by the last layer as it stores (`addsAsItStores`).
-    func forward(_ input: Tensor, adding addend: Tensor) -> Tensor {
-        if let bottleneck, Parallelism.fuseBottlenecks {
-            return Profiler.shared.timed("inverted residual (fused) + residual add") { bottleneck.forward(input, adding: addend) }
-        }
-        guard let last = plan.last as? AddingLayer else { return Elementwise.add(consuming: forward(input), addend) }
-        var x = run(plan.dropLast(), input)
-        let y = last.forward(x, adding: addend)
-        if plan.count > 1 { ActivationBuffers.recycle(&x, unlessSharedWith: input, y, addend) }
-        return y
-    }
-
-    private func run(_ layers: ArraySlice<Layer>, _ input: Tensor) -> Tensor {
+    private func run(_ layers: ArraySlice<Layer>, _ input: Tensor, _ plan: ExecutionPlan) -> Tensor {
         var x = input
         for (i, layer) in layers.enumerated() {
-            let y = Profiler.shared.run(layer, x)
+            let y = plan.run(layer, x)
             // A map made here that the next layers no longer need goes back to the pool.
             if i > 0 { ActivationBuffers.recycle(&x, unlessSharedWith: input, y) }
             x = y
         }
         return x
+    }
+}
+
+extension Sequential: AddingLayer {
+    /// Whether the last layer adds as it stores.
+    public var addsAsItStores: Bool { (layers.last as? AddingLayer)?.addsAsItStores ?? false }
+
+    /// `forward(input)` + `addend`, the sum made by the last layer as it stores when it can.
+    public func forward(_ input: Tensor, adding addend: Tensor, _ plan: ExecutionPlan) -> Tensor {
+        guard let last = layers.last as? AddingLayer else { return Elementwise.add(consuming: forward(input, plan), addend, plan) }
+        var x = run(layers.dropLast(), input, plan)
+        let y = last.forward(x, adding: addend, plan)
+        if layers.count > 1 { ActivationBuffers.recycle(&x, unlessSharedWith: input, y, addend) }
+        return y
     }
 }
 
@@ -99,37 +101,26 @@ public final class Residual: Layer, @unchecked Sendable {
         self.activation = activation
     }
 
-    public func forward(_ input: Tensor) -> Tensor {
+    public var structure: LayerStructure { .residual(body: body, shortcut: shortcut, activation: activation) }
+    public var parameters: [[Float]] { [] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer {
+        Residual(children[0], shortcut: shortcut == nil ? nil : children[1], activation: activation)
+    }
+
+    public func forward(_ input: Tensor, _ plan: ExecutionPlan) -> Tensor {
         // The body's last layer adds the other branch as it stores its output, when it can.
-        if activation == .identity, let body = body as? Sequential, body.addsAsItStores {
-            var b = shortcut.map { Profiler.shared.run($0, input) } ?? input
-            let sum = body.forward(input, adding: b)
+        if activation == .identity, let body = body as? AddingLayer, body.addsAsItStores {
+            var b = shortcut.map { plan.run($0, input) } ?? input
+            let sum = body.forward(input, adding: b, plan)
             if shortcut != nil { ActivationBuffers.recycle(&b, unlessSharedWith: input, sum) }
             return sum
         }
-        var a = Profiler.shared.run(body, input)
-        var b = shortcut.map { Profiler.shared.run($0, input) } ?? input
-        let sum = Profiler.shared.timed("residual add") { Elementwise.add(a, b, activation: activation) }
+        var a = plan.run(body, input)
+        var b = shortcut.map { plan.run($0, input) } ?? input
+        let sum = plan.timed("residual add") { Elementwise.add(a, b, activation: activation, plan) }
         ActivationBuffers.recycle(&a, unlessSharedWith: input, sum)
         if shortcut != nil { ActivationBuffers.recycle(&b, unlessSharedWith: input, sum) }
         return sum
-    }
-}
-
-/// A layer that can apply an activation to its own output as it stores it.
-protocol ActivationFoldable {
-    /// This layer followed by `activation`, or nil when it already applies one.
-    func applying(_ activation: Activation) -> Layer?
-}
-
-extension Conv2D: ActivationFoldable {
-    func applying(_ activation: Activation) -> Layer? { self.activation == .identity ? Conv2D(self, activation: activation) : nil }
-}
-
-extension SeparableConv2D: ActivationFoldable {
-    func applying(_ activation: Activation) -> Layer? {
-        guard let pointwise = pointwise.applying(activation) as? Conv2D else { return nil }
-        return SeparableConv2D(depthwise: depthwise, pointwise: pointwise)
     }
 }
 
@@ -137,37 +128,50 @@ extension SeparableConv2D: ActivationFoldable {
 public final class ActivationLayer: Layer, @unchecked Sendable {
     public let activation: Activation
     public init(_ activation: Activation) { self.activation = activation }
-    public func forward(_ input: Tensor) -> Tensor {
+
+    public var structure: LayerStructure { .leaf }
+    public var parameters: [[Float]] { [] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer { self }
+    public func operationName(_ plan: ExecutionPlan) -> String { "activation" }
+
+    public func forward(_ input: Tensor, _ plan: ExecutionPlan) -> Tensor {
         Tensor(shape: input.shape, layout: input.layout) { out in
-            input.data.withUnsafeBufferPointer { dx_activation($0.baseAddress, out.baseAddress, out.count, activation.code) }
+            input.data.withUnsafeBufferPointer {
+                dx_activation(plan.isa.rawValue, $0.baseAddress, out.baseAddress, out.count, activation.code)
+            }
         }
     }
 }
 
 /// A layer that can add a map of its output's shape to its output as it stores it, so that a
-/// residual connection's sum takes no pass of its own: `forward(x, adding: r)` equals
-/// `forward(x)` + r exactly (the addition comes after the layer's own activation).
-protocol AddingLayer: Layer {
-    func forward(_ input: Tensor, adding addend: Tensor) -> Tensor
+/// residual connection's sum takes no pass of its own: `forward(x, adding: r, plan)` equals
+/// `forward(x, plan)` + r exactly (the addition comes after the layer's own activation).
+public protocol AddingLayer: Layer {
+    func forward(_ input: Tensor, adding addend: Tensor, _ plan: ExecutionPlan) -> Tensor
+    /// Whether the sum is made as the output is stored (else `forward(_:adding:_:)` adds afterwards).
+    var addsAsItStores: Bool { get }
 }
 
-extension Conv2D: AddingLayer {}
+extension AddingLayer {
+    public var addsAsItStores: Bool { true }
+}
 
 public enum Elementwise {
     /// `a` + `b`, `a`'s storage given back to the thread's pool (a map made only to be added).
-    static func add(consuming a: Tensor, _ b: Tensor) -> Tensor {
+    static func add(consuming a: Tensor, _ b: Tensor, _ plan: ExecutionPlan) -> Tensor {
         var a = a
-        let sum = add(a, b)
+        let sum = add(a, b, plan)
         ActivationBuffers.recycle(&a, unlessSharedWith: b, sum)
         return sum
     }
 
-    public static func add(_ a: Tensor, _ b: Tensor, activation: Activation = .identity) -> Tensor {
+    public static func add(_ a: Tensor, _ b: Tensor, activation: Activation = .identity, _ plan: ExecutionPlan) -> Tensor {
         precondition(a.shape == b.shape, "cannot add \(a.shape) and \(b.shape)")
         return Tensor(shape: a.shape, layout: a.layout) { out in
             a.data.withUnsafeBufferPointer { x in
                 b.data.withUnsafeBufferPointer { y in
-                    dx_add_activation(x.baseAddress, y.baseAddress, out.baseAddress, out.count, activation.code)
+                    dx_add_activation(plan.isa.rawValue, x.baseAddress, y.baseAddress, out.baseAddress, out.count,
+                                      activation.code)
                 }
             }
         }
@@ -177,7 +181,12 @@ public enum Elementwise {
 /// Scales each item's feature vector ([N, C, 1, 1] or [N, C]) to unit Euclidean length.
 public final class L2Normalize: Layer, @unchecked Sendable {
     public init() {}
-    public func forward(_ input: Tensor) -> Tensor {
+
+    public var structure: LayerStructure { .leaf }
+    public var parameters: [[Float]] { [] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer { self }
+
+    public func forward(_ input: Tensor, _ plan: ExecutionPlan) -> Tensor {
         let n = input.shape[0], c = input.count / n
         var out = input
         for i in 0..<n {

@@ -4,8 +4,8 @@ import Foundation
 /// The engine's own GEMM for convolutions and dense layers (CKernels/gemm.c): the weights are
 /// packed once when the layer is built (32-wide panels, the same for every instruction set), the
 /// bias, activation and a residual addend are applied as the tiles are stored, and a single
-/// image's rows are shared among `Parallelism.gemmThreads` cores. Register tiles of 12 x 32
-/// (AVX-512), 6 x 16 (AVX2 + FMA) or 4 x 8 (portable C), as `ISA.current` says. Measured here
+/// image's rows are shared among the plan's `gemmThreads` cores. Register tiles of 12 x 32
+/// (AVX-512), 6 x 16 (AVX2 + FMA) or 4 x 8 (portable C), as the plan's `isa` says. Measured here
 /// against OpenBLAS 0.3.21 on the networks' shapes, one core, AVX-512: 82–114 GFLOP/s against
 /// 65–98. Each output element is its bias plus the products in k order, whatever the tile or the
 /// number of rows: a row's result never depends on the other rows (OpenBLAS's does).
@@ -29,31 +29,31 @@ public enum PackedGEMM {
         return w
     }
 
-    /// out[rows][n] = act(a[rows][k] × W + bias) (+ addend[rows][n] when given). Shared among
-    /// `Parallelism.gemmThreads` cores by rows when there are many (a batch), else by 32-column
-    /// panels (one image's small late maps).
+    /// out[rows][n] = act(a[rows][k] × W + bias) (+ addend[rows][n] when given), with `plan.isa`'s
+    /// tiles. Shared among `plan.gemmThreads` cores by rows when there are many (a batch), else by
+    /// 32-column panels (one image's small late maps).
     static func run(_ a: UnsafePointer<Float>, rows: Int, k: Int, panels: UnsafePointer<Float>, n: Int,
                     bias: UnsafePointer<Float>, activation: Activation, adding addend: UnsafePointer<Float>? = nil,
-                    _ out: UnsafeMutablePointer<Float>) {
-        let threads = Parallelism.gemmThreads, panelCount = (n + 31) / 32
+                    _ plan: ExecutionPlan, _ out: UnsafeMutablePointer<Float>) {
+        let threads = plan.gemmThreads, panelCount = (n + 31) / 32, isa = plan.isa.rawValue
         if threads > 1 && rows >= 48 * threads {
             // Row chunks in multiples of the 12-row tile.
             let bounds = (0...threads).map { min(rows, ($0 * rows / threads + 11) / 12 * 12) }
-            Parallelism.split(threads) { t in
+            Parallelism.split(threads, plan) { t in
                 let lo = bounds[t], hi = t == threads - 1 ? rows : bounds[t + 1]
                 guard hi > lo else { return }
-                dx_gemm_packed_add(a + lo * k, Int32(hi - lo), Int32(k), panels, Int32(n), Int32(n), bias, activation.code,
+                dx_gemm_packed_add(isa, a + lo * k, Int32(hi - lo), Int32(k), panels, Int32(n), Int32(n), bias, activation.code,
                                    addend.map { $0 + lo * n }, out + lo * n)
             }
         } else if threads > 1 && panelCount >= 2 {
             let parts = Parallelism.chunks(panelCount, parts: threads)
-            Parallelism.split(parts.count) { t in
+            Parallelism.split(parts.count, plan) { t in
                 let first = parts[t].lowerBound * 32, width = min(n, parts[t].upperBound * 32) - first
-                dx_gemm_packed_add(a, Int32(rows), Int32(k), panels + first * k, Int32(width), Int32(n), bias + first,
+                dx_gemm_packed_add(isa, a, Int32(rows), Int32(k), panels + first * k, Int32(width), Int32(n), bias + first,
                                    activation.code, addend.map { $0 + first }, out + first)
             }
         } else {
-            dx_gemm_packed_add(a, Int32(rows), Int32(k), panels, Int32(n), Int32(n), bias, activation.code, addend, out)
+            dx_gemm_packed_add(isa, a, Int32(rows), Int32(k), panels, Int32(n), Int32(n), bias, activation.code, addend, out)
         }
     }
 }

@@ -10,15 +10,20 @@ public final class MaxPool2D: Layer, @unchecked Sendable {
         self.kernel = kernel; self.stride = stride; self.padding = padding
     }
 
-    public func forward(_ nhwc: Tensor) -> Tensor {
-        Pool.run(nhwc.toNHWC(), kernel: kernel, stride: stride, padding: padding, average: false)
+    public var structure: LayerStructure { .leaf }
+    public var parameters: [[Float]] { [] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer { self }
+    public func operationName(_ plan: ExecutionPlan) -> String { "max pool" }
+
+    public func forward(_ nhwc: Tensor, _ plan: ExecutionPlan) -> Tensor {
+        Pool.run(nhwc.toNHWC(plan), kernel: kernel, stride: stride, padding: padding, average: false, plan)
     }
 }
 
 extension MaxPool2D: AddingLayer {
-    func forward(_ input: Tensor, adding addend: Tensor) -> Tensor {
-        Profiler.shared.timed("max pool + residual add") {
-            Pool.run(input.toNHWC(), kernel: kernel, stride: stride, padding: padding, average: false, adding: addend)
+    public func forward(_ input: Tensor, adding addend: Tensor, _ plan: ExecutionPlan) -> Tensor {
+        plan.timed("max pool + residual add") {
+            Pool.run(input.toNHWC(plan), kernel: kernel, stride: stride, padding: padding, average: false, adding: addend, plan)
         }
     }
 }
@@ -32,15 +37,20 @@ public final class AvgPool2D: Layer, @unchecked Sendable {
         self.kernel = kernel; self.stride = stride; self.padding = padding
     }
 
-    public func forward(_ nhwc: Tensor) -> Tensor {
-        Pool.run(nhwc.toNHWC(), kernel: kernel, stride: stride, padding: padding, average: true)
+    public var structure: LayerStructure { .leaf }
+    public var parameters: [[Float]] { [] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer { self }
+    public func operationName(_ plan: ExecutionPlan) -> String { "avg pool" }
+
+    public func forward(_ nhwc: Tensor, _ plan: ExecutionPlan) -> Tensor {
+        Pool.run(nhwc.toNHWC(plan), kernel: kernel, stride: stride, padding: padding, average: true, plan)
     }
 }
 
 enum Pool {
     /// The pooled map, plus `addend` (NHWC, the output's shape) when given.
     static func run(_ input: Tensor, kernel: Int, stride: Int, padding: PaddingRule, average: Bool,
-                    adding addend: Tensor? = nil) -> Tensor {
+                    adding addend: Tensor? = nil, _ plan: ExecutionPlan) -> Tensor {
         let (n, h, w, c) = (input.batch, input.height, input.width, input.channels)
         let (oh, ow, pad) = padding.output(height: h, width: w, kernel: kernel, stride: stride)
         if let addend {
@@ -50,8 +60,8 @@ enum Pool {
         return Tensor(shape: [n, oh, ow, c], layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 (addend?.data ?? []).withUnsafeBufferPointer { r in
-                    dx_pool_nhwc(x.baseAddress, Int32(n), Int32(h), Int32(w), Int32(c), Int32(kernel), Int32(stride),
-                                 Int32(pad.top), Int32(pad.left), Int32(oh), Int32(ow), average ? 1 : 0,
+                    dx_pool_nhwc(plan.isa.rawValue, x.baseAddress, Int32(n), Int32(h), Int32(w), Int32(c), Int32(kernel),
+                                 Int32(stride), Int32(pad.top), Int32(pad.left), Int32(oh), Int32(ow), average ? 1 : 0,
                                  addend == nil ? nil : r.baseAddress, out.baseAddress)
                 }
             }
@@ -63,7 +73,12 @@ enum Pool {
 public final class GlobalAveragePool: Layer, @unchecked Sendable {
     public init() {}
 
-    public func forward(_ input: Tensor) -> Tensor {
+    public var structure: LayerStructure { .leaf }
+    public var parameters: [[Float]] { [] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer { self }
+    public func operationName(_ plan: ExecutionPlan) -> String { "global avg pool" }
+
+    public func forward(_ input: Tensor, _ plan: ExecutionPlan) -> Tensor {
         let (n, c, plane) = (input.batch, input.channels, input.height * input.width)
         return Tensor(shape: [n, c, 1, 1]) { out in
             input.data.withUnsafeBufferPointer { xb in

@@ -44,12 +44,14 @@ public struct Tensor: Sendable {
     public var height: Int { layout == .nchw ? shape[2] : shape[1] }
     public var width: Int { layout == .nchw ? shape[3] : shape[2] }
 
-    /// The same values in NHWC order.
-    public func toNHWC() -> Tensor {
+    /// The same values in NHWC order (converted with `plan.isa`'s kernel).
+    public func toNHWC(_ plan: ExecutionPlan = .default) -> Tensor {
         guard layout == .nchw else { return self }
         let (n, c, h, w) = (batch, channels, height, width)
         return Tensor(shape: [n, h, w, c], layout: .nhwc) { out in
-            data.withUnsafeBufferPointer { dx_nchw_to_nhwc($0.baseAddress, Int32(n), Int32(c), h * w, out.baseAddress) }
+            data.withUnsafeBufferPointer {
+                dx_nchw_to_nhwc(plan.isa.rawValue, $0.baseAddress, Int32(n), Int32(c), h * w, out.baseAddress)
+            }
         }
     }
 
@@ -70,5 +72,8 @@ public struct Tensor: Sendable {
 /// Converts a network's NCHW input to the NHWC layout its layers run in.
 public final class ToNHWC: Layer, @unchecked Sendable {
     public init() {}
-    public func forward(_ input: Tensor) -> Tensor { input.toNHWC() }
+    public var structure: LayerStructure { .leaf }
+    public var parameters: [[Float]] { [] }
+    public func replacing(children: [Layer], taking parameters: inout ArraySlice<[Float]>) -> Layer { self }
+    public func forward(_ input: Tensor, _ plan: ExecutionPlan) -> Tensor { input.toNHWC(plan) }
 }

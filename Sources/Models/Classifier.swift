@@ -2,12 +2,16 @@ import Engine
 import Foundation
 
 /// A loaded network: backbone features plus its classification head, built from a model folder
-/// (`model.json` + `model.safetensors`). `logits` runs a batch through both.
+/// (`model.json` + `model.safetensors`). `logits` runs a batch through both, as an
+/// `ExecutionPlan` says.
 public final class Classifier: @unchecked Sendable {
     public let card: ModelCard
     public let directory: String
+    /// The backbone's layers as built (what training reads and rebuilds).
     public let features: Sequential
     public let head: Sequential
+    /// `features` and `head` as they run: through the fusion step (`Fusion.plan`), once, at load.
+    let runFeatures: Layer, runHead: Layer
 
     /// Loads the model in `directory`. A head trained by dxkit names its backbone and the backbone's
     /// weights sha256: the backbone is taken from the folder beside the head when it has those
@@ -33,6 +37,7 @@ public final class Classifier: @unchecked Sendable {
             let file = try SafeTensors(path: "\(directory)/head.safetensors")
             features = try TrainedHead.features(base.features, unfrozen: card.unfrozenBlocks ?? 0, file: file)
             head = try TrainedHead.layers(file, type: type)
+            (runFeatures, runHead) = (Fusion.plan(features), Fusion.plan(head))
             return
         }
         let weights = Weights(file: try SafeTensors(path: "\(directory)/model.safetensors"),
@@ -50,16 +55,18 @@ public final class Classifier: @unchecked Sendable {
         default:
             throw ModelError(file: "\(directory)/model.json", reason: "unknown architecture \(card.architecture)")
         }
+        (runFeatures, runHead) = (Fusion.plan(features), Fusion.plan(head))
     }
 
-    /// [N, 3, H, W] → [N, classes], on `Parallelism.threads` cores (the head runs once over the
-    /// whole batch: its weights are read once, not once per micro-batch).
-    public func logits(_ batch: Tensor) -> Tensor { featuresAndLogits(batch).logits }
+    /// [N, 3, H, W] → [N, classes], run as `plan` says (the backbone on `plan.threads` cores, a
+    /// micro-batch each; the head once over the whole batch: its weights are read once, not once
+    /// per micro-batch; its operations shared among the cores as the backbone's are).
+    public func logits(_ batch: Tensor, plan: ExecutionPlan = .default) -> Tensor { featuresAndLogits(batch, plan: plan).logits }
 
-    /// The backbone's feature maps (NHWC) and the head's logits, on `Parallelism.threads` cores.
-    public func featuresAndLogits(_ batch: Tensor) -> (features: Tensor, logits: Tensor) {
-        let f = Parallelism.forward(features, batch)
-        return (f, head.forward(f))
+    /// The backbone's feature maps (NHWC) and the head's logits, run as `plan` says.
+    public func featuresAndLogits(_ batch: Tensor, plan: ExecutionPlan = .default) -> (features: Tensor, logits: Tensor) {
+        let f = Parallelism.forward(runFeatures, batch, plan: plan)
+        return (f, runHead.forward(f, Parallelism.perCore(plan, batch: batch.batch)))
     }
 
     /// Softmax over each row of `logits`.

@@ -15,10 +15,13 @@ public struct ImageClassification {
 
     public let classifier: Classifier
     public let batchSize: Int
+    /// How the network runs (cores, instruction set, profiling).
+    public let plan: ExecutionPlan
 
-    public init(classifier: Classifier, batchSize: Int = 16) {
+    public init(classifier: Classifier, batchSize: Int = 16, plan: ExecutionPlan = .default) {
         self.classifier = classifier
         self.batchSize = max(1, batchSize)
+        self.plan = plan
     }
 
     /// One result per file, in the order given.
@@ -41,7 +44,7 @@ public struct ImageClassification {
                 }
             }
             guard !inputs.isEmpty else { continue }
-            let logits = classifier.logits(InputLoader.batch(inputs, for: card))
+            let logits = classifier.logits(InputLoader.batch(inputs, for: card), plan: plan)
             let probabilities = classifier.probabilities(logits)
             let k = logits.count / logits.batch
             for (i, slot) in slots.enumerated() {

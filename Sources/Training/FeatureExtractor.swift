@@ -18,19 +18,25 @@ public struct FeatureExtractor {
     /// scoring does for a card whose input says so; nil: no mask. Part of the cache key.
     public let mask: String?
 
-    public init(backbone: Classifier, cacheDirectory: String, augmentation: Augmentation, mask: String? = nil) {
+    /// How the backbone runs (the cache's values are the same under any plan, to rounding across
+    /// instruction sets).
+    public let plan: ExecutionPlan
+
+    public init(backbone: Classifier, cacheDirectory: String, augmentation: Augmentation, mask: String? = nil,
+                plan: ExecutionPlan = .default) {
         self.backbone = backbone
         self.cacheDirectory = cacheDirectory
         self.augmentation = augmentation
         self.mask = mask
+        self.plan = plan
     }
 
     /// Pooled embeddings of each example: copy 0 (as is) first, then the augmented copies (none
     /// for the examples in `plain`).
     public func embeddings(_ examples: [Cohort.Example], plain: Set<Int> = [], progress: (Int, Int) -> Void = { _, _ in }) throws -> [[[Float]]] {
-        let pooled = Sequential([backbone.features, GlobalAveragePool()])
+        let pooled = Fusion.plan(Sequential([backbone.features, GlobalAveragePool()]))
         return try computeOrRead(examples, suffix: "", plain: plain, progress: progress) { batch in
-            let out = Parallelism.forward(pooled, batch)
+            let out = Parallelism.forward(pooled, batch, plan: plan)
             let c = out.count / out.batch
             return (0..<out.batch).map { (Array(out.data[($0 * c)..<(($0 + 1) * c)]), nil) }
         }.map { try $0.map { file in
@@ -43,9 +49,9 @@ public struct FeatureExtractor {
     /// first, then the augmented copies), with the maps' [height, width, channels].
     public func activations(_ examples: [Cohort.Example], cut: Int, plain: Set<Int> = [],
                             progress: (Int, Int) -> Void = { _, _ in }) throws -> (shape: [Int], files: [[String]]) {
-        let frozen = Sequential(Array(backbone.features.layers[..<cut]))
+        let frozen = Fusion.plan(Sequential(Array(backbone.features.layers[..<cut])))
         let files = try computeOrRead(examples, suffix: "-cut\(cut)", plain: plain, progress: progress) { batch in
-            let maps = Parallelism.forward(frozen, batch).toNHWC()
+            let maps = Parallelism.forward(frozen, batch, plan: plan).toNHWC(plan)
             let shape = Array(maps.shape.dropFirst()), per = maps.count / maps.batch
             return (0..<maps.batch).map { (Array(maps.data[($0 * per)..<(($0 + 1) * per)]), shape) }
         }

@@ -59,10 +59,13 @@ public struct ActivationSet {
 public struct FineTuner {
     public let hyper: Trainer.Hyperparameters
     public let tail: TrainableTail
+    /// How the blocks run (threads: one slice of each batch per core).
+    public let plan: ExecutionPlan
 
-    public init(_ hyper: Trainer.Hyperparameters, tail: TrainableTail) {
+    public init(_ hyper: Trainer.Hyperparameters, tail: TrainableTail, plan: ExecutionPlan = .default) {
         self.hyper = hyper
         self.tail = tail
+        self.plan = plan
     }
 
     public func fit(train: ActivationSet, validation: ActivationSet, classes: Int,
@@ -73,17 +76,17 @@ public struct FineTuner {
         guard kind != .prototype else {
             throw TrainingError(file: "--unfreeze", reason: "prototype heads are not trained by gradient; use --unfreeze 0 with them")
         }
-        Parallelism.shareEachGEMM()
         let parameters = tail.initialParameters
-        let start = try TailAndHead.embeddings(tail, parameters, train, batch: hyper.batch)
+        let start = try TailAndHead.embeddings(tail, parameters, train, batch: hyper.batch, plan: plan)
         let head = trainer.initialHead(kind, embeddings: start, classes: classes)
-        let tails = try (0..<max(1, Parallelism.threads)).map { i in i == 0 ? tail : try TrainableTail(tail.blocks) }
+        let tails = try (0..<plan.threads).map { i in i == 0 ? tail : try TrainableTail(tail.blocks) }
         let model = TailAndHead(tails: tails, parameters: parameters, head: head,
                                 headOptimizer: AdamW(shapes: head.parameters, learningRate: hyper.learningRate, weightDecay: hyper.weightDecay,
                                                      decoupled: false),
                                 tailOptimizer: AdamW(shapes: parameters, learningRate: hyper.learningRate, weightDecay: hyper.weightDecay),
                                 train: train, validation: validation, weights: Trainer.classWeights(train.labels, classes: classes),
-                                rateScale: hyper.backboneLearningRateScale, batchSize: hyper.batch, trainEmbeddings: start)
+                                rateScale: hyper.backboneLearningRateScale, batchSize: hyper.batch, trainEmbeddings: start,
+                                plan: plan)
         let (best, curve, bestEpoch, reasons) = try trainer.loop(model, count: train.count, progress: progress)
         return Trainer.Result(head: best.head, tail: best.parameters, curve: curve, bestEpoch: bestEpoch,
                               overfitting: !reasons.isEmpty, overfittingReasons: reasons)
@@ -105,12 +108,13 @@ struct TailAndHead: EpochModel {
     let batchSize: Int
     /// Pooled outputs of the current blocks on the training set (refreshed at each epoch's end).
     var trainEmbeddings: [[Float]]
+    let plan: ExecutionPlan
 
     var tail: TrainableTail { tails[0] }
 
     /// Refits the head's standardisation to the retrained blocks' outputs (function unchanged).
     mutating func endEpoch() throws {
-        trainEmbeddings = try Self.embeddings(tail, parameters, train, batch: batchSize)
+        trainEmbeddings = try Self.embeddings(tail, parameters, train, batch: batchSize, plan: plan)
         let (mean, scale) = Standardisation.fit(trainEmbeddings)
         var moments: (m: [Float], v: [Float])? = (headOptimizer.m[0], headOptimizer.v[0])
         head.restandardise(mean: mean, scale: scale, moments: &moments)
@@ -131,10 +135,10 @@ struct TailAndHead: EpochModel {
         var outcomes = [(loss: Float, share: Float, head: [[Float]], tail: [[Float]])?](repeating: nil, count: slices)
         let lock = NSLock()
         let (head, parameters, tails, classWeights, labels) = (self.head, self.parameters, self.tails, self.weights, train.labels)
-        Parallelism.each(slices) { s in
+        Parallelism.each(slices, plan: plan) { s, plan in
             let part = Array(batch[bounds[s]..<bounds[s + 1]])
-            let maps = tails[s].forward(inputs[s], parameters)
-            let pooled = GlobalAveragePool().forward(maps)
+            let maps = tails[s].forward(inputs[s], parameters, plan: plan)
+            let pooled = GlobalAveragePool().forward(maps, plan)
             let c = pooled.count / part.count
             let embeddings = (0..<part.count).map { Array(pooled.data[($0 * c)..<(($0 + 1) * c)]) }
             var noise = SplitMix64(seed: seeds[s])
@@ -143,7 +147,7 @@ struct TailAndHead: EpochModel {
             let share = part.reduce(Float(0)) { $0 + classWeights[labels[$1]] } / max(total, 1e-12)
             let dMaps = Gradients.globalAveragePool(input: maps, dy: Tensor(shape: [part.count, c],
                                                                               data: inputGrads.flatMap { $0.map { $0 * share } }))
-            let tailGrads = tails[s].backward(dMaps, parameters)
+            let tailGrads = tails[s].backward(dMaps, parameters, plan: plan)
             lock.lock()
             outcomes[s] = (loss, share, headGrads, tailGrads)
             lock.unlock()
@@ -162,18 +166,19 @@ struct TailAndHead: EpochModel {
 
     func heldOut() throws -> (loss: Float, auroc: Double?)? {
         guard validation.count > 0 else { return nil }
-        let e = try Self.embeddings(tail, parameters, validation, batch: batchSize)
+        let e = try Self.embeddings(tail, parameters, validation, batch: batchSize, plan: plan)
         return Trainer.validation(e.map(head.logits), validation.labels, weights: weights)
     }
 
     /// Pooled outputs of the blocks for every item of `set`.
-    static func embeddings(_ tail: TrainableTail, _ parameters: [[Float]], _ set: ActivationSet, batch: Int) throws -> [[Float]] {
-        // The blocks as inference layers (the engine's packed GEMM), the batch split across cores.
-        let network = Sequential(tail.layers(parameters) + [GlobalAveragePool()])
+    static func embeddings(_ tail: TrainableTail, _ parameters: [[Float]], _ set: ActivationSet, batch: Int,
+                           plan: ExecutionPlan = .default) throws -> [[Float]] {
+        // The blocks as inference layers (the engine's packed GEMM, fused), the batch split across cores.
+        let network = Fusion.plan(Sequential(tail.layers(parameters) + [GlobalAveragePool()]))
         var out: [[Float]] = []
         for first in stride(from: 0, to: set.count, by: max(1, batch)) {
             let indices = Array(first..<min(first + max(1, batch), set.count))
-            let pooled = Parallelism.forward(network, try set.batch(indices))
+            let pooled = Parallelism.forward(network, try set.batch(indices), plan: plan)
             let c = pooled.count / indices.count
             out += (0..<indices.count).map { Array(pooled.data[($0 * c)..<(($0 + 1) * c)]) }
         }

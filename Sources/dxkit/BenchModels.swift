@@ -24,7 +24,7 @@ struct BenchModels: ParsableCommand {
         if peak {
             var peaks: [String: Double] = [:]
             for isa in ISA.supported { peaks[isa.description] = ISA.peakGFLOPS(isa, seconds: 0.3) }
-            let result: [String: Any] = ["isa": ISA.current.description, "best_isa": ISA.best.description,
+            let result: [String: Any] = ["isa": ExecutionPlan.default.isa.description, "best_isa": ISA.best.description,
                                          "fma_peak_gflops_per_core": peaks]
             print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
             return
@@ -32,16 +32,18 @@ struct BenchModels: ParsableCommand {
         guard let folder = ModelCatalog.classifiers[model] else { throw ValidationError("unknown model \(model)") }
         let classifier = try Classifier(directory: models.folder(named: folder))
         let card = classifier.card
-        Parallelism.threads = threads
-        if let microBatch { Parallelism.microBatch = max(1, microBatch) }
+        let plan = ExecutionPlan.default.with {
+            $0.threads = threads
+            if let microBatch { $0.microBatch = microBatch }
+        }
         var noise = BenchNoise()
         let data = noise.values(batch * 3 * card.input.height * card.input.width)
         let input = Tensor(shape: [batch, 3, card.input.height, card.input.width], data: data)
-        _ = classifier.logits(input)
+        _ = classifier.logits(input, plan: plan)
         var images = 0
         let start = Date(), cpuStart = Self.cpuSeconds()
         repeat {
-            _ = classifier.logits(input)
+            _ = classifier.logits(input, plan: plan)
             images += batch
         } while Date().timeIntervalSince(start) < seconds
         let elapsed = Date().timeIntervalSince(start), cpu = Self.cpuSeconds() - cpuStart
@@ -50,7 +52,7 @@ struct BenchModels: ParsableCommand {
         let result: [String: Any] = ["model": model, "batch": batch, "threads": threads, "images": images,
                                      "seconds": elapsed, "images_per_second": Double(images) / elapsed,
                                      "cpu_seconds": cpu, "images_per_cpu_second": Double(images) / cpu,
-                                     "isa": ISA.current.description]
+                                     "isa": plan.isa.description]
         print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     }
 

@@ -25,25 +25,26 @@ struct BenchTrain: ParsableCommand {
         guard let folder = ModelCatalog.classifiers[model] else { throw ValidationError("unknown model \(model)") }
         let backbone = try Classifier(directory: models.folder(named: folder))
         let card = backbone.card
-        Parallelism.threads = threads
+        let plan = ExecutionPlan.default.with { $0.threads = threads }
         var random = BenchNoise()
         func noise(_ n: Int) -> [Float] { random.values(n) }
         var result: [String: Any] = ["model": model, "batch": batch, "threads": threads, "unfreeze": unfreeze]
         if unfreeze == 0 {
             let input = Tensor(shape: [batch, 3, card.input.height, card.input.width], data: noise(batch * 3 * card.input.height * card.input.width))
-            let pooled = Sequential([backbone.features, GlobalAveragePool()])
-            _ = Parallelism.forward(pooled, input)
+            let pooled = Fusion.plan(Sequential([backbone.features, GlobalAveragePool()]))
+            _ = Parallelism.forward(pooled, input, plan: plan)
             var images = 0
             let start = Date()
             repeat {
-                _ = Parallelism.forward(pooled, input)
+                _ = Parallelism.forward(pooled, input, plan: plan)
                 images += batch
             } while Date().timeIntervalSince(start) < seconds
             result["images_per_second"] = Double(images) / Date().timeIntervalSince(start)
         } else {
             let cut = try TrainedHead.tailStart(backbone.features, unfrozen: unfreeze, file: "--unfreeze")
             let one = Sequential(Array(backbone.features.layers[..<cut]))
-                .forward(Tensor(shape: [1, 3, card.input.height, card.input.width], data: noise(3 * card.input.height * card.input.width)))
+                .forward(Tensor(shape: [1, 3, card.input.height, card.input.width], data: noise(3 * card.input.height * card.input.width)),
+                         plan)
             let shape = Array(one.shape.dropFirst())
             let maps = (0..<items).map { _ in noise(shape.reduce(1, *)).map { max($0, 0) } }
             let set = ActivationSet(shape: shape, values: maps, labels: (0..<items).map { $0 % 2 })
@@ -53,7 +54,7 @@ struct BenchTrain: ParsableCommand {
             hyper.unfreeze = unfreeze
             let tail = try TrainableTail(Array(backbone.features.layers[cut...]))
             var marks: [Date] = []
-            _ = try FineTuner(hyper, tail: tail).fit(train: set, validation: ActivationSet(shape: shape, values: [], labels: []),
+            _ = try FineTuner(hyper, tail: tail, plan: plan).fit(train: set, validation: ActivationSet(shape: shape, values: [], labels: []),
                                                      classes: 2) { _ in marks.append(Date()) }
             result["images_per_second"] = Double(items * (marks.count - 1)) / marks.last!.timeIntervalSince(marks[0])
             result["map_shape"] = shape

@@ -44,10 +44,11 @@ struct Classify: ParsableCommand {
             throw ExitCode(2)
         }
         let card = classifier.card
-        Profiler.shared.enabled = profile
+        let profiler = profile ? Profiler() : nil
         let started = Date()
-        let results = ImageClassification(classifier: classifier, batchSize: batch).run(files)
-        if profile { printProfile(total: Date().timeIntervalSince(started)) }
+        let results = ImageClassification(classifier: classifier, batchSize: batch,
+                                          plan: ExecutionPlan.default.with { $0.profiler = profiler }).run(files)
+        if let profiler { printProfile(profiler, total: Date().timeIntervalSince(started)) }
         var failed = false
         for r in results {
             if let error = r.error {
@@ -79,8 +80,8 @@ struct Classify: ParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
-    func printProfile(total: Double) {
-        let rows = Profiler.shared.report()
+    func printProfile(_ profiler: Profiler, total: Double) {
+        let rows = profiler.report()
         let network = rows.reduce(0) { $0 + $1.seconds }
         printError(String(format: "profile: %.3f s in total, %.3f s in the network (the rest: decoding and preprocessing)", total, network))
         for r in rows {

@@ -7,9 +7,8 @@ final class KernelTests: XCTestCase {
 
     func testConvolutionMatchesNaiveLoops() {
         var r = Seeded(1)
-        defer { Parallelism.gemmThreads = 1 }
         // One core, then each image's rows (direct kernel) or the GEMM shared between two.
-        for threads in [1, 2] { Parallelism.gemmThreads = threads
+        for threads in [1, 2] {
         for (h, w) in sizes {
             for (k, stride) in [(1, 1), (1, 2), (3, 1), (3, 2), (5, 2)] {
                 for rule in [PaddingRule.same, .fixed(.symmetric(k / 2)), .fixed(.none)] {
@@ -22,9 +21,9 @@ final class KernelTests: XCTestCase {
                         let conv = Conv2D(weights: wt, bias: b, outChannels: cout, inChannels: cin, kernel: (k, k),
                                           stride: stride, padding: rule)
                         let want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad)
-                        forEachISA { isa in
-                            let got = conv.forward(x).toNCHW()
-                            let label = "\(h)x\(w) k\(k) s\(stride) \(rule) cin \(cin) threads \(threads) \(isa)"
+                        forEachISA(gemmThreads: threads) { plan in
+                            let got = conv.forward(x, plan).toNCHW()
+                            let label = "\(h)x\(w) k\(k) s\(stride) \(rule) cin \(cin) threads \(threads) \(plan.isa)"
                             XCTAssertEqual(got.shape, want.shape, label)
                             XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5, label)
                         }
@@ -63,10 +62,10 @@ final class KernelTests: XCTestCase {
                               padding: rule)
             let want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: k, stride: stride,
                                   pad: rule.resolve(height: h, width: w, kernel: k, stride: stride))
-            forEachISA { isa in
-                let got = conv.forward(x).toNCHW()
+            forEachISA { plan in
+                let got = conv.forward(x, plan).toNCHW()
                 XCTAssertEqual(got.shape, want.shape)
-                XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-4, "s\(stride) \(rule) \(isa)")
+                XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-4, "s\(stride) \(rule) \(plan.isa)")
             }
         }
     }
@@ -74,12 +73,9 @@ final class KernelTests: XCTestCase {
     /// 3x3 stride-1 convolutions with enough input channels run by Winograd F(4x4, 3x3): outputs
     /// not a multiple of the 4x4 tile, channels not a multiple of the 16-channel transforms or the
     /// GEMM's panels, every padding rule, several bands of tiles, one image's bands shared by two cores.
-    func testWinogradMatchesNaiveLoops() throws {
-        try XCTSkipUnless(Winograd.enabled, "DXKIT_WINOGRAD=0")
+    func testWinogradMatchesNaiveLoops() {
         var r = Seeded(7)
-        defer { Parallelism.gemmThreads = 1 }
         for threads in [1, 2] {
-            Parallelism.gemmThreads = threads
             for (h, w, cin, cout) in [(7, 7, 16, 37), (8, 8, 35, 5), (9, 6, 16, 64), (3, 5, 20, 16), (41, 30, 33, 70)] {
                 for rule in [PaddingRule.same, .fixed(.symmetric(1)), .fixed(.none)] {
                     let pad = rule.resolve(height: h, width: w, kernel: 3, stride: 1)
@@ -92,11 +88,13 @@ final class KernelTests: XCTestCase {
                     var want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: 3, stride: 1, pad: pad)
                     want.data = want.data.map { max($0, 0) }
                     let scale = want.data.map(abs).max()!
-                    forEachISA { isa in
-                        let got = conv.forward(x).toNCHW()
+                    forEachISA(gemmThreads: threads) { plan in
+                        let plan = plan.with { $0.winograd = true }
+                        XCTAssertEqual(conv.operationName(plan), "conv 3x3 (Winograd F(4x4,3x3))")
+                        let got = conv.forward(x, plan).toNCHW()
                         XCTAssertEqual(got.shape, want.shape)
                         XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5 * scale,
-                                          "\(h)x\(w) \(cin)→\(cout) \(rule) threads \(threads) \(isa)")
+                                          "\(h)x\(w) \(cin)→\(cout) \(rule) threads \(threads) \(plan.isa)")
                     }
                 }
             }
@@ -107,9 +105,7 @@ final class KernelTests: XCTestCase {
     /// its 32-wide panels, long and short K, fused activations, and rows shared between cores.
     func testPointwiseGEMMEdgesMatchNaiveLoops() {
         var r = Seeded(3)
-        defer { Parallelism.gemmThreads = 1 }
         for threads in [1, 2] {
-            Parallelism.gemmThreads = threads
             // (5, 5, 1024, 100): rows of A 4 KB long, the block copied with its rows spaced.
             for (h, w, cin, cout) in [(1, 1, 1, 1), (5, 7, 3, 37), (9, 9, 300, 64), (13, 11, 17, 70), (7, 7, 40, 16), (10, 10, 64, 33),
                                       (5, 5, 1024, 100)] {
@@ -120,10 +116,10 @@ final class KernelTests: XCTestCase {
                                       padding: .fixed(.none), activation: activation)
                     var want = Naive.conv(x, weights: wt, bias: b, cout: cout, k: 1, stride: 1, pad: .none)
                     want.data = want.data.map { activation.apply($0) }
-                    forEachISA { isa in
-                        let got = conv.forward(x).toNCHW()
+                    forEachISA(gemmThreads: threads) { plan in
+                        let got = conv.forward(x, plan).toNCHW()
                         XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-4,
-                                          "\(h)x\(w) \(cin)→\(cout) \(activation) threads \(threads) \(isa)")
+                                          "\(h)x\(w) \(cin)→\(cout) \(activation) threads \(threads) \(plan.isa)")
                     }
                 }
             }
@@ -132,9 +128,8 @@ final class KernelTests: XCTestCase {
 
     func testDepthwiseMatchesNaiveLoops() {
         var r = Seeded(2)
-        defer { Parallelism.gemmThreads = 1 }
         // One core, then each image's output rows shared between two.
-        for threads in [1, 2] { Parallelism.gemmThreads = threads
+        for threads in [1, 2] {
         for (h, w) in sizes {
             for k in [3, 5] {
                 for stride in [1, 2] {
@@ -150,11 +145,11 @@ final class KernelTests: XCTestCase {
                                                     padding: rule, activation: .relu6)
                         var want = Naive.conv(x, weights: wt, bias: b, cout: c, k: k, stride: stride, pad: pad, groups: c)
                         want.data = want.data.map { min(max($0, 0), 6) }
-                        forEachISA { isa in
-                            let got = layer.forward(x).toNCHW()
+                        forEachISA(gemmThreads: threads) { plan in
+                            let got = layer.forward(x, plan).toNCHW()
                             XCTAssertEqual(got.shape, want.shape)
                             XCTAssertLessThan(maxAbsDiff(got.data, want.data), 1e-5,
-                                              "\(h)x\(w) k\(k) s\(stride) \(rule) c\(c) threads \(threads) \(isa)")
+                                              "\(h)x\(w) k\(k) s\(stride) \(rule) c\(c) threads \(threads) \(plan.isa)")
                         }
                     } }
                 }
@@ -166,8 +161,8 @@ final class KernelTests: XCTestCase {
     func testAveragePoolExcludesPadding() {
         var r = Seeded(5)
         let x = Tensor(shape: [1, 2, 5, 4], data: r.array(40))
-        forEachISA { isa in
-            let got = AvgPool2D(kernel: 3, stride: 2, padding: .same).forward(x).toNCHW()
+        forEachISA { plan in
+            let got = AvgPool2D(kernel: 3, stride: 2, padding: .same).forward(x, plan).toNCHW()
             let pad = Padding.same(height: 5, width: 4, kernel: 3, stride: 2)
             XCTAssertEqual(got.shape, [1, 2, 3, 2])
             for c in 0..<2 { for oy in 0..<3 { for ox in 0..<2 {
@@ -176,7 +171,7 @@ final class KernelTests: XCTestCase {
                     let iy = oy * 2 + ky - pad.top, ix = ox * 2 + kx - pad.left
                     if iy >= 0 && iy < 5 && ix >= 0 && ix < 4 { s += x.data[(c * 5 + iy) * 4 + ix]; n += 1 }
                 } }
-                XCTAssertEqual(got.data[(c * 3 + oy) * 2 + ox], s / Float(n), accuracy: 1e-6, "\(isa)")
+                XCTAssertEqual(got.data[(c * 3 + oy) * 2 + ox], s / Float(n), accuracy: 1e-6, "\(plan.isa)")
             } } }
         }
     }
@@ -184,17 +179,17 @@ final class KernelTests: XCTestCase {
     func testLayoutConversionsRoundTrip() {
         var r = Seeded(6)
         let x = Tensor(shape: [2, 3, 4, 5], data: r.array(120))
-        forEachISA { isa in
-            let nhwc = x.toNHWC()
+        forEachISA { plan in
+            let nhwc = x.toNHWC(plan)
             XCTAssertEqual(nhwc.shape, [2, 4, 5, 3])
             let inNHWC: Int = ((1 * 4 + 2) * 5 + 3) * 3 + 1  // n 1, y 2, x 3, c 1
             let inNCHW: Int = ((1 * 3 + 1) * 4 + 2) * 5 + 3
-            XCTAssertEqual(nhwc.data[inNHWC], x.data[inNCHW], "\(isa)")
-            XCTAssertEqual(nhwc.toNCHW().data, x.data, "\(isa)")
+            XCTAssertEqual(nhwc.data[inNHWC], x.data[inNCHW], "\(plan.isa)")
+            XCTAssertEqual(nhwc.toNCHW().data, x.data, "\(plan.isa)")
             let five = Tensor(shape: [2, 5, 3, 7], data: r.array(210))  // not RGB: the general loop
-            XCTAssertEqual(five.toNHWC().toNCHW().data, five.data, "\(isa)")
+            XCTAssertEqual(five.toNHWC(plan).toNCHW().data, five.data, "\(plan.isa)")
             let at: Int = ((1 * 3 + 2) * 7 + 6) * 5 + 4, from: Int = ((1 * 5 + 4) * 3 + 2) * 7 + 6  // n 1, y 2, x 6, c 4
-            XCTAssertEqual(five.toNHWC().data[at], five.data[from], "\(isa)")
+            XCTAssertEqual(five.toNHWC(plan).data[at], five.data[from], "\(plan.isa)")
         }
     }
 
@@ -214,14 +209,14 @@ final class KernelTests: XCTestCase {
                            variance: r.array(4).map { abs($0) + 0.1 }, epsilon: 1e-3)
         let folded = Conv2D(weights: wt, outChannels: 4, inChannels: 3, kernel: (3, 3), padding: .same, batchNorm: bn)
         let plain = Conv2D(weights: wt, outChannels: 4, inChannels: 3, kernel: (3, 3), padding: .same)
-        forEachISA { isa in
-            var want = plain.forward(x).toNCHW().data
+        forEachISA { plan in
+            var want = plain.forward(x, plan).toNCHW().data
             for c in 0..<4 {
                 for i in 0..<36 {
                     want[c * 36 + i] = (want[c * 36 + i] - bn.mean[c]) / (bn.variance[c] + 1e-3).squareRoot() * bn.gamma[c] + bn.beta[c]
                 }
             }
-            XCTAssertLessThan(maxAbsDiff(folded.forward(x).toNCHW().data, want), 1e-5, "\(isa)")
+            XCTAssertLessThan(maxAbsDiff(folded.forward(x, plan).toNCHW().data, want), 1e-5, "\(plan.isa)")
         }
     }
 
@@ -232,29 +227,27 @@ final class KernelTests: XCTestCase {
             let x = Tensor(shape: [2, c, h, w], data: r.array(2 * c * h * w))
             let pad = Padding.same(height: h, width: w, kernel: 3, stride: 2)
             let want = Naive.maxPool(x, k: 3, stride: 2, pad: pad).data
-            forEachISA { isa in
-                let got = MaxPool2D(kernel: 3, stride: 2, padding: .same).forward(x).toNCHW()
-                XCTAssertEqual(got.data, want, "\(h)x\(w) c\(c) \(isa)")
+            forEachISA { plan in
+                let got = MaxPool2D(kernel: 3, stride: 2, padding: .same).forward(x, plan).toNCHW()
+                XCTAssertEqual(got.data, want, "\(h)x\(w) c\(c) \(plan.isa)")
             }
         } }
         let x = Tensor(shape: [2, 3, 4, 5], data: r.array(120))
-        let gap = GlobalAveragePool().forward(x)
-        XCTAssertEqual(GlobalAveragePool().forward(x.toNHWC()).data, gap.data, "GAP is layout-independent")
+        let gap = GlobalAveragePool().forward(x, .default)
+        XCTAssertEqual(GlobalAveragePool().forward(x.toNHWC(), .default).data, gap.data, "GAP is layout-independent")
         for p in 0..<6 { XCTAssertEqual(gap.data[p], x.data[(p * 20)..<(p * 20 + 20)].reduce(0, +) / 20, accuracy: 1e-6) }
         let wt = r.array(7 * 3), b = r.array(7)
         let small = Dense(weights: wt, bias: b, inFeatures: 3, outFeatures: 7, activation: .relu)
-        forEachISA { isa in
-            let y = small.forward(gap)
+        forEachISA { plan in
+            let y = small.forward(gap, plan)
             for n in 0..<2 { for o in 0..<7 {
                 var s = b[o]
                 for i in 0..<3 { s += wt[o * 3 + i] * gap.data[n * 3 + i] }
-                XCTAssertEqual(y.data[n * 7 + o], max(s, 0), accuracy: 1e-6, "\(isa)")
+                XCTAssertEqual(y.data[n * 7 + o], max(s, 0), accuracy: 1e-6, "\(plan.isa)")
             } }
         }
         // Wider layers (ImageNet heads): outputs across several GEMM panels, one item's shared by two cores.
-        defer { Parallelism.gemmThreads = 1 }
         for threads in [1, 2] {
-            Parallelism.gemmThreads = threads
             for (n, inputs, outputs) in [(1, 300, 70), (5, 64, 33)] {
                 let x = Tensor(shape: [n, inputs], data: r.array(n * inputs))
                 let wt = r.array(outputs * inputs), b = r.array(outputs)
@@ -265,9 +258,9 @@ final class KernelTests: XCTestCase {
                     for i in 0..<inputs { s += Double(wt[o * inputs + i]) * Double(x.data[item * inputs + i]) }
                     want.append(Float(s))
                 } }
-                forEachISA { isa in
-                    XCTAssertLessThan(maxAbsDiff(dense.forward(x).data, want), 1e-4,
-                                      "dense \(inputs)→\(outputs) n \(n) threads \(threads) \(isa)")
+                forEachISA(gemmThreads: threads) { plan in
+                    XCTAssertLessThan(maxAbsDiff(dense.forward(x, plan).data, want), 1e-4,
+                                      "dense \(inputs)→\(outputs) n \(n) threads \(threads) \(plan.isa)")
                 }
             }
         }

@@ -54,9 +54,17 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     return zip(a, b).map { abs($0 - $1) }.max() ?? 0
 }
 
-/// `body(isa)` once under each instruction set this machine runs (`ISA.supported`: all three on
-/// an AVX-512 machine, fewer where DXKIT_ISA caps them), the kernels set to it; the set before
-/// is restored afterwards.
-func forEachISA(_ body: (ISA) throws -> Void) rethrows {
-    for isa in ISA.supported { try ISA.with(isa) { try body(isa) } }
+/// The instruction sets the tests run: every set this machine runs (`ISA.supported`: all three on
+/// an AVX-512 machine), fewer where DXKIT_ISA caps `ExecutionPlan.default`.
+let testedISAs = ISA.supported.filter { $0 <= ExecutionPlan.default.isa }
+
+/// `body(plan)` once under each tested instruction set: `ExecutionPlan.default` with that set and
+/// `gemmThreads` cores sharing each operation (one unless given).
+func forEachISA(gemmThreads: Int = 1, _ body: (ExecutionPlan) throws -> Void) rethrows {
+    for isa in testedISAs {
+        try body(ExecutionPlan.default.with {
+            $0.isa = isa
+            $0.gemmThreads = gemmThreads
+        })
+    }
 }

@@ -5,10 +5,6 @@ import XCTest
 /// convolution's GEMM, a max pool): the result must equal the body, the shortcut and a separate
 /// addition, exactly.
 final class ResidualSumTests: XCTestCase {
-    override func tearDown() {
-        Parallelism.gemmThreads = 1
-    }
-
     func separable(_ r: inout Seeded, _ cin: Int, _ cout: Int, _ activation: Activation) -> SeparableConv2D {
         SeparableConv2D(depthwise: r.array(cin * 9), pointwise: r.array(cout * cin), inChannels: cin, outChannels: cout,
                         kernel: 3, padding: .same, batchNorm: nil, activation: activation)
@@ -27,27 +23,32 @@ final class ResidualSumTests: XCTestCase {
             let middleBody = Sequential([ActivationLayer(.relu), separable(&r, c, c, .relu), separable(&r, c, c, .identity)])
             XCTAssertTrue(entryBody.addsAsItStores)
             XCTAssertTrue(middleBody.addsAsItStores)
+            // As built, and as they run (separable convolutions fused, in pairs).
+            let entryBlock = Residual(entryBody, shortcut: shortcut), middleBlock = Residual(middleBody)
+            let entryBlocks = [entryBlock, Fusion.plan(entryBlock)], middleBlocks = [middleBlock, Fusion.plan(middleBlock)]
+            XCTAssertTrue((((entryBlocks[1] as? Residual)?.body as? Sequential)?.addsAsItStores) == true)
+            XCTAssertTrue((((middleBlocks[1] as? Residual)?.body as? Sequential)?.addsAsItStores) == true)
             let x = Tensor(shape: [2, h, w, c], data: r.array(2 * h * w * c), layout: .nhwc)
-            for threads in [1, 2] { forEachISA { isa in
-                Parallelism.gemmThreads = threads
-                let label = "\(h)x\(w)x\(c) threads \(threads) \(isa)"
-                let entry = Residual(entryBody, shortcut: shortcut).forward(x)
-                let entryWant = Elementwise.add(entryBody.forward(x), shortcut.forward(x))
-                XCTAssertEqual(entry.shape, entryWant.shape, label)
-                XCTAssertEqual(entry.data, entryWant.data, "entry block " + label)
-                let middle = Residual(middleBody).forward(x)
-                let middleWant = Elementwise.add(middleBody.forward(x), x)
-                XCTAssertEqual(middle.data, middleWant.data, "middle block " + label)
-                XCTAssertNotEqual(middle.data, middleBody.forward(x).data, "the input was added")
+            for threads in [1, 2] { forEachISA(gemmThreads: threads) { plan in
+                let label = "\(h)x\(w)x\(c) threads \(threads) \(plan.isa)"
+                let entryWant = Elementwise.add(entryBody.forward(x, plan), shortcut.forward(x, plan), plan)
+                let middleWant = Elementwise.add(middleBody.forward(x, plan), x, plan)
+                for (entryBlock, middleBlock) in zip(entryBlocks, middleBlocks) {
+                    let entry = entryBlock.forward(x, plan)
+                    XCTAssertEqual(entry.shape, entryWant.shape, label)
+                    XCTAssertEqual(entry.data, entryWant.data, "entry block " + label)
+                    let middle = middleBlock.forward(x, plan)
+                    XCTAssertEqual(middle.data, middleWant.data, "middle block " + label)
+                    XCTAssertNotEqual(middle.data, middleBody.forward(x, plan).data, "the input was added")
+                }
             } }
         }
     }
 
     /// MobileNetV2's residual blocks (expand 1x1 → depthwise → project 1x1, plus the input), run in
     /// bands on large maps and layer by layer on small ones, fused and not.
-    func testInvertedResidualEqualsBodyPlusInput() {
+    func testInvertedResidualEqualsBodyPlusInput() throws {
         var r = Seeded(23)
-        defer { Parallelism.fuseBottlenecks = true }
         let (c, hidden) = (16, 96)
         for (h, w) in [(7, 7), (40, 38)] {
             let body = Sequential([
@@ -59,11 +60,14 @@ final class ResidualSumTests: XCTestCase {
                        padding: .fixed(.none)),
             ])
             let x = Tensor(shape: [2, h, w, c], data: r.array(2 * h * w * c), layout: .nhwc)
-            for fuse in [true, false] { forEachISA { isa in
-                Parallelism.fuseBottlenecks = fuse
-                XCTAssertTrue(body.addsAsItStores)
-                XCTAssertEqual(Residual(body).forward(x).data, Elementwise.add(body.forward(x), x).data,
-                               "\(h)x\(w) fused \(fuse) \(isa)")
+            let block = Fusion.plan(Residual(body))
+            let fusedBody = try XCTUnwrap((block as? Residual)?.body as? BandedDepthwiseBlock)
+            XCTAssertTrue(fusedBody.addsAsItStores)
+            for fuse in [true, false] { forEachISA { plan in
+                let plan = plan.with { $0.fuse = fuse }
+                XCTAssertEqual(fusedBody.runsInBands(x, plan), fuse && h > 7, "\(h)x\(w) fused \(fuse)")
+                XCTAssertEqual(block.forward(x, plan).data, Elementwise.add(body.forward(x, plan), x, plan).data,
+                               "\(h)x\(w) fused \(fuse) \(plan.isa)")
             } }
         }
     }
@@ -73,16 +77,15 @@ final class ResidualSumTests: XCTestCase {
     func testPointwiseConvolutionAddsAsItStores() throws {
         var r = Seeded(22)
         for threads in [1, 2] {
-            Parallelism.gemmThreads = threads
             for (n, h, w, cin, cout) in [(2, 9, 9, 40, 70), (1, 3, 5, 17, 100), (1, 1, 1, 3, 5)] {
                 let conv = Conv2D(weights: r.array(cout * cin), bias: r.array(cout), outChannels: cout, inChannels: cin,
                                   kernel: (1, 1), padding: .fixed(.none), activation: .relu)
                 let x = Tensor(shape: [n, h, w, cin], data: r.array(n * h * w * cin), layout: .nhwc)
                 let addend = Tensor(shape: [n, h, w, cout], data: r.array(n * h * w * cout), layout: .nhwc)
-                forEachISA { isa in
-                    let got = conv.forward(x, adding: addend)
-                    let want = Elementwise.add(conv.forward(x), addend)
-                    XCTAssertEqual(got.data, want.data, "\(n)x\(h)x\(w) \(cin)→\(cout) threads \(threads) \(isa)")
+                forEachISA(gemmThreads: threads) { plan in
+                    let got = conv.forward(x, adding: addend, plan)
+                    let want = Elementwise.add(conv.forward(x, plan), addend, plan)
+                    XCTAssertEqual(got.data, want.data, "\(n)x\(h)x\(w) \(cin)→\(cout) threads \(threads) \(plan.isa)")
                     XCTAssertTrue(got.data.contains { $0 < 0 }, "the addend came after the ReLU")
                 }
             }

@@ -10,10 +10,11 @@ import XCTest
 /// preprocessed input is first checked to be byte-identical to the reference's — under every
 /// instruction set the machine runs (`ISA.supported`: AVX-512, AVX2 and the portable path on an
 /// AVX-512 machine). Each also checks the engine's promises on the real network: an image's
-/// logits are the same bits alone (on one core or two) as in the batch of all of them, and AVX2
-/// gives the same bits as AVX-512.
+/// logits are the same bits alone (on one core or two) as in the batch of all of them, and with
+/// the fused blocks turned off, and AVX2 gives the same bits as AVX-512.
 final class ModelEquivalenceTests: XCTestCase {
-    override func tearDown() { Parallelism.threads = ProcessInfo.processInfo.activeProcessorCount }
+    /// The instruction sets tested: every set this machine runs, fewer where DXKIT_ISA caps them.
+    static let testedISAs = ISA.supported.filter { $0 <= ExecutionPlan.default.isa }
 
     /// `classifier`'s logits for `batch` under every supported instruction set (`body(isa, logits)`),
     /// after checking that the first `alone` images get the same logits by themselves.
@@ -26,22 +27,24 @@ final class ModelEquivalenceTests: XCTestCase {
                 XCTAssertEqual(avx2, avx512, "AVX2's logits differ from AVX-512's")
             }
         }
-        for isa in ISA.supported {
-            try ISA.with(isa) {
-                Parallelism.threads = 2
-                let logits = classifier.logits(batch)
-                logitsOf[isa] = logits.data
-                let classes = logits.count / logits.batch
-                for i in 0..<min(alone, batch.batch) {
-                    let one = Tensor(shape: [1] + Array(batch.shape.dropFirst()), data: Array(batch.data[(i * k)..<(i * k + k)]))
-                    let row = Array(logits.data[(i * classes)..<(i * classes + classes)])
-                    for threads in [1, 2] {
-                        Parallelism.threads = threads
-                        XCTAssertEqual(classifier.logits(one).data, row, "image \(i) alone on \(threads) cores, \(isa)")
-                    }
+        for isa in Self.testedISAs {
+            let plan = ExecutionPlan.default.with { $0.isa = isa }
+            let logits = classifier.logits(batch, plan: plan.with { $0.threads = 2 })
+            logitsOf[isa] = logits.data
+            let classes = logits.count / logits.batch
+            for i in 0..<min(alone, batch.batch) {
+                let one = Tensor(shape: [1] + Array(batch.shape.dropFirst()), data: Array(batch.data[(i * k)..<(i * k + k)]))
+                let row = Array(logits.data[(i * classes)..<(i * classes + classes)])
+                for threads in [1, 2] {
+                    XCTAssertEqual(classifier.logits(one, plan: plan.with { $0.threads = threads }).data, row,
+                                   "image \(i) alone on \(threads) cores, \(isa)")
                 }
-                try body(isa, logits)
             }
+            if isa == Self.testedISAs.first {
+                XCTAssertEqual(classifier.logits(batch, plan: plan.with { $0.threads = 2; $0.fuse = false }).data, logits.data,
+                               "unfused, \(isa)")
+            }
+            try body(isa, logits)
         }
     }
     func uint8Hash(_ image: DICOM.Image) -> String {

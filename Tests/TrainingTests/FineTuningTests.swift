@@ -69,14 +69,14 @@ final class FineTuningTests: XCTestCase {
         XCTAssertEqual(start, features.layers.count - 2)
         var g = SplitMix64(seed: 3)
         let input = Tensor(shape: [2, 3, 224, 224], data: (0..<(2 * 3 * 224 * 224)).map { _ in g.normal() })
-        let cut = Sequential(Array(features.layers[..<start])).forward(input)
+        let cut = Sequential(Array(features.layers[..<start])).forward(input, .default)
         let tail = try TrainableTail(Array(features.layers[start...]))
-        let want = features.forward(input)
+        let want = features.forward(input, .default)
         XCTAssertLessThan(maxDiff(tail.forward(cut, tail.initialParameters).data, want.data), 1e-5)
         // Changed tensors go through LayerParameters into inference layers unchanged.
         let changed = tail.initialParameters.map { $0.map { $0 * 0.5 } }
         let rebuilt = Sequential(Array(features.layers[..<start]) + tail.layers(changed))
-        XCTAssertLessThan(maxDiff(rebuilt.forward(input).data, tail.forward(cut, changed).data), 1e-5)
+        XCTAssertLessThan(maxDiff(rebuilt.forward(input, .default).data, tail.forward(cut, changed).data), 1e-5)
         XCTAssertThrowsError(try TrainedHead.tailStart(features, unfrozen: features.layers.count, file: "test"))
     }
 

@@ -38,7 +38,7 @@ static void check_gemm(int isa, int m, int k, int n, int activation) {
     float *packed = malloc(sizeof(float) * k * ((n + 31) / 32) * 32), *c = malloc(sizeof(float) * m * n);
     float *row = malloc(sizeof(float) * n), *want = calloc((size_t)m * n, sizeof(float));
     dx_gemm_pack_b(b, k, n, packed);
-    dx_gemm_packed_add(a, m, k, packed, n, n, bias, activation, add, c);
+    dx_gemm_packed_add(isa, a, m, k, packed, n, n, bias, activation, add, c);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             double s = bias[j];
@@ -47,7 +47,7 @@ static void check_gemm(int isa, int m, int k, int n, int activation) {
         }
     expect(max_diff(c, want, (size_t)m * n) < 1e-4 * (1 + k / 100.0), "gemm", isa);
     for (int i = 0; i < m; i += 3) {
-        dx_gemm_packed_add(a + (size_t)i * k, 1, k, packed, n, n, bias, activation, add + (size_t)i * n, row);
+        dx_gemm_packed_add(isa, a + (size_t)i * k, 1, k, packed, n, n, bias, activation, add + (size_t)i * n, row);
         expect(!memcmp(row, c + (size_t)i * n, sizeof(float) * n), "gemm row alone", isa);
     }
     free(a); free(b); free(bias); free(add); free(packed); free(c); free(row); free(want);
@@ -58,7 +58,7 @@ static void check_depthwise(int isa, int h, int w, int ch, int k, int s) {
     const int pad = k / 2, oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
     float *in = randoms((size_t)h * w * ch), *wt = randoms((size_t)k * k * ch), *bias = randoms(ch);
     float *out = malloc(sizeof(float) * oh * ow * ch), *want = malloc(sizeof(float) * oh * ow * ch);
-    dx_depthwise_nhwc(in, 1, h, w, ch, wt, bias, k, s, pad, pad, oh, ow, 2, out);
+    dx_depthwise_nhwc(isa, in, 1, h, w, ch, wt, bias, k, s, pad, pad, oh, ow, 2, out);
     for (int y = 0; y < oh; y++)
         for (int x = 0; x < ow; x++)
             for (int c = 0; c < ch; c++) {
@@ -94,7 +94,7 @@ static void check_conv3x3(int isa, int h, int w, int cin, int cout) {
             }
     double scale = 0;
     for (size_t i = 0; i < (size_t)h * w * cout; i++) scale = fmax(scale, fabs(want[i]));
-    dx_conv_direct_nhwc(in, 1, h, w, cin, g, bias, cout, 3, 3, 1, 1, 1, h, w, 1, out);
+    dx_conv_direct_nhwc(isa, in, 1, h, w, cin, g, bias, cout, 3, 3, 1, 1, 1, h, w, 1, out);
     expect(max_diff(out, want, (size_t)h * w * cout) < 1e-5 * scale, "direct convolution", isa);
     /* Winograd: transform, pack the 36 matrices, convolve all tile rows. */
     const size_t stride = (size_t)cin * ((cout + 31) / 32) * 32;
@@ -103,7 +103,7 @@ static void check_conv3x3(int isa, int h, int w, int cin, int cout) {
     for (int e = 0; e < 36; e++) dx_gemm_pack_b(u + (size_t)e * cin * cout, cin, cout, panels + e * stride);
     float *scratch = malloc(sizeof(float) * dx_winograd_scratch(w, cin, cout));
     memset(out, 0, sizeof(float) * h * w * cout);
-    dx_winograd_conv(in, h, w, cin, 1, 1, panels, stride, cout, bias, 1, h, w, 0, (h + 3) / 4, scratch, out);
+    dx_winograd_conv(isa, in, h, w, cin, 1, 1, panels, stride, cout, bias, 1, h, w, 0, (h + 3) / 4, scratch, out);
     expect(max_diff(out, want, (size_t)h * w * cout) < 1e-5 * scale, "winograd", isa);
     free(in); free(g); free(bias); free(out); free(want); free(u); free(panels); free(scratch);
 }
@@ -114,7 +114,7 @@ static void check_pool(int isa, int h, int w, int ch) {
     float *in = randoms((size_t)h * w * ch), *add = randoms((size_t)oh * ow * ch);
     float *out = malloc(sizeof(float) * oh * ow * ch), *want = malloc(sizeof(float) * oh * ow * ch);
     for (int average = 0; average < 2; average++) {
-        dx_pool_nhwc(in, 1, h, w, ch, 3, 2, 1, 1, oh, ow, average, average ? NULL : add, out);
+        dx_pool_nhwc(isa, in, 1, h, w, ch, 3, 2, 1, 1, oh, ow, average, average ? NULL : add, out);
         for (int y = 0; y < oh; y++)
             for (int x = 0; x < ow; x++)
                 for (int c = 0; c < ch; c++) {
@@ -135,8 +135,7 @@ static void check_pool(int isa, int h, int w, int ch) {
 }
 
 int main(void) {
-    for (int isa = dx_isa_supported(); isa >= DX_ISA_GENERIC; isa--) {
-        dx_set_isa(isa);
+    for (int isa = dx_isa_cpu_best(); isa >= DX_ISA_GENERIC; isa--) {
         const int before = failures;
         check_gemm(isa, 1, 1, 1, 0);
         check_gemm(isa, 5, 3, 37, 1);

@@ -7,13 +7,16 @@ import CKernels
 /// (convolution weights packed [(ky, kx, ci), co], depthwise [ky * k + kx, c]). BatchNorm is
 /// folded into the convolutions, so its statistics stay frozen by construction.
 public enum Gradients {
-    /// Gradient before a fused activation, from the gradient after it and the activation's output.
-    public static func activation(_ dy: Tensor, output y: Tensor, _ activation: Activation) -> Tensor {
+    /// Gradient before a fused activation, from the gradient after it and the activation's output
+    /// (with `plan.isa`'s kernel).
+    public static func activation(_ dy: Tensor, output y: Tensor, _ activation: Activation, _ plan: ExecutionPlan) -> Tensor {
         guard activation != .identity else { return dy }
         precondition(dy.count == y.count, "activation gradient shape")
         var dx = dy
         dx.data.withUnsafeMutableBufferPointer { d in
-            y.data.withUnsafeBufferPointer { o in dx_activation_backward(o.baseAddress, d.baseAddress, d.count, activation.code) }
+            y.data.withUnsafeBufferPointer { o in
+                dx_activation_backward(plan.isa.rawValue, o.baseAddress, d.baseAddress, d.count, activation.code)
+            }
         }
         return dx
     }
