@@ -1,43 +1,83 @@
+import Foundation
+
 /// Stratified percentile bootstrap: resamples positives and negatives separately (so every
 /// replicate keeps the prevalence), recomputes each metric, and takes the 2.5th and 97.5th
-/// percentiles. Seeded: the same data and seed give the same intervals.
-public struct Bootstrap {
+/// percentiles. Seeded: the same data and seed give the same intervals, on any number of threads.
+///
+/// A replicate is not a new array to sort: its draws are counted at the items' positions in the
+/// scores' one sorted order (`RankedScores`) and the metrics come from one weighted pass, O(n) per
+/// replicate. Replicates are spread over `threads` (default: every core); replicate r takes the
+/// random stream from r × n draws in (`ResamplingStream` jumps there), so the values are those of
+/// the serial loop whatever the thread count.
+public struct Bootstrap: Sendable {
     public var replicates: Int
     public var seed: UInt64
+    /// Threads the replicates are spread over (nil: every active core). Results do not depend on it.
+    public var threads: Int?
 
-    public init(replicates: Int = 1000, seed: UInt64 = 20261126) {
+    public init(replicates: Int = 1000, seed: UInt64 = 20261126, threads: Int? = nil) {
         self.replicates = replicates
         self.seed = seed
+        self.threads = threads
     }
+
+    /// The metrics each replicate computes, as `intervals` names them.
+    public static let metricNames = ["auroc", "auprc", "brier", "log_loss", "ece", "sensitivity", "specificity", "ppv", "npv",
+                                     "f1", "accuracy", "selection_rate"]
 
     /// Metrics named → 95% interval (metrics undefined in a replicate are skipped for it).
     public func intervals(_ e: BinaryEvaluation, threshold: Double, bins: Int) -> [String: (Double, Double)] {
-        let pos = e.labels.indices.filter { e.labels[$0] == 1 }, neg = e.labels.indices.filter { e.labels[$0] == 0 }
-        var state = seed
-        func next(_ bound: Int) -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Int((state >> 33) % UInt64(bound))
+        let values = replicateValues(e.ranked, threshold: threshold, bins: bins)
+        var out: [String: (Double, Double)] = [:]
+        for (m, name) in Self.metricNames.enumerated() {
+            let defined = values[m].filter { !$0.isNaN }
+            guard !defined.isEmpty else { continue }
+            out[name] = Self.percentileInterval(defined.sorted())
         }
-        var samples: [String: [Double]] = [:]
-        for _ in 0..<max(1, replicates) {
-            let idx = pos.map { _ in pos[next(pos.count)] } + neg.map { _ in neg[next(neg.count)] }
-            let r = BinaryEvaluation(scores: idx.map { e.scores[$0] }, labels: idx.map { e.labels[$0] })
-            let at = r.at(threshold)
-            let values: [String: Double?] = [
-                "auroc": r.auroc, "auprc": r.auprc, "brier": r.brier, "log_loss": r.logLoss,
-                "ece": CalibrationBins(r, count: bins).ece, "sensitivity": at.sensitivity, "specificity": at.specificity,
-                "ppv": at.ppv, "npv": at.npv, "f1": at.f1, "accuracy": at.accuracy, "selection_rate": at.selectionRate,
-            ]
-            for (k, v) in values { if let v { samples[k, default: []].append(v) } }
+        return out
+    }
+
+    /// 2.5th and 97.5th percentiles of sorted values, interpolated linearly (NumPy's default).
+    static func percentileInterval(_ s: [Double]) -> (Double, Double) {
+        func q(_ p: Double) -> Double {
+            let x = p * Double(s.count - 1)
+            let lo = Int(x), hi = min(lo + 1, s.count - 1)
+            return s[lo] + (s[hi] - s[lo]) * (x - Double(lo))
         }
-        return samples.mapValues { values in
-            let s = values.sorted()
-            func q(_ p: Double) -> Double {
-                let x = p * Double(s.count - 1)
-                let lo = Int(x), hi = min(lo + 1, s.count - 1)
-                return s[lo] + (s[hi] - s[lo]) * (x - Double(lo))
-            }
-            return (q(0.025), q(0.975))
+        return (q(0.025), q(0.975))
+    }
+
+    /// Every replicate's value of each metric (`metricNames` order; NaN where undefined).
+    func replicateValues(_ r: RankedScores, threshold: Double, bins: Int) -> [[Double]] {
+        let count = max(1, replicates), metrics = Self.metricNames.count, n = r.n
+        let cut = r.count(atOrAbove: threshold)
+        var flat = [Double](repeating: .nan, count: count * metrics)
+        let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, count, n > 0 ? count : 1))
+        let chunk = (count + workers - 1) / workers
+        let seed = self.seed
+        flat.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            r.positivePositions.withUnsafeBufferPointer { pos in
+            r.negativePositions.withUnsafeBufferPointer { neg in
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let first = w * chunk, last = min(count, first + chunk)
+                    guard first < last else { return }
+                    var stream = ResamplingStream(seed: seed)
+                    stream.skip(UInt64(first) &* UInt64(n))
+                    let counts = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+                    defer { counts.deallocate() }
+                    for replicate in first..<last {
+                        counts.initialize(repeating: 0, count: n)
+                        if let p = pos.baseAddress { stream.scatter(count: pos.count, bound: pos.count, targets: p, into: counts) }
+                        if let q = neg.baseAddress { stream.scatter(count: neg.count, bound: neg.count, targets: q, into: counts) }
+                        let m = r.pass(weights: counts, threshold: threshold, cut: cut, bins: bins)
+                        let row: [Double?] = [m.auroc, m.auprc, m.brier, m.logLoss, m.ece, m.at.sensitivity, m.at.specificity,
+                                              m.at.ppv, m.at.npv, m.at.f1, m.at.accuracy, m.at.selectionRate]
+                        for (i, v) in row.enumerated() { (base + i * count + replicate).pointee = v ?? .nan }
+                    }
+                }
+            }}
         }
+        return (0..<metrics).map { Array(flat[($0 * count)..<(($0 + 1) * count)]) }
     }
 }
