@@ -61,7 +61,7 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Store", dependencies: ["Common", "DICOM", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Reports", dependencies: ["DICOM", "Models", "Evaluation", "Store"],
+        .target(name: "Reports", dependencies: ["DICOM", "Imaging", "Models", "Evaluation", "Store"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Pipeline", dependencies: ["DICOM", "Imaging", "Engine", "Models", "Evaluation", "Training", "Store", "Reports"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
