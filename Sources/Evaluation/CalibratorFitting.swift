@@ -96,11 +96,11 @@ public enum OperatingPoint {
         let p = r.positives, q = r.negatives
         var tp = 0, fp = 0
         for g in 0..<r.groups {
-            let lo = Int(r.groupStart[g]), hi = Int(r.groupStart[g + 1])
-            for i in lo..<hi { if r.label[i] == 1 { tp += 1 } else { fp += 1 } }
+            tp += Int(r.positiveCount[g])
+            fp += Int(r.negativeCount[g])
             let sensitivity = p > 0 ? Double(tp) / Double(p) : nil
             let specificity = q > 0 ? Double(q - fp) / Double(q) : nil
-            if !visit(r.score[lo], sensitivity, specificity) { return }
+            if !visit(r.score[g], sensitivity, specificity) { return }
         }
     }
 }

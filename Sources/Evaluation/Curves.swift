@@ -16,17 +16,7 @@ public struct PrecisionRecallCurve: Codable, Sendable, Equatable {
 }
 
 extension BinaryEvaluation {
-    /// Cumulative true and false positives at each distinct score, highest first, with the score.
-    var thresholdCounts: [(score: Double, tp: Double, fp: Double)] {
-        var tp = 0.0, fp = 0.0, out: [(score: Double, tp: Double, fp: Double)] = []
-        out.reserveCapacity(ranked.groups)
-        for g in 0..<ranked.groups {
-            let lo = Int(ranked.groupStart[g])
-            for i in lo..<Int(ranked.groupStart[g + 1]) { if ranked.label[i] == 1 { tp += 1 } else { fp += 1 } }
-            out.append((ranked.score[lo], tp, fp))
-        }
-        return out
-    }
+    var thresholdCounts: [(score: Double, tp: Double, fp: Double)] { ranked.thresholdCounts }
 
     /// The ROC curve; nil with one class. `maxPoints` (> 1) keeps that many points, evenly spaced
     /// along the curve's points, the first and last always kept; nil keeps all.

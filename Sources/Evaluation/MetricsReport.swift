@@ -67,6 +67,12 @@ public struct MetricsReport {
 
     /// The result: every key present in its JSON; null where a value is undefined (e.g. AUROC with one class).
     public func json() -> MetricsResult {
+        var report = self
+        if report.bootstrap != nil && report.bootstrap?.cache == nil { report.bootstrap?.cache = BootstrapCache() }
+        return report.result()
+    }
+
+    func result() -> MetricsResult {
         var out = MetricsResult(summary: summary(evaluation))
         if let (name, members) = groups.first, groups.count == 1 {
             out.groupColumn = name
@@ -78,7 +84,7 @@ public struct MetricsReport {
             var audit = SubgroupAudit()
             audit.attributes = Array(groups.keys).sorted()
             audit.threshold = threshold
-            audit.bootstrap = bootstrap ?? Bootstrap(replicates: 200)
+            audit.bootstrap = bootstrap ?? Bootstrap(replicates: 200, cache: BootstrapCache())
             let labels = Dictionary(uniqueKeysWithValues: auditRows.indices.map { (Int64($0), evaluation.labels[$0]) })
             out.audit = audit.run(auditRows, labels: labels)
         }

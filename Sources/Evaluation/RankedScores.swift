@@ -1,28 +1,31 @@
 import Foundation
 
-/// Binary scores sorted once, highest first, split into tie groups (runs of equal scores), with
-/// each item's Brier and log-loss terms precomputed. Every threshold metric, the AUROC, average
-/// precision, DeLong's variance, calibration bins and each bootstrap replicate are one pass over
-/// this order with a weight per item (1 for the data as given, a resampling count in a bootstrap
-/// replicate), so nothing is sorted twice: point estimates in O(n log n), a replicate in O(n).
+/// Binary scores sorted once, highest first, and reduced to their tie groups (runs of equal
+/// scores): each group's score, how many positives and negatives it holds, and the Brier and
+/// log-loss terms of a positive and of a negative at that score. Every threshold metric, the AUROC,
+/// average precision, DeLong's variance, calibration bins and each bootstrap replicate are then one
+/// pass over the groups with a positive and a negative count per group — the data's own counts for
+/// point estimates, a replicate's draws for the bootstrap — so nothing is sorted twice: point
+/// estimates in O(n log n), a replicate in O(n) draws and one O(groups) pass.
 public struct RankedScores: Sendable {
     /// Items in total, and how many are positive (label 1) and negative.
     public let n: Int
     public let positives: Int
     public var negatives: Int { n - positives }
-    /// Sorted order (descending score): `order[k]` is the original index of the k-th item.
-    let order: [Int32]
-    /// Score, label (0 or 1, as Double), squared error and log loss of the k-th item.
+    /// Tie group g's score (descending) and its positives and negatives.
     let score: [Double]
-    let label: [Double]
-    let brierTerm: [Double]
-    let logLossTerm: [Double]
-    /// Tie group g holds positions `groupStart[g] ..< groupStart[g + 1]` (one entry more than groups).
-    let groupStart: [Int32]
-    /// Sorted position of each positive (in original order) and of each negative: a stratified
-    /// bootstrap draws "the j-th positive" and counts it at that position.
-    let positivePositions: [Int32]
-    let negativePositions: [Int32]
+    let positiveCount: [Int32]
+    let negativeCount: [Int32]
+    /// Squared error and log loss (probabilities clipped to [ε, 1 − ε], as scikit-learn) of a
+    /// positive and of a negative in group g.
+    let brierPositive: [Double]
+    let brierNegative: [Double]
+    let logLossPositive: [Double]
+    let logLossNegative: [Double]
+    /// The group of each positive (in original order) and of each negative: a stratified bootstrap
+    /// draws "the j-th positive" and counts it in its group.
+    let groupOfPositive: [Int32]
+    let groupOfNegative: [Int32]
 
     public init(scores: [Double], labels: [Int]) {
         precondition(scores.count == labels.count, "one label per score")
@@ -31,45 +34,42 @@ public struct RankedScores: Sendable {
             for i in 0..<scores.count { buffer[i] = (scores[i], Int32(i)) }
             count = scores.count
         }
-        // Descending score; equal scores by original index, so the order is the same on every run.
-        pairs.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-        order = pairs.map(\.1)
-        score = pairs.map(\.0)
-        label = order.map { Double(labels[Int($0)] == 1 ? 1 : 0) }
-        positives = labels.reduce(0) { $0 + ($1 == 1 ? 1 : 0) }
+        pairs.sort { $0.0 > $1.0 }
+        var score: [Double] = [], pc: [Int32] = [], nc: [Int32] = []
+        var groupOf = [Int32](repeating: 0, count: n)
+        for (s, i) in pairs {
+            if score.last != s {
+                score.append(s)
+                pc.append(0)
+                nc.append(0)
+            }
+            let g = score.count - 1
+            if labels[Int(i)] == 1 { pc[g] += 1 } else { nc[g] += 1 }
+            groupOf[Int(i)] = Int32(g)
+        }
+        self.score = score
+        positiveCount = pc
+        negativeCount = nc
         let eps = Double.ulpOfOne
-        var brier = [Double](repeating: 0, count: n), logLoss = [Double](repeating: 0, count: n)
-        var starts: [Int32] = []
-        starts.reserveCapacity(n + 1)
-        var positionOf = [Int32](repeating: 0, count: n)
-        for k in 0..<n {
-            let s = score[k], y = label[k]
-            brier[k] = (s - y) * (s - y)
-            let p = min(max(s, eps), 1 - eps)
-            logLoss[k] = y == 1 ? -log(p) : -log(1 - p)
-            if k == 0 || score[k] != score[k - 1] { starts.append(Int32(k)) }
-            positionOf[Int(order[k])] = Int32(k)
-        }
-        starts.append(Int32(n))
-        brierTerm = brier
-        logLossTerm = logLoss
-        groupStart = starts
+        brierPositive = score.map { ($0 - 1) * ($0 - 1) }
+        brierNegative = score.map { $0 * $0 }
+        logLossPositive = score.map { -log(min(max($0, eps), 1 - eps)) }
+        logLossNegative = score.map { -log(1 - min(max($0, eps), 1 - eps)) }
         var pos: [Int32] = [], neg: [Int32] = []
-        pos.reserveCapacity(positives)
-        neg.reserveCapacity(n - positives)
         for i in 0..<n {
-            if labels[i] == 1 { pos.append(positionOf[i]) } else { neg.append(positionOf[i]) }
+            if labels[i] == 1 { pos.append(groupOf[i]) } else { neg.append(groupOf[i]) }
         }
-        positivePositions = pos
-        negativePositions = neg
+        positives = pos.count
+        groupOfPositive = pos
+        groupOfNegative = neg
     }
 
     /// Number of tie groups (distinct scores).
-    var groups: Int { groupStart.count - 1 }
+    public var groups: Int { score.count }
 
-    /// Items with a score at or above `threshold`: a prefix of the sorted order.
-    func count(atOrAbove threshold: Double) -> Int {
-        var lo = 0, hi = n
+    /// Groups whose score is at or above `threshold`: a prefix of the order.
+    func groups(atOrAbove threshold: Double) -> Int {
+        var lo = 0, hi = score.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if score[mid] >= threshold { lo = mid + 1 } else { hi = mid }
@@ -77,7 +77,24 @@ public struct RankedScores: Sendable {
         return lo
     }
 
-    /// Equal-width bin (of `bins` over [0, 1], a score of 1 in the last) of the k-th item, as
-    /// `CalibrationBins` assigns it.
+    /// Where the groups change equal-width calibration bin (of `bins` over [0, 1], a score of 1
+    /// in the last, as `CalibrationBins` assigns them): group indices, first 0, last `groups`.
+    func binBoundaries(_ bins: Int) -> [Int] {
+        var out = [0]
+        for g in 1..<max(score.count, 1) where Self.bin(score[g], bins) != Self.bin(score[g - 1], bins) { out.append(g) }
+        if score.count > 0 { out.append(score.count) }
+        return out
+    }
+
     static func bin(_ s: Double, _ bins: Int) -> Int { min(max(Int(s * Double(bins)), 0), bins - 1) }
+
+    /// Cumulative true and false positives at each distinct score, highest first, with the score.
+    var thresholdCounts: [(score: Double, tp: Double, fp: Double)] {
+        var tp = 0.0, fp = 0.0
+        return score.indices.map { g in
+            tp += Double(positiveCount[g])
+            fp += Double(negativeCount[g])
+            return (score[g], tp, fp)
+        }
+    }
 }
