@@ -8,6 +8,7 @@ import Store
 /// return — values read from DICOM files are untrusted) is prefixed with a single quote, as OWASP
 /// advises; numbers are never altered.
 public struct TableWriter {
+    /// `--format`: CSV or JSON Lines.
     public enum Format: String, CaseIterable, Sendable { case csv, jsonl }
 
     public let format: Format
