@@ -20,6 +20,12 @@ struct Metrics: ParsableCommand {
     @Option(help: "Write ROC, precision-recall and reliability charts (PNG and SVG) into this folder.") var plots: String?
     @Flag(help: "Print one JSON object.") var json = false
 
+    func validate() throws {
+        guard bootstrap >= 0 else { throw ValidationError("--bootstrap takes a number of replicates (0: none)") }
+        guard curvePoints == 0 || curvePoints >= 2 else { throw ValidationError("--curve-points takes 0 (every threshold) or at least 2") }
+        guard bins >= 1 else { throw ValidationError("--bins takes at least 1") }
+    }
+
     func run() throws {
         var report: MetricsReport
         do {
