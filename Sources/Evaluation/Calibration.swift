@@ -55,27 +55,39 @@ public enum TemperatureScaling {
     /// logit = log(s / (1 − s)), scores clipped away from 0 and 1.
     public static func logit(_ s: Double) -> Double { Calibrator.logit(s) }
 
-    static func nll(_ t: Double, _ logits: [Double], _ labels: [Int]) -> Double {
-        zip(logits, labels).map { z, y in
-            let u = z / t
-            // log(1 + e^u) stably
-            let softplus = u > 0 ? u + log1p(exp(-u)) : log1p(exp(u))
-            return softplus - (y == 1 ? u : 0)
-        }.reduce(0, +) / Double(logits.count)
-    }
-
-    /// The temperature T > 0 minimising the NLL of sigmoid(logit / T): golden-section search on log T.
+    /// The temperature T in [0.01, 100] minimising the NLL of sigmoid(logit / T). The NLL is convex
+    /// in β = 1/T (a one-feature logistic regression without intercept), so its derivative is
+    /// increasing: Newton steps on β, kept inside a bracket that bisection shrinks whenever a step
+    /// would leave it, converge in a handful of O(n) passes. The minimiser over the range is the
+    /// unconstrained one clipped to it, as a bounded scalar search finds.
     public static func fit(logits: [Double], labels: [Int]) -> Double {
-        var a = log(0.01), b = log(100.0)
-        let r = (5.0.squareRoot() - 1) / 2
-        var c = b - r * (b - a), d = a + r * (b - a)
-        var fc = nll(exp(c), logits, labels), fd = nll(exp(d), logits, labels)
-        for _ in 0..<200 {
-            if fc < fd { b = d; d = c; fd = fc; c = b - r * (b - a); fc = nll(exp(c), logits, labels) }
-            else { a = c; c = d; fc = fd; d = a + r * (b - a); fd = nll(exp(d), logits, labels) }
-            if b - a < 1e-13 { break }
+        let ys = labels.map { Double($0 == 1 ? 1 : 0) }
+        // First and second derivative of the mean NLL in β.
+        func derivatives(_ beta: Double) -> (Double, Double) {
+            var g = 0.0, h = 0.0
+            for (z, y) in zip(logits, ys) {
+                let u = beta * z
+                let p = u >= 0 ? 1 / (1 + exp(-u)) : exp(u) / (1 + exp(u))
+                g += (p - y) * z
+                h += p * (1 - p) * z * z
+            }
+            return (g, h)
         }
-        return exp((a + b) / 2)
+        var lo = 1 / 100.0, hi = 1 / 0.01
+        guard !logits.isEmpty else { return 1 }
+        if derivatives(lo).0 >= 0 { return 1 / lo }
+        if derivatives(hi).0 <= 0 { return 1 / hi }
+        var beta = 1.0
+        for _ in 0..<100 {
+            let (g, h) = derivatives(beta)
+            if g > 0 { hi = beta } else if g < 0 { lo = beta } else { break }
+            var next = h > 0 ? beta - g / h : .nan
+            if !(next > lo && next < hi) { next = (lo + hi) / 2 }
+            let step = abs(next - beta)
+            beta = next
+            if step <= 1e-15 * beta || hi - lo <= 1e-15 * beta { break }
+        }
+        return 1 / beta
     }
 
     public static func apply(_ s: Double, temperature: Double) -> Double { 1 / (1 + exp(-logit(s) / temperature)) }

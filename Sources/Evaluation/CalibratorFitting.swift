@@ -65,24 +65,42 @@ public struct CalibrationError: Error, CustomStringConvertible {
     public var description: String { reason }
 }
 
-/// Operating thresholds on calibrated probabilities.
+/// Operating thresholds on calibrated probabilities, chosen among the distinct scores in one pass
+/// over them, highest first (each threshold calls every score at or above it positive).
 public enum OperatingPoint {
     /// Youden's J: the threshold maximising sensitivity + specificity − 1 (first of ties, highest threshold).
     public static func youden(scores: [Double], labels: [Int]) -> Double {
-        let e = BinaryEvaluation(scores: scores, labels: labels)
         var best = 0.5, bestJ = -Double.infinity
-        for t in Set(scores).sorted(by: >) {
-            let at = e.at(t)
-            let j = (at.sensitivity ?? 0) + (at.specificity ?? 0) - 1
+        sweep(scores, labels) { t, sensitivity, specificity in
+            let j = (sensitivity ?? 0) + (specificity ?? 0) - 1
             if j > bestJ + 1e-15 { bestJ = j; best = t }
+            return true
         }
         return best
     }
 
     /// The highest threshold whose sensitivity reaches `target`.
     public static func forSensitivity(_ target: Double, scores: [Double], labels: [Int]) -> Double {
-        let e = BinaryEvaluation(scores: scores, labels: labels)
-        for t in Set(scores).sorted(by: >) where (e.at(t).sensitivity ?? 0) >= target { return t }
-        return Set(scores).min() ?? 0
+        var found: Double?
+        sweep(scores, labels) { t, sensitivity, _ in
+            if (sensitivity ?? 0) >= target { found = t; return false }
+            return true
+        }
+        return found ?? scores.min() ?? 0
+    }
+
+    /// Calls `visit(threshold, sensitivity, specificity)` for each distinct score, highest first,
+    /// until it returns false; rates as `BinaryEvaluation.AtThreshold` computes them.
+    static func sweep(_ scores: [Double], _ labels: [Int], _ visit: (Double, Double?, Double?) -> Bool) {
+        let r = RankedScores(scores: scores, labels: labels)
+        let p = r.positives, q = r.negatives
+        var tp = 0, fp = 0
+        for g in 0..<r.groups {
+            tp += Int(r.positiveCount[g])
+            fp += Int(r.negativeCount[g])
+            let sensitivity = p > 0 ? Double(tp) / Double(p) : nil
+            let specificity = q > 0 ? Double(q - fp) / Double(q) : nil
+            if !visit(r.score[g], sensitivity, specificity) { return }
+        }
     }
 }

@@ -61,20 +61,18 @@ public struct DatasetAudit {
     /// Records from a metadata CSV without images: `mapping` names the CSV column for each of
     /// sex, age (years), view_position, manufacturer, institution, modality, label (0/1) and split.
     public static func manifest(_ path: String, mapping: [String: String]) throws -> [Record] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw EvaluationError(file: path, reason: "cannot read the manifest") }
-        let table = CSV.parse(String(decoding: data, as: UTF8.self))
-        guard let header = table.first?.map({ $0.trimmingCharacters(in: .whitespaces) }) else { throw EvaluationError(file: path, reason: "empty manifest") }
+        let table = try CSVTable.read(path, what: "the manifest")
         var index: [String: Int] = [:]
         for (key, column) in mapping {
-            guard let i = header.firstIndex(of: column) else {
-                throw EvaluationError(file: path, reason: "no column '\(column)' for \(key) (columns: \(header.joined(separator: ", ")))")
+            guard let i = table.header.firstIndex(of: column) else {
+                throw EvaluationError(file: path, reason: "no column '\(column)' for \(key) (columns: \(table.header.joined(separator: ", ")))")
             }
             index[key] = i
         }
-        return table.dropFirst().filter { !($0.count == 1 && $0[0].isEmpty) }.map { row in
+        return table.rows.map { row in
             func field(_ key: String) -> String? {
-                guard let i = index[key], i < row.count else { return nil }
-                let v = row[i].trimmingCharacters(in: .whitespaces)
+                guard let i = index[key] else { return nil }
+                let v = row[i]
                 return v.isEmpty ? nil : v
             }
             var attributes: [String: String] = [:]

@@ -10,6 +10,8 @@ public struct MetricsReport {
     public let groups: [String: [String: BinaryEvaluation]]
     /// Stratified bootstrap for every metric's interval (nil: none).
     public var bootstrap: Bootstrap?
+    /// Points kept on each ROC and precision–recall curve (nil: every distinct threshold).
+    public var curvePoints: Int? = 200
     /// The rows with their group values, for the subgroup audit (disparities and verdicts).
     public var auditRows: [AuditRow] = []
 
@@ -26,35 +28,27 @@ public struct MetricsReport {
     /// score or a label other than 0/1 are refused with their line numbers.
     public static func load(csv path: String, scoreColumn: String, labelColumn: String, groupColumns: [String],
                             threshold: Double, bins: Int) throws -> MetricsReport {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw EvaluationError(file: path, reason: "cannot read the CSV")
-        }
-        let table = CSV.parse(String(decoding: data, as: UTF8.self))
-        guard let header = table.first?.map({ $0.trimmingCharacters(in: .whitespaces) }) else {
-            throw EvaluationError(file: path, reason: "empty CSV")
-        }
-        func column(_ name: String) throws -> Int {
-            guard let i = header.firstIndex(of: name) else {
-                throw EvaluationError(file: path, reason: "no column '\(name)' (columns: \(header.joined(separator: ", ")))")
-            }
-            return i
-        }
-        let s = try column(scoreColumn), l = try column(labelColumn)
-        let g = try groupColumns.map(column)
+        let table = try CSVTable.read(path)
+        let s = try table.column(scoreColumn), l = try table.column(labelColumn)
+        let g = try groupColumns.map(table.column)
         var scores: [Double] = [], labels: [Int] = [], groupValues: [[String]] = [], problems: [String] = []
-        for (i, row) in table.enumerated().dropFirst() where !(row.count == 1 && row[0].isEmpty) {
-            func field(_ c: Int) -> String { c < row.count ? row[c].trimmingCharacters(in: .whitespaces) : "" }
-            guard let score = Double(field(s)), score >= 0, score <= 1 else {
-                problems.append("line \(i + 1): score '\(field(s))' is not a probability"); continue
+        scores.reserveCapacity(table.rows.count)
+        labels.reserveCapacity(table.rows.count)
+        for (row, line) in zip(table.rows, table.lines) {
+            guard let score = table.number(row[s]), score >= 0, score <= 1 else {
+                problems.append("line \(line): score '\(row[s])' is not a probability"); continue
             }
-            guard let label = Int(field(l)), label == 0 || label == 1 else {
-                problems.append("line \(i + 1): label '\(field(l))' is not 0 or 1"); continue
+            guard let label = Int(row[l]), label == 0 || label == 1 else {
+                problems.append("line \(line): label '\(row[l])' is not 0 or 1"); continue
             }
             scores.append(score)
             labels.append(label)
-            groupValues.append(g.map { field($0).isEmpty ? "(missing)" : field($0) })
+            groupValues.append(g.map { row[$0].isEmpty ? "(missing)" : row[$0] })
         }
-        if !problems.isEmpty { throw EvaluationError(file: path, reason: problems.prefix(20).joined(separator: "; ")) }
+        if !problems.isEmpty {
+            throw EvaluationError(file: path, reason: problems.prefix(20).joined(separator: "; ")
+                                  + (problems.count > 20 ? "; and \(problems.count - 20) more" : ""))
+        }
         if scores.isEmpty { throw EvaluationError(file: path, reason: "no rows") }
         var groups: [String: [String: BinaryEvaluation]] = [:]
         for (k, name) in groupColumns.enumerated() {
@@ -73,6 +67,12 @@ public struct MetricsReport {
 
     /// The result: every key present in its JSON; null where a value is undefined (e.g. AUROC with one class).
     public func json() -> MetricsResult {
+        var report = self
+        if report.bootstrap != nil && report.bootstrap?.cache == nil { report.bootstrap?.cache = BootstrapCache() }
+        return report.result()
+    }
+
+    func result() -> MetricsResult {
         var out = MetricsResult(summary: summary(evaluation))
         if let (name, members) = groups.first, groups.count == 1 {
             out.groupColumn = name
@@ -84,7 +84,7 @@ public struct MetricsReport {
             var audit = SubgroupAudit()
             audit.attributes = Array(groups.keys).sorted()
             audit.threshold = threshold
-            audit.bootstrap = bootstrap ?? Bootstrap(replicates: 200)
+            audit.bootstrap = bootstrap ?? Bootstrap(replicates: 200, cache: BootstrapCache())
             let labels = Dictionary(uniqueKeysWithValues: auditRows.indices.map { (Int64($0), evaluation.labels[$0]) })
             out.audit = audit.run(auditRows, labels: labels)
         }
@@ -99,7 +99,7 @@ public struct MetricsReport {
     }
 
     func summary(_ e: BinaryEvaluation) -> MetricsSummary {
-        var out = Self.summary(e, threshold: threshold, bins: bins)
+        var out = Self.summary(e, threshold: threshold, bins: bins, curvePoints: curvePoints)
         if let bootstrap, e.bothClasses {
             out.bootstrapCI = bootstrap.intervals(e, threshold: threshold, bins: bins).mapValues { [$0.0, $0.1] }
             out.bootstrapReplicates = bootstrap.replicates
@@ -107,12 +107,13 @@ public struct MetricsReport {
         return out
     }
 
-    static func summary(_ e: BinaryEvaluation, threshold: Double, bins: Int) -> MetricsSummary {
-        let at = e.at(threshold)
+    static func summary(_ e: BinaryEvaluation, threshold: Double, bins: Int, curvePoints: Int? = nil) -> MetricsSummary {
+        let point = e.pointPass(threshold: threshold, bins: bins)
+        let at = point.at
         let calibration = CalibrationBins(e, count: bins)
-        return MetricsSummary(
-            n: e.n, prevalence: e.prevalence, auroc: e.auroc, aurocCI: e.aurocDeLong.map { [$0.0, $0.1] }, auprc: e.auprc,
-            brier: e.brier, logLoss: e.logLoss, ece: calibration.ece, mce: calibration.mce, threshold: threshold,
+        var out = MetricsSummary(
+            n: e.n, prevalence: e.prevalence, auroc: point.auroc, aurocCI: e.aurocDeLong.map { [$0.0, $0.1] }, auprc: point.auprc,
+            brier: point.brier, logLoss: point.logLoss, ece: calibration.ece, mce: calibration.mce, threshold: threshold,
             sensitivity: at.sensitivity, specificity: at.specificity, ppv: at.ppv, npv: at.npv, f1: at.f1, accuracy: at.accuracy,
             selectionRate: at.selectionRate,
             temperature: TemperatureScaling.fit(logits: e.scores.map(TemperatureScaling.logit), labels: e.labels),
@@ -121,6 +122,9 @@ public struct MetricsReport {
                 .init(lower: $0.lower, upper: $0.upper, n: $0.count, meanScore: $0.meanScore!, observed: $0.meanLabel!)
             },
             smallSample: e.n < 30)
+        out.roc = e.roc(maxPoints: curvePoints)
+        out.pr = e.precisionRecall(maxPoints: curvePoints)
+        return out
     }
 }
 
@@ -155,6 +159,9 @@ public struct MetricsSummary: Codable, Sendable, Equatable {
     public var eceAdaptive: Double
     public var reliability: [Bin]
     public var smallSample: Bool
+    /// ROC curve points (nil with one class) and precision–recall points (nil without positives).
+    @Nullable public var roc: ROCCurve? = nil
+    @Nullable public var pr: PrecisionRecallCurve? = nil
     /// Metric → [lower, upper], with `--bootstrap`.
     public var bootstrapCI: [String: [Double]]? = nil
     public var bootstrapReplicates: Int? = nil
@@ -162,7 +169,7 @@ public struct MetricsSummary: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case n, prevalence, auroc, aurocCI = "auroc_ci", auprc, brier, logLoss = "log_loss", ece, mce, threshold, sensitivity,
              specificity, ppv, npv, f1, accuracy, selectionRate = "selection_rate", temperature, eceAdaptive = "ece_adaptive",
-             reliability, smallSample = "small_sample", bootstrapCI = "bootstrap_ci", bootstrapReplicates = "bootstrap_replicates"
+             reliability, smallSample = "small_sample", roc, pr, bootstrapCI = "bootstrap_ci", bootstrapReplicates = "bootstrap_replicates"
     }
 }
 

@@ -42,14 +42,15 @@ public struct CalibrateJob {
         case .youden: (threshold, ruleText) = (OperatingPoint.youden(scores: calibrated, labels: ys), "Youden's J")
         case let .sensitivity(x): (threshold, ruleText) = (OperatingPoint.forSensitivity(x, scores: calibrated, labels: ys), "sensitivity ≥ \(x)")
         }
-        func metrics(_ s: [Double]) -> [String: Double] {
-            let e = BinaryEvaluation(scores: s, labels: ys)
-            return ["ece": CalibrationBins(e).ece, "brier": e.brier, "log_loss": e.logLoss]
+        // Each set of scores sorted once, for its metrics and its reliability bins.
+        let before = BinaryEvaluation(scores: scores, labels: ys), after = BinaryEvaluation(scores: calibrated, labels: ys)
+        let binsBefore = CalibrationBins(before), binsAfter = CalibrationBins(after)
+        func metrics(_ e: BinaryEvaluation, _ bins: CalibrationBins) -> [String: Double] {
+            ["ece": bins.ece, "brier": e.brier, "log_loss": e.logLoss]
         }
         let outcome = Outcome(calibrator: calibrator, threshold: threshold, thresholdRule: ruleText, n: ids.count,
-                              before: metrics(scores), after: metrics(calibrated),
-                              reliabilityBefore: CalibrationBins(BinaryEvaluation(scores: scores, labels: ys)),
-                              reliabilityAfter: CalibrationBins(BinaryEvaluation(scores: calibrated, labels: ys)))
+                              before: metrics(before, binsBefore), after: metrics(after, binsAfter),
+                              reliabilityBefore: binsBefore, reliabilityAfter: binsAfter)
         let json = String(decoding: try JSONEncoder().encode(calibrator), as: UTF8.self)
         let metricsJSON = String(decoding: try JSONSerialization.data(withJSONObject: ["before": outcome.before, "after": outcome.after],
                                                                       options: [.sortedKeys]), as: UTF8.self)

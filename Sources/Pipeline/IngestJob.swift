@@ -32,8 +32,10 @@ public struct IngestSummary: Sendable {
     /// Study Instance UID, or without pixel data (not images).
     public var withoutStudy = 0
     public var withoutPixels = 0
+    /// Files left to other shards (`--shard`): read, not stored.
+    public var otherShards = 0
 
-    public var processed: Int { ingested + unchanged + skipped + failed + stillFailing + dicomdirs }
+    public var processed: Int { ingested + unchanged + skipped + failed + stillFailing + dicomdirs + otherShards }
     public var rate: Double { seconds > 0 ? Double(processed) / seconds : 0 }
 }
 
@@ -54,6 +56,8 @@ public final class IngestJob {
     /// When false, every file is hashed even if its size and time stamp match the stored row
     /// (scoring re-ingests files whose content it found changed, time stamp or not).
     public var trustStamps = true
+    /// Store only the studies of this shard (nil: everything).
+    public var shard: Shard?
 
     public init(database: IndexDatabase, jobs: Int) {
         self.database = database
@@ -99,6 +103,12 @@ public final class IngestJob {
             return quarantined.contains(path) ? Self.quarantinedRecord(path)
                 : Quarantine.reading(path) { Self.examine(path, stored: stamps[path], limits: limits) }
         }) { _, record in
+            if let shard, !Self.belongs(record, to: shard) {
+                summary.otherShards += 1
+                summary.seconds = Date().timeIntervalSince(start)
+                progress(summary, summary.seen)
+                return
+            }
             switch record.outcome {
             case .parsed: summary.ingested += 1
             case let .failed(reason):
@@ -130,6 +140,16 @@ public final class IngestJob {
         (summary.withoutStudy, summary.withoutPixels) = try database.unreportable(among: Set(files))
         summary.seconds = Date().timeIntervalSince(start)
         return summary
+    }
+
+    /// Whether a record is this shard's: parsed files by their study (else SOP Instance UID),
+    /// failures and skips by path; files already stored here are.
+    static func belongs(_ record: IngestRecord, to shard: Shard) -> Bool {
+        switch record.outcome {
+        case .unchanged, .touched: return true
+        case let .parsed(instance): return shard.contains(study: instance.studyInstanceUID, sop: instance.sopInstanceUID, path: record.path)
+        case .failed, .skipped, .directory: return shard.contains(study: nil, sop: nil, path: record.path)
+        }
     }
 
     /// An error row for a file that crashed an earlier run, with its current stamp, so that it is

@@ -32,10 +32,8 @@ public struct LabelsFile: Sendable {
             throw EvaluationError(file: path, reason: "cannot read the labels file")
         }
         sha256 = data.withUnsafeBytes { ContentHash.sha256($0) }
-        let lines = CSV.parse(String(decoding: data, as: UTF8.self))
-        guard let header = lines.first?.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else {
-            throw EvaluationError(file: path, reason: "empty file")
-        }
+        let table = try CSVTable(data: data, file: path)
+        let header = table.header.map { $0.lowercased() }
         guard let kind = KeyKind.allCases.first(where: { header.contains($0.rawValue) }),
               let keyColumn = header.firstIndex(of: kind.rawValue) else {
             throw EvaluationError(file: path, reason: "no key column: expected one of sop_instance_uid, study_instance_uid, path")
@@ -45,9 +43,8 @@ public struct LabelsFile: Sendable {
         let patientColumn = header.firstIndex(of: "patient")
         keyKind = kind
         var rows: [Row] = [], problems: [String] = []
-        for (i, fields) in lines.enumerated().dropFirst() where !(fields.count == 1 && fields[0].isEmpty) {
-            let line = i + 1
-            func field(_ c: Int) -> String { c < fields.count ? fields[c].trimmingCharacters(in: .whitespaces) : "" }
+        for (fields, line) in zip(table.rows, table.lines) {
+            func field(_ c: Int) -> String { fields[c] }
             let key = field(keyColumn), label = field(labelColumn)
             let split = splitColumn.map(field).flatMap { $0.isEmpty ? nil : $0.lowercased() }
             if key.isEmpty { problems.append("line \(line): empty \(kind.rawValue)") }

@@ -45,6 +45,8 @@ public final class ScoreJob {
         public var heatmapDirectory: String?
         public var version = "0"
         public var limits = DecodeLimits.standard
+        /// Score only this shard's studies (nil: every candidate).
+        public var shard: Shard?
         public init() {}
     }
 
@@ -122,7 +124,9 @@ public final class ScoreJob {
     func plan(heads: [Head], runID: Int64, summary: inout ScoringSummary, counting: Bool) throws -> [Work] {
         let signature = "heads:" + heads.map { "\($0.name)@\($0.sha256.prefix(12))" }.sorted().joined(separator: ",")
         let existing = try store.existingKeys()
-        let candidates = try store.candidates()
+        let candidates = try store.candidates().filter {
+            options.shard?.contains(study: $0.studyInstanceUID, sop: $0.sopInstanceUID, path: $0.path) ?? true
+        }
         if counting { summary.candidates = candidates.count }
         var work: [Work] = []
         var rows: [ResultRow] = []

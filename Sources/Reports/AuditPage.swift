@@ -1,5 +1,6 @@
 import Evaluation
 import Foundation
+import Imaging
 import Store
 
 /// A stored audit as HTML: per attribute, each metric per group as a bar with its bootstrap
@@ -32,8 +33,8 @@ public enum AuditPage {
             for metric in ["auroc", "tpr", "fpr", "ppv", "selection_rate", "ece"] {
                 body += "<div class=\"card\"><div><strong>\(e(metric))</strong></div>" + chart(d.groups, metric: metric) + "</div>"
             }
-            body += "<div class=\"card\"><div><strong>ROC per group</strong></div>" + curves(d.groups, roc: true, x: "fpr", y: "tpr") + "</div>"
-            body += "<div class=\"card\"><div><strong>reliability per group</strong></div>" + curves(d.groups, roc: false, x: "mean score", y: "observed") + "</div>"
+            body += "<div class=\"card\">" + curves(d.groups, roc: true, x: "false positive rate", y: "true positive rate") + "</div>"
+            body += "<div class=\"card\">" + curves(d.groups, roc: false, x: "mean predicted probability", y: "observed rate") + "</div>"
             body += "</div><table class=\"sortable\"><thead><tr><th>group</th><th>metric</th><th>value</th><th>reference</th><th>difference</th><th>ratio</th><th>verdict</th></tr></thead><tbody>"
             for (g, metrics) in d.disparities.sorted(by: { $0.key < $1.key }) {
                 for (metric, entry) in metrics.sorted(by: { $0.key < $1.key }) {
@@ -85,33 +86,16 @@ public enum AuditPage {
             .joined(separator: " & ")
     }
 
-    static let palette = ["#5b8def", "#e4572e", "#29bf12", "#a846a0", "#f3a712", "#17becf", "#8c564b", "#7f7f7f"]
-
-    /// One polyline per group on a unit square with the diagonal: ROC points, or reliability bins.
+    /// One curve per group with axes, ticks, labels and a legend: ROC points, or reliability bins.
     static func curves(_ groups: [String: SubgroupAuditResult.Group], roc: Bool, x: String, y: String) -> String {
-        let series: [(String, [(Double, Double)])] = groups.keys.sorted().map { g in
+        let series: [Chart.Series] = groups.keys.sorted().map { g in
             let group = groups[g]!
-            if roc { return (shortName(g), (group.roc ?? []).map { ($0[0], $0[1]) }) }
-            return (shortName(g), group.reliability.map { ($0.meanScore, $0.observed) })
+            let name = "\(String(shortName(g).prefix(18))) (n \(group.n))"
+            if roc { return Chart.Series(name: name, points: (group.roc ?? []).map { ($0[0], $0[1]) }) }
+            return Chart.Series(name: name, points: group.reliability.map { ($0.meanScore, $0.observed) }, markers: true)
         }
-        return unitSquare(series, x: x, y: y)
-    }
-
-    /// Named polylines on [0, 1]² with the diagonal, as inline SVG.
-    static func unitSquare(_ series: [(String, [(Double, Double)])], x: String, y: String) -> String {
-        let size = 220, pad = 24
-        var svg = "<svg style=\"display:block\" width=\"\(size + pad + 110)\" height=\"\(size + pad + 10)\" role=\"img\">"
-        svg += "<rect x=\"\(pad)\" y=\"5\" width=\"\(size)\" height=\"\(size)\" fill=\"none\" stroke=\"#d0d5dd\"/>"
-        svg += "<line x1=\"\(pad)\" y1=\"\(size + 5)\" x2=\"\(pad + size)\" y2=\"5\" stroke=\"#d0d5dd\" stroke-dasharray=\"4 3\"/>"
-        svg += "<text x=\"\(pad)\" y=\"\(size + 20)\" font-size=\"10\">\(HTML.escape(x)) →</text>"
-        svg += "<text x=\"0\" y=\"14\" font-size=\"10\">\(HTML.escape(y))</text>"
-        for (i, (name, points)) in series.enumerated() where !points.isEmpty {
-            let color = palette[i % palette.count]
-            let path = points.map { "\(pad + Int($0.0 * Double(size))),\(5 + size - Int($0.1 * Double(size)))" }.joined(separator: " ")
-            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(pad + size + 8)\" y=\"\(16 + 14 * i)\" font-size=\"10\" fill=\"\(color)\">\(HTML.escape(String(name.prefix(16))))</text>"
-        }
-        return svg + "</svg>"
+        return Chart(title: roc ? "ROC per group" : "reliability per group", xLabel: x, yLabel: y, series: series,
+                     diagonal: roc ? "chance" : "perfect calibration", legendCorner: roc ? .bottomRight : .topLeft).svg(width: 320, height: 280)
     }
 
     /// Horizontal bars (value) with whiskers (95% interval) per group, on a 0–1 axis.

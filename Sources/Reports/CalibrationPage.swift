@@ -1,6 +1,7 @@
 import DICOM
 import Evaluation
 import Foundation
+import Imaging
 import Store
 
 /// A calibration run as HTML: the reliability diagram before and after, the bins, and ECE, Brier
@@ -18,9 +19,11 @@ public enum CalibrationPage {
         for key in ["ece", "brier", "log_loss"] {
             body += "<tr><td>\(key)</td><td>\(String(format: "%.4f", before[key] ?? .nan))</td><td>\(String(format: "%.4f", after[key] ?? .nan))</td></tr>"
         }
-        body += "</table><div class=\"card\"><div><strong>reliability diagram</strong></div>"
-        body += AuditPage.unitSquare([("before", points(reliabilityBefore)), ("after", points(reliabilityAfter))],
-                                     x: "mean predicted probability", y: "observed rate") + "</div>"
+        body += "</table><div class=\"card\">"
+        body += Chart(title: "reliability diagram", xLabel: "mean predicted probability", yLabel: "observed rate",
+                      series: [Chart.Series(name: "before", points: points(reliabilityBefore), markers: true),
+                               Chart.Series(name: "after (\(method))", points: points(reliabilityAfter), markers: true)],
+                      diagonal: "perfect calibration", legendCorner: .topLeft).svg(width: 320, height: 280) + "</div>"
         body += "<table><tr><th>bin</th><th>n before</th><th>observed before</th><th>n after</th><th>observed after</th></tr>"
         for (b, a) in zip(reliabilityBefore.bins, reliabilityAfter.bins) where b.count > 0 || a.count > 0 {
             func f(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "—" }

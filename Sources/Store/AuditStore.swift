@@ -13,24 +13,29 @@ extension ResultStore {
     /// Scored results of `head`'s model for the given instances, with their DICOM attributes
     /// (`age_years` as text, others as stored).
     public func scoredInstances(head: String, modelSha256: String, instances: [Int64]) throws -> [ScoredInstance] {
+        let wanted = Set(instances)
+        var found: [Int64: ScoredInstance] = [:]
         try database.queue.read { db in
-            try instances.compactMap { id in
-                guard let r = try Row.fetchOne(db, sql: """
-                    SELECT r.probability, r.calibrated_probability, i.sex, i.age_years, i.manufacturer, i.model, i.institution,
-                           i.station, i.view_position, i.laterality, i.modality, i.body_part
-                    FROM results r JOIN instances i ON i.id = r.instance_ref
-                    WHERE r.instance_ref = ? AND r.head = ? AND r.model_sha256 = ? AND r.status = 'scored'
-                    """, arguments: [id, head, modelSha256]) else { return nil }
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT r.instance_ref, r.probability, r.calibrated_probability, i.sex, i.age_years, i.manufacturer, i.model,
+                       i.institution, i.station, i.view_position, i.laterality, i.modality, i.body_part
+                FROM results r JOIN instances i ON i.id = r.instance_ref
+                WHERE r.head = ? AND r.model_sha256 = ? AND r.status = 'scored'
+                """, arguments: [head, modelSha256])
+            while let r = try rows.next() {
+                let id: Int64 = r["instance_ref"]
+                guard wanted.contains(id) else { continue }
                 var attributes: [String: String] = [:]
                 for key in ["sex", "manufacturer", "model", "institution", "station", "view_position", "laterality", "modality", "body_part"] {
                     if let v: String = r[key], !v.isEmpty { attributes[key] = v }
                 }
                 if let age: Double = r["age_years"] { attributes["age_years"] = String(age) }
                 let p: Double = r["probability"]
-                return ScoredInstance(instanceID: id, probability: p, calibratedProbability: r["calibrated_probability"] ?? p,
-                                      attributes: attributes)
+                found[id] = ScoredInstance(instanceID: id, probability: p, calibratedProbability: r["calibrated_probability"] ?? p,
+                                           attributes: attributes)
             }
         }
+        return instances.compactMap { found[$0] }
     }
 
     public func saveAudit(kind: String, head: String, modelSha256: String, labelsSha256: String, parametersJSON: String,

@@ -13,12 +13,15 @@ public struct StoredCalibration: Sendable {
 extension ResultStore {
     /// Scored results of `head`'s model for the given instances: instance id → probability.
     public func probabilities(head: String, modelSha256: String, instances: [Int64]) throws -> [Int64: Double] {
-        try database.queue.read { db in
+        let wanted = Set(instances)
+        return try database.queue.read { db in
             var out: [Int64: Double] = [:]
-            for id in instances {
-                if let p = try Double.fetchOne(db, sql: """
-                    SELECT probability FROM results WHERE instance_ref = ? AND head = ? AND model_sha256 = ? AND status = 'scored'
-                    """, arguments: [id, head, modelSha256]) { out[id] = p }
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT instance_ref, probability FROM results WHERE head = ? AND model_sha256 = ? AND status = 'scored'
+                """, arguments: [head, modelSha256])
+            while let row = try rows.next() {
+                let id: Int64 = row["instance_ref"]
+                if wanted.contains(id) { out[id] = row["probability"] }
             }
             return out
         }

@@ -207,6 +207,14 @@ enum IndexSchema {
             try db.execute(sql: "ALTER TABLE results ADD COLUMN positive_heatmap_path TEXT")
         }
         NetworkSchema.register(&m)
+        m.registerMigration("v7-run-uid") { db in
+            // A run's identity across indexes (merging shards): version, start time and pid can
+            // coincide on a cluster (containers start dxkit with the same pid in the same second).
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN uid TEXT;
+                CREATE UNIQUE INDEX runs_uid ON runs(uid);
+                """)
+        }
         return m
     }
 }

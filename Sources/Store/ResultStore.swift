@@ -62,8 +62,8 @@ public struct ResultStore {
     public func startRun(version: String, heads: [String]) throws -> Int64 {
         try database.queue.write { db in
             try db.execute(sql: "UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
-            try db.execute(sql: "INSERT INTO runs (dxkit_version, started_at, heads, pid) VALUES (?, ?, ?, ?)",
-                           arguments: [version, Self.now(), heads.joined(separator: ","), Int(getpid())])
+            try db.execute(sql: "INSERT INTO runs (dxkit_version, started_at, heads, pid, uid) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [version, Self.now(), heads.joined(separator: ","), Int(getpid()), UUID().uuidString])
             return db.lastInsertedRowID
         }
     }

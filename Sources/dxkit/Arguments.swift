@@ -1,4 +1,5 @@
 import ArgumentParser
+import Pipeline
 
 /// The SQLite index a command works on (shared by every command that takes `--db`).
 struct IndexOption: ParsableArguments {
@@ -24,3 +25,15 @@ enum StudyRule: String, ExpressibleByArgument, CaseIterable { case max, laterali
 
 /// `calibrate --method`.
 enum CalibrationMethod: String, ExpressibleByArgument, CaseIterable { case temperature, platt, isotonic }
+
+/// `--shard I/N` of ingest, score and run: only the studies whose StudyInstanceUID hashes to
+/// shard I of N (from 0; a study never splits), for runs split over a cluster and merged after.
+struct ShardOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Only the studies of shard I of N (I from 0), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; merge the shards' indexes with dxkit merge.",
+                               valueName: "I/N"))
+    var shard: Shard?
+}
+
+extension Shard: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
+}

@@ -23,18 +23,19 @@ struct Ingest: ParsableCommand {
     var jobs = ProcessInfo.processInfo.activeProcessorCount
 
     @OptionGroup var decode: DecodeLimitOptions
+    @OptionGroup var sharding: ShardOption
 
     @Flag(help: "List each failed or skipped file with its reason.")
     var verbose = false
 
     func run() throws {
-        let failed = try Self.ingest(paths: paths, db: db, jobs: jobs, limits: decode.limits, verbose: verbose)
+        let failed = try Self.ingest(paths: paths, db: db, jobs: jobs, limits: decode.limits, verbose: verbose, shard: sharding.shard)
         if failed { throw ExitCode(1) }
     }
 
     /// Ingests `paths` into `db` holding its writer lock, prints the summary and warnings; returns
     /// whether some files are errors. Fatal problems print and exit 2.
-    static func ingest(paths: [String], db: String, jobs: Int, limits: DecodeLimits, verbose: Bool) throws -> Bool {
+    static func ingest(paths: [String], db: String, jobs: Int, limits: DecodeLimits, verbose: Bool, shard: Shard? = nil) throws -> Bool {
         let database: IndexDatabase
         let lock: DatabaseLock
         do {
@@ -50,6 +51,7 @@ struct Ingest: ParsableCommand {
         do {
             let ingestor = IngestJob(database: database, jobs: jobs)
             ingestor.limits = limits
+            ingestor.shard = shard
             summary = try ingestor.run(paths: paths) { s, total in
                 bar.update(done: s.processed, total: total, rate: s.rate, detail: s.failed > 0 ? "\(s.failed) failed" : "")
             }
@@ -63,6 +65,7 @@ struct Ingest: ParsableCommand {
                      summary.seen, summary.ingested, summary.unchanged, summary.skipped, summary.failed,
                      summary.stillFailing > 0 ? " (+\(summary.stillFailing) failing as before)" : "",
                      summary.duplicates, summary.dicomdirs, summary.symlinksFollowed, summary.rate))
+        if let shard { print("shard \(shard): \(summary.otherShards) file(s) belong to other shards (not stored)") }
         report(summary, verbose: verbose)
         return !summary.failures.isEmpty
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Pipeline
 import Evaluation
 import Foundation
+import Reports
 
 struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +16,15 @@ struct Metrics: ParsableCommand {
     @Option(help: "Equal-width bins for ECE/MCE.") var bins = 15
     @Option(help: "Bootstrap replicates for every metric's 95% interval (0: none).") var bootstrap = 1000
     @Option(help: "Bootstrap seed.") var seed: UInt64 = 20261126
+    @Option(help: "Points kept on each ROC and precision-recall curve in the JSON (0: every distinct threshold).") var curvePoints = 200
+    @Option(help: "Write ROC, precision-recall and reliability charts (PNG and SVG) into this folder.") var plots: String?
     @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard bootstrap >= 0 else { throw ValidationError("--bootstrap takes a number of replicates (0: none)") }
+        guard curvePoints == 0 || curvePoints >= 2 else { throw ValidationError("--curve-points takes 0 (every threshold) or at least 2") }
+        guard bins >= 1 else { throw ValidationError("--bins takes at least 1") }
+    }
 
     func run() throws {
         var report: MetricsReport
@@ -27,7 +36,17 @@ struct Metrics: ParsableCommand {
             throw ExitCode(2)
         }
         if bootstrap > 0 { report.bootstrap = Bootstrap(replicates: bootstrap, seed: seed) }
+        report.curvePoints = curvePoints > 0 ? curvePoints : nil
         let result = report.json()
+        if let plots {
+            do {
+                let files = try MetricsPlots.write(result, to: plots)
+                if !json { print("charts: \(files.count) PNG (and SVG) files in \(plots)") }
+            } catch {
+                printError("dxkit metrics: \(error)")
+                throw ExitCode(2)
+            }
+        }
         if json {
             print(try JSONOutput.string(result))
             return

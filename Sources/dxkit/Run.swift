@@ -15,6 +15,7 @@ struct Run: ParsableCommand {
     @Option(help: "Threads.") var jobs = 2
     @OptionGroup var models: ModelOptions
     @OptionGroup var decode: DecodeLimitOptions
+    @OptionGroup var sharding: ShardOption
     @Flag(help: "List each failed or skipped file with its reason.") var verbose = false
 
     func run() throws {
@@ -37,9 +38,10 @@ struct Run: ParsableCommand {
             throw ExitCode(2)
         }
         defer { lock.release() }
-        var failed = try Ingest.ingest(paths: paths, db: database, jobs: jobs, limits: decode.limits, verbose: verbose)
+        var failed = try Ingest.ingest(paths: paths, db: database, jobs: jobs, limits: decode.limits, verbose: verbose,
+                                       shard: sharding.shard)
         let summary = try Score.score(db: database, heads: nil, jobs: jobs, batch: 16, models: models,
-                                      heatmaps: "\(out)/heatmaps", limits: decode.limits)
+                                      heatmaps: "\(out)/heatmaps", limits: decode.limits, shard: sharding.shard)
         failed = failed || summary.errors > 0
         failed = try Report.write(db: database, out: out) || failed
         if failed { throw ExitCode(1) }

@@ -21,15 +21,16 @@ struct Score: ParsableCommand {
     @OptionGroup var models: ModelOptions
     @Option(help: "Folder for heatmap overlays (default: <db>.heatmaps).") var heatmaps: String?
     @OptionGroup var decode: DecodeLimitOptions
+    @OptionGroup var sharding: ShardOption
 
     func run() throws {
         let summary = try Self.score(db: db, heads: heads, jobs: jobs, batch: batch, models: models,
-                                     heatmaps: heatmaps ?? db + ".heatmaps", limits: decode.limits)
+                                     heatmaps: heatmaps ?? db + ".heatmaps", limits: decode.limits, shard: sharding.shard)
         if summary.errors > 0 { throw ExitCode(1) }
     }
 
     static func score(db: String, heads: String?, jobs: Int, batch: Int, models: ModelOptions, heatmaps: String,
-                      limits: DecodeLimits) throws -> ScoringSummary {
+                      limits: DecodeLimits, shard: Shard? = nil) throws -> ScoringSummary {
         let database: IndexDatabase
         let installed: [ScoreJob.Head]
         do {
@@ -45,6 +46,7 @@ struct Score: ParsableCommand {
         options.heatmapDirectory = heatmaps
         options.version = DXKit.version
         options.limits = limits
+        options.shard = shard
         let bar = ProgressBar(label: "score")
         let summary: ScoringSummary
         do {

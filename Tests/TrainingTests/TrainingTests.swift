@@ -318,13 +318,7 @@ final class StandardisationTests: XCTestCase {
         }
         XCTAssertGreaterThan(count((0, 0, 0), rows: 600..<640), 50, "the EPOCH label under the axis")
         XCTAssertGreaterThan(count((0, 0, 0), rows: 150..<200), 50, "the LOSS label and tick numbers")
-        // The font: "0" drawn at scale 1 reproduces its glyph.
-        var canvas = LearningCurves.Canvas(width: 8, height: 9)
-        canvas.text("0", x: 1, y: 1, scale: 1, colour: (0, 0, 0))
-        let drawn = (0..<7).map { gy in (0..<5).reduce(UInt8(0)) { $0 << 1 | (canvas.pixels[((gy + 1) * 8 + $1 + 1) * 3] == 0 ? 1 : 0) } }
-        XCTAssertEqual(drawn, LearningCurves.Font.glyph("0"))
-        XCTAssertEqual(LearningCurves.Ticks.niceCeiling(0.37), 0.5)
-        XCTAssertEqual(LearningCurves.Ticks.step(0.5, count: 4), 0.2)
+        // The pixel font and the ticks are Imaging's (ImagingTests/ChartTests).
     }
 }
 
