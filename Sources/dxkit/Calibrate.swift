@@ -97,7 +97,15 @@ struct RecalibrateResults: ParsableCommand {
                 printError("dxkit recalibrate-results: no calibration stored for \(head); run dxkit calibrate first")
                 throw ExitCode(2)
             }
-            print("recalibrated \(n) \(head) results (\(stored.method), threshold \(String(format: "%.4f", stored.threshold)))")
+            if installed.isMultiLabel {
+                // Each finding's own calibration was applied to that finding's results.
+                var applied = installed
+                let found = try applied.applyStoredCalibrations(ResultStore(database: IndexDatabase(path: index.db, mustExist: true)))
+                let each = found.map { "\($0.finding): \($0.method), threshold \(String(format: "%.4f", $0.threshold))" }
+                printSafe("recalibrated \(n) \(head) results (\(each.joined(separator: "; ")))")
+            } else {
+                print("recalibrated \(n) \(head) results (\(stored.method), threshold \(String(format: "%.4f", stored.threshold)))")
+            }
         } catch let e as ExitCode {
             throw e
         } catch {

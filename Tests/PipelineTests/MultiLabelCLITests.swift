@@ -70,6 +70,10 @@ final class MultiLabelCLITests: XCTestCase {
         XCTAssertEqual(active, ["Effusion", "Pneumonia"])
         XCTAssertEqual(try db.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM calibrations")! }, 3)
 
+        let redo = try dxkit(["recalibrate-results", "--db", index, "--head", head, "--models-dir", heads])
+        XCTAssertEqual(redo.status, 0, redo.stderr)
+        XCTAssertTrue(redo.stdout.contains("recalibrated 6 \(head) results (Pneumonia: ") && redo.stdout.contains("; Effusion: "), redo.stdout)
+
         let bogus = try dxkit(["calibrate", "--db", index, "--labels", labels, "--head", head, "--finding", "Cardiomegaly",
                                "--models-dir", heads])
         XCTAssertEqual(bogus.status, 2)
