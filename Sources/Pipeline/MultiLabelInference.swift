@@ -23,6 +23,14 @@ extension ScoreJob {
     func multiLabelRows(_ ready: [Prepared], head: Head, features: Tensor, logits: Tensor, probabilities: [[Float]],
                         perImage: Double) -> [ResultRow] {
         let k = logits.count / logits.batch
+        // A card whose classes outnumber the network's outputs must not index past them.
+        if let missing = head.findings.first(where: { $0.output >= k }) {
+            return ready.map { item in
+                var row = ResultRow(instanceID: item.work.candidate.instanceID, head: head.name, modelSha256: head.sha256, status: .error)
+                row.reason = "the card's finding \(missing.name) reads output \(missing.output + 1), but the network has \(k) outputs"
+                return row
+            }
+        }
         var perItem: [[ResultRow]] = ready.enumerated().map { i, item in
             let id = item.work.candidate.instanceID
             let outputs = Array(logits.data[(i * k)..<(i * k + k)])

@@ -167,6 +167,22 @@ final class MultiLabelCalibrationTests: XCTestCase {
             }
         }
         XCTAssertNoThrow(try MultiLabelFixture.loadHead(MultiLabelFixture.write(to: dir.appendingPathComponent("good").path)))
+
+        // More classes than the network has outputs: each image an error row naming the mismatch, no crash.
+        let extra = try MultiLabelFixture.write(to: dir.appendingPathComponent("extra").path) { card in
+            card["classes"] = MultiLabelFixture.classes + ["Mass"]
+            var scoring = card["scoring"] as! [String: Any]
+            scoring["findings"] = (scoring["findings"] as! [[String: Any]]) + [["name": "Mass", "threshold": 0.5]]
+            card["scoring"] = scoring
+        }
+        let chest = MultiLabelFixture.repo.appendingPathComponent("studies/chest/NORMAL2-IM-1427-0001.dcm").path
+        try FileManager.default.copyItem(atPath: chest, toPath: dir.appendingPathComponent("in/a.dcm").path)
+        let db = try IndexDatabase(path: dir.appendingPathComponent("x.sqlite").path)
+        _ = try IngestJob(database: db, jobs: 1).run(paths: [dir.appendingPathComponent("in").path])
+        let summary = try ScoreJob(database: db, heads: [MultiLabelFixture.loadHead(extra)], options: ScoreJob.Options()).run()
+        XCTAssertEqual(summary.errors, 1)
+        let reason = try db.queue.read { try String.fetchOne($0, sql: "SELECT reason FROM results WHERE finding = '' AND status = 'error'") }
+        XCTAssertTrue(reason?.contains("reads output 6, but the network has 5 outputs") ?? false, reason ?? "no error row")
     }
 
     /// An index written at v7 (before per-finding rows) keeps every row: results, study results,
