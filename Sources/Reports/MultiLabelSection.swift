@@ -32,11 +32,13 @@ enum MultiLabelSection {
     static func imageCard(_ rows: [StudyReport.Finding], images: [String: String]) -> String {
         let e = HTML.escape
         guard let first = rows.first else { return "" }
-        var body = "<div class=\"card finding multilabel\" data-sop=\"\(e(first.sopInstanceUID))\">"
+        // Styled inline (wider than a single-label card, for the findings table): the shared style sheet,
+        // and so single-label pages, stay as they are.
+        var body = "<div class=\"card finding multilabel\" style=\"width:auto;max-width:520px\" data-sop=\"\(e(first.sopInstanceUID))\">"
         for f in rows {
             guard let img = images[StudyPage.imageKey(f, "decided")] else { continue }
             let caption = "Evidence for \(f.finding), the image's most probable finding (p = \(number(f.probability, 3)))"
-            body += "<figure class=\"heatmap decided\"><img src=\"\(e(img))\" alt=\"heatmap of the evidence for \(e(f.finding)) over \(e(f.sopInstanceUID))\">"
+            body += "<figure class=\"heatmap decided\" style=\"max-width:340px\"><img src=\"\(e(img))\" alt=\"heatmap of the evidence for \(e(f.finding)) over \(e(f.sopInstanceUID))\">"
             body += "<figcaption>\(e(caption))</figcaption></figure>"
         }
         body += "<div><strong>\(e(first.head))</strong> · \(e([first.modality, first.bodyPart, first.viewPosition, first.laterality].compactMap { $0 }.joined(separator: " ")))</div>"
