@@ -26,7 +26,9 @@ def main(path):
             if child.ValueType == "NUM":
                 group[name] = float(child.MeasuredValueSequence[0].NumericValue)
             elif child.ValueType == "CODE":
-                group[name] = child.ConceptCodeSequence[0].CodeMeaning
+                code = child.ConceptCodeSequence[0]
+                group[name] = code.CodeMeaning
+                group[name + " code"] = f"{code.CodingSchemeDesignator} {code.CodeValue}"
             elif child.ValueType == "TEXT":
                 group[name] = str(child.TextValue)
             elif child.ValueType == "IMAGE":
@@ -36,6 +38,7 @@ def main(path):
                       "study_instance_uid": str(ds.StudyInstanceUID), "patient_id": str(ds.get("PatientID", "")),
                       "sop_instance_uid": str(ds.SOPInstanceUID), "series_instance_uid": str(ds.SeriesInstanceUID),
                       "series_number": str(ds.get("SeriesNumber", "")),
+                      "private_schemes": [str(s.CodingSchemeDesignator) for s in ds.get("CodingSchemeIdentificationSequence", [])],
                       "groups": groups}))
 
 

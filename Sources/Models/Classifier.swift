@@ -69,10 +69,15 @@ public final class Classifier: @unchecked Sendable {
         return (f, runHead.forward(f, Parallelism.perCore(plan, batch: batch.batch)))
     }
 
-    /// Softmax over each row of `logits`.
+    /// Softmax over each row of `logits`; for a multi-label card (`"output": "sigmoid"`) each
+    /// output's own sigmoid.
     public func probabilities(_ logits: Tensor) -> [[Float]] {
         let k = logits.count / logits.batch
-        return (0..<logits.batch).map { Probabilities.softmax(Array(logits.data[($0 * k)..<($0 * k + k)])) }
+        let sigmoid = card.isMultiLabel
+        return (0..<logits.batch).map {
+            let row = Array(logits.data[($0 * k)..<($0 * k + k)])
+            return sigmoid ? row.map(Probabilities.sigmoid) : Probabilities.softmax(row)
+        }
     }
 }
 

@@ -40,14 +40,32 @@ public struct ModelCard: Decodable, Sendable {
             public var description: String?
         }
         /// A coded concept (value, coding scheme, meaning), e.g. 233604007 / SCT / Pneumonia.
-        public struct Code: Decodable, Sendable {
+        public struct Code: Decodable, Sendable, Equatable {
             public var value: String
             public var scheme: String
             public var meaning: String
+            public init(value: String, scheme: String, meaning: String) {
+                self.value = value
+                self.scheme = scheme
+                self.meaning = meaning
+            }
+        }
+        /// One finding of a multi-label (sigmoid) head: the class (output) it reads by name, its
+        /// operating threshold on that output's probability, and what the SR codes it as (nil: a
+        /// private 99DXKIT code named after the finding).
+        public struct Finding: Decodable, Sendable, Equatable {
+            public var name: String
+            public var threshold: Double
+            public var code: Code?
         }
         public var routing: Routing
-        public var positiveClass: String
-        public var threshold: Double
+        /// Single-label (softmax) heads: the class scored and the threshold on its probability.
+        /// Absent on multi-label cards, which decide per finding (`findings`).
+        public var positiveClass: String?
+        public var threshold: Double?
+        /// Multi-label (sigmoid) heads: every finding reported, each with its own threshold and code
+        /// (`ModelCard.findingRules` checks them against `classes`).
+        public var findings: [Finding]?
         public var aggregation: Aggregation
         public var inputFromDicom: String?
         /// What the SR codes the finding as, and the procedure reported.
@@ -99,12 +117,16 @@ public struct ModelCard: Decodable, Sendable {
         }
     }
 
-    /// How this head decides: the positive class at or above the threshold, else the other class.
+    /// How a single-label head decides: the positive class at or above the threshold, else the
+    /// other class. Nil for multi-label heads (see `findingRules`) and plain models.
     public var decisionRule: DecisionRule? {
-        guard let scoring else { return nil }
-        let negative = classes?.first { $0 != scoring.positiveClass } ?? "negative"
-        return DecisionRule(threshold: scoring.threshold, positive: scoring.positiveClass, negative: negative)
+        guard let scoring, let positive = scoring.positiveClass, let threshold = scoring.threshold else { return nil }
+        let negative = classes?.first { $0 != positive } ?? "negative"
+        return DecisionRule(threshold: threshold, positive: positive, negative: negative)
     }
+
+    /// Whether the head's outputs are independent sigmoid probabilities, one finding each.
+    public var isMultiLabel: Bool { output == "sigmoid" }
 
     /// A metric value as the card states it (number or text).
     public enum MetricValue: Decodable, Sendable, CustomStringConvertible {

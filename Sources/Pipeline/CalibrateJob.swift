@@ -23,17 +23,22 @@ public struct CalibrateJob {
     public let database: IndexDatabase
     public init(database: IndexDatabase) { self.database = database }
 
-    public func run(labels: LabelsFile, head: String, modelSha256: String, classes: [String], method: String,
+    /// `finding`: a multi-label head's finding (`labels` then holds that finding's rows, see
+    /// `LabelsFile.forFinding`, and `classes` is absent/present); `""` for a single-label head.
+    public func run(labels: LabelsFile, head: String, modelSha256: String, finding: String = "", classes: [String], method: String,
                     rule: ThresholdRule) throws -> Outcome {
         let labelOf = try Labels.resolve(labels, database: database, classes: classes)
-        let scored = try ResultStore(database: database).probabilities(head: head, modelSha256: modelSha256,
+        let scored = try ResultStore(database: database).probabilities(head: head, modelSha256: modelSha256, finding: finding,
                                                                        instances: Array(labelOf.keys).sorted())
         let ids = scored.keys.sorted()
+        let subject = finding.isEmpty ? head : "\(head) \(finding)"
         guard ids.count >= 2 else {
-            throw EvaluationError(file: labels.path, reason: "only \(ids.count) labelled instance(s) have a \(head) result; score them first")
+            throw EvaluationError(file: labels.path, reason: "only \(ids.count) labelled instance(s) have a \(subject) result; score them first")
         }
         let scores = ids.map { scored[$0]! }, ys = ids.map { labelOf[$0]! }
-        guard Set(ys).count == 2 else { throw EvaluationError(file: labels.path, reason: "the labelled results hold one class only") }
+        guard Set(ys).count == 2 else {
+            throw EvaluationError(file: labels.path, reason: "the labelled results\(finding.isEmpty ? "" : " of \(finding)") hold one class only")
+        }
         let calibrator = try CalibratorFitting.fit(method, scores: scores, labels: ys)
         let calibrated = scores.map(calibrator.apply)
         let (threshold, ruleText): (Double, String)
@@ -54,7 +59,7 @@ public struct CalibrateJob {
         let json = String(decoding: try JSONEncoder().encode(calibrator), as: UTF8.self)
         let metricsJSON = String(decoding: try JSONSerialization.data(withJSONObject: ["before": outcome.before, "after": outcome.after],
                                                                       options: [.sortedKeys]), as: UTF8.self)
-        _ = try ResultStore(database: database).saveCalibration(head: head, modelSha256: modelSha256, method: method,
+        _ = try ResultStore(database: database).saveCalibration(head: head, modelSha256: modelSha256, finding: finding, method: method,
                                                                calibratorJSON: json, threshold: threshold, thresholdRule: ruleText,
                                                                n: ids.count, labelsSha256: labels.sha256, metricsJSON: metricsJSON)
         return outcome

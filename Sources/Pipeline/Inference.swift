@@ -6,7 +6,7 @@ import Models
 import Store
 
 extension ScoreJob {
-    /// Runs one batch through a head; failures become error rows.
+    /// Runs one batch through a head; failures become error rows (one per image, finding `""`).
     func infer(_ batch: [Prepared], head: Head) -> [ResultRow] {
         let card = head.card
         var rows: [ResultRow] = []
@@ -23,6 +23,10 @@ extension ScoreJob {
         let (features, logits) = head.classifier.featuresAndLogits(input)
         let probabilities = head.classifier.probabilities(logits)
         let perImage = Date().timeIntervalSince(started) / Double(ready.count)
+        if head.isMultiLabel {
+            return rows + multiLabelRows(ready, head: head, features: features, logits: logits, probabilities: probabilities,
+                                         perImage: perImage)
+        }
         let k = logits.count / logits.batch
         var scored = ready.enumerated().map { i, item -> ResultRow in
             let p = Double(probabilities[i][head.positiveIndex])

@@ -35,7 +35,7 @@ public struct ScoringSummary: Sendable {
 ///   concurrent decodes together stay within `limits.maxDecodeBytes`;
 /// - **one bad file is one error row**: decode failures, limits and quarantined files become
 ///   error rows, the batch goes on. Results commit batch by batch, unique per (instance, head,
-///   model), so a killed run resumes exactly. Instances no head accepts get a not-applicable row.
+///   finding, model), so a killed run resumes exactly. Instances no head accepts get a not-applicable row.
 public final class ScoreJob {
     public struct Options {
         public var jobs = 2
@@ -112,14 +112,16 @@ public final class ScoreJob {
         }
         for head in heads {
             try StudyAggregation.update(store, head: head.name, modelSha256: head.sha256, rule: head.scoring.aggregation.rule,
-                                        decision: head.rule)
+                                        decisions: head.decisionRules, order: head.findings.map(\.name))
         }
         summary.seconds = Date().timeIntervalSince(start)
         try store.finishRun(runID, scored: summary.scored, notApplicable: summary.notApplicable, errors: summary.errors)
         return summary
     }
 
-    /// The (instance, head) pairs still to score, in index order. Writes not-applicable rows for
+    /// The (instance, head) pairs still to score, in index order (an instance is done for a head
+    /// when it has the head's row: a single-label head's one, a multi-label head's first finding's,
+    /// or a head-level error row, finding `""`). Writes not-applicable rows for
     /// instances no head takes and error rows for instances without a Study Instance UID.
     func plan(heads: [Head], runID: Int64, summary: inout ScoringSummary, counting: Bool) throws -> [Work] {
         let signature = "heads:" + heads.map { "\($0.name)@\($0.sha256.prefix(12))" }.sorted().joined(separator: ",")
@@ -155,7 +157,7 @@ public final class ScoreJob {
                 }
                 continue
             }
-            let todo = accepting.filter { !existing.contains(ResultStore.key(candidate.instanceID, heads[$0].name, heads[$0].sha256)) }
+            let todo = accepting.filter { !heads[$0].isDone(candidate.instanceID, existing: existing) }
             if todo.isEmpty && counting { summary.alreadyDone += 1 }
             work += todo.map { Work(candidate: candidate, head: $0) }
         }

@@ -34,7 +34,11 @@ extension ScoreJob {
             guard !batch.isEmpty else { return }
             let rows = infer(batch, head: heads[h])
             try store.write(rows, run: runID)
-            for r in rows { if r.status == .scored { summary.scored += 1 } else { summary.errors += 1 } }
+            // Counted per image (a multi-label head writes a row per finding).
+            var counted = Set<Int64>()
+            for r in rows where counted.insert(r.instanceID).inserted {
+                if r.status == .scored { summary.scored += 1 } else { summary.errors += 1 }
+            }
             done += batch.count
             summary.seconds = Date().timeIntervalSince(start)
             progress(done, work.count, summary)

@@ -16,12 +16,24 @@ extension ScoreJob {
         public let name: String
         public let scoring: ModelCard.Scoring
         public let sha256: String
+        /// Single-label heads: the output whose probability is scored (a multi-label head's first
+        /// finding's output).
         public let positiveIndex: Int
-        /// The active calibration (identity when none).
+        /// The active calibration (identity when none). Single-label heads; a multi-label head's
+        /// are per finding (`findingCalibrators`).
         public var calibrator: Calibrator?
         /// How a calibrated probability becomes a decision: the card's threshold, or the active
-        /// calibration's operating point.
+        /// calibration's operating point. Single-label heads; a multi-label head decides per
+        /// finding (`findings`; this is then its first finding's rule).
         public var rule: DecisionRule
+        /// What the head reports per image: one finding named `""` for a single-label head (its
+        /// positive class, decided by `rule`), one per `scoring.findings` entry for a multi-label
+        /// head, each rule at its card threshold or its active calibration's operating point.
+        public var findings: [FindingRule]
+        /// A multi-label head's active calibrations by finding name.
+        public var findingCalibrators: [String: Calibrator] = [:]
+        /// Whether the head reports several findings (sigmoid outputs).
+        public var isMultiLabel: Bool { card.isMultiLabel }
 
         /// The head in `directory`, its weights loaded on first use (`load()`), so that a run with
         /// no work for it never reads them. `search`: where a trained head's backbone is looked for.
@@ -54,12 +66,12 @@ extension ScoreJob {
         }
 
         init(card: ModelCard, cardJSON: String, directory: String, network: LazyClassifier) throws {
-            guard let name = card.head, let scoring = card.scoring, let rule = card.decisionRule else {
-                throw ModelError(file: "\(directory)/model.json", reason: "not a task head (no head/scoring in its card)")
+            let file = "\(directory)/model.json"
+            guard let name = card.head, let scoring = card.scoring else {
+                throw ModelError(file: file, reason: "not a task head (no head/scoring in its card)")
             }
-            guard let classes = card.classes, let positive = classes.firstIndex(of: scoring.positiveClass) else {
-                throw ModelError(file: "\(directory)/model.json", reason: "positive class \(scoring.positiveClass) not among its classes")
-            }
+            // Checks the card's decision fields against its classes (positive class, or every finding).
+            let findings = try card.findingRules(file: file)
             self.card = card
             self.cardJSON = cardJSON
             self.directory = directory
@@ -67,8 +79,9 @@ extension ScoreJob {
             self.name = name
             self.scoring = scoring
             self.sha256 = card.weightsSha256 ?? ""
-            self.positiveIndex = positive
-            self.rule = rule
+            self.positiveIndex = findings[0].output
+            self.rule = findings[0].rule
+            self.findings = findings
         }
 
         /// The network, loading its weights the first time.

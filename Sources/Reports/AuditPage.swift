@@ -18,9 +18,11 @@ public enum AuditPage {
             return try write(html: dataset(id, results: results, created: audit.created), id: id, to: directory)
         }
         let results = try JSONDecoder().decode(SubgroupAuditResult.self, from: data)
-        return try write(html: subgroup(id, head: audit.head, results: results, created: audit.created), id: id, to: directory)
+        let subject = audit.finding.isEmpty ? audit.head : "\(audit.head) · \(audit.finding)"
+        return try write(html: subgroup(id, head: subject, results: results, created: audit.created), id: id, to: directory)
     }
 
+    /// `head`: the head, with the finding audited for a multi-label head ("chest · Pneumonia").
     static func subgroup(_ id: Int64, head: String, results: SubgroupAuditResult, created: String) -> String {
         let e = HTML.escape
         var body = "<h1>dxkit audit \(id): \(e(head))</h1><p class=\"muted\">\(e(created)); \(results.n) labelled results; threshold \(results.threshold); groups under \(results.minimumSize) are reported, not judged.</p>"

@@ -23,6 +23,24 @@ enum SRCoding {
         card?.scoring?.findingCode.map(code) ?? Code("DXK100", "99DXKIT", head)
     }
 
+    /// A multi-label head's finding: the code its card gives it (`scoring.findings[].code`), else a
+    /// private 99DXKIT code named after it, whose value is derived from the name (stable across
+    /// cards and runs; at most 16 characters, as SH allows).
+    static func finding(_ card: ModelCard?, head: String, finding name: String) -> Code {
+        if let c = card?.scoring?.findings?.first(where: { $0.name == name })?.code { return code(c) }
+        return Code("DXKF" + nameHash(name), dxkitScheme.designator, name)
+    }
+
+    /// 12 hex digits of a 64-bit FNV-1a hash of `name` (the same on every machine and run).
+    static func nameHash(_ name: String) -> String {
+        let h = name.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
+        let hex = String(h, radix: 16)
+        return String((String(repeating: "0", count: max(0, 16 - hex.count)) + hex).suffix(12))
+    }
+
+    /// A multi-label finding's decision as its value: Present or Absent.
+    static func decision(finding decision: String?) -> Code { decision == FindingRule.present ? present : absent }
+
     /// The decision as the finding's value: the card's code for the class, else Present/Absent.
     static func decision(_ card: ModelCard?, decision: String?) -> Code {
         if let decision, let c = card?.scoring?.decisionCodes?[decision] { return code(c) }

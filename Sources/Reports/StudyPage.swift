@@ -4,7 +4,8 @@ import Store
 
 /// One study's report: identification, each scored image with its heatmap, probability,
 /// calibrated probability and decision, the study-level result, the models' card summaries
-/// and the run's provenance; and the same findings as JSON.
+/// and the run's provenance; and the same findings as JSON. Multi-label heads' findings are
+/// drawn by `MultiLabelSection` (in result.json: `finding` and `threshold` on their rows).
 enum StudyPage {
     static func html(_ s: StudyReport, images: [String: String], models: [String: ModelSummary], run: RunRecord?) -> String {
         let e = HTML.escape
@@ -22,22 +23,36 @@ enum StudyPage {
         for (k, v) in rows { body += "<tr><th>\(e(k))</th><td class=\"field\" data-field=\"\(e(k))\">\(e(v ?? "—"))</td></tr>" }
         body += "</table>"
 
-        if !s.aggregates.isEmpty {
+        let single = s.aggregates.filter { $0.finding.isEmpty }, multi = s.aggregates.filter { !$0.finding.isEmpty }
+        if !single.isEmpty {
             body += "<h2>Study result</h2><table><tr><th>Head</th><th>Probability</th><th>Calibrated</th><th>Decision</th><th>Rule</th><th>Images</th></tr>"
-            for a in s.aggregates {
+            for a in single {
                 body += "<tr class=\"study-result\"><td>\(e(a.head))</td><td>\(String(format: "%.4f", a.probability))</td><td>\(String(format: "%.4f", a.calibratedProbability))</td>"
                 let positive = positiveClass(head: a.head, models: models) == a.decision
                 body += "<td class=\"\(positive ? "pos" : "neg")\">\(e(a.decision))</td><td>\(e(a.rule))</td><td>\(a.instances)</td></tr>"
             }
             body += "</table>"
         }
+        if !multi.isEmpty { body += MultiLabelSection.studyTable(multi, findings: s.findings) }
 
         body += "<h2>Images</h2>"
         if !images.isEmpty {
             body += "<p class=\"muted heatmap-note\">Each heatmap is a class activation map (Grad-CAM) of the class named under it, normalised to its own peak and shaded by that class's probability: a faint map is a weak case, full colour means probability 1. It shows where the network looked, not where a finding is.</p>"
         }
         body += "<div class=\"grid\">"
-        for f in s.findings {
+        var index = 0
+        while index < s.findings.count {
+            let f = s.findings[index]
+            if !f.finding.isEmpty {
+                // A multi-label head's findings of one image: one card, every finding in a table.
+                var end = index
+                while end < s.findings.count, s.findings[end].sopInstanceUID == f.sopInstanceUID, s.findings[end].head == f.head,
+                      !s.findings[end].finding.isEmpty { end += 1 }
+                body += MultiLabelSection.imageCard(Array(s.findings[index..<end]), images: images)
+                index = end
+                continue
+            }
+            index += 1
             body += "<div class=\"card finding\" data-sop=\"\(e(f.sopInstanceUID))\">"
             let positiveName = models[f.modelSha256].flatMap { positiveClass(head: $0.head, models: models) }
             let p = f.probability ?? 0
@@ -82,6 +97,9 @@ enum StudyPage {
                 body += "<tr><th>Metrics</th><td>\(e(metrics(c?.metrics)))</td></tr>"
                 body += "<tr><th>Intended use</th><td>\(e(c?.intendedUse ?? ""))</td></tr>"
                 body += "<tr><th>Licence</th><td>\(e(c?.license ?? ""))</td></tr>"
+                if let findings = c?.scoring?.findings, c?.isMultiLabel == true {
+                    body += "<tr><th>Findings</th><td>\(MultiLabelSection.cardFindings(findings))</td></tr>"
+                }
                 if let aggregation = c?.scoring?.aggregation {
                     body += "<tr><th>Study rule</th><td>\(e(aggregation.description ?? aggregation.rule))</td></tr>"
                 }
@@ -95,7 +113,9 @@ enum StudyPage {
     }
 
     /// Key of a finding's heatmap ("decided" or "positive") in the page's image table.
-    static func imageKey(_ f: StudyReport.Finding, _ kind: String) -> String { f.sopInstanceUID + "|" + f.head + "|" + kind }
+    static func imageKey(_ f: StudyReport.Finding, _ kind: String) -> String {
+        f.sopInstanceUID + "|" + f.head + (f.finding.isEmpty ? "" : "|" + f.finding) + "|" + kind
+    }
 
     /// The positive class a head's card names (nil when unknown).
     static func positiveClass(head: String, models: [String: ModelSummary]) -> String? {
@@ -115,11 +135,20 @@ enum StudyPage {
             r["calibrated_probability"] = f.calibratedProbability ?? NSNull()
             r["decision"] = f.decision ?? NSNull()
             if let reason = f.reason { r["reason"] = reason }
+            if !f.finding.isEmpty {
+                r["finding"] = f.finding
+                r["threshold"] = f.threshold ?? NSNull()
+            }
             return r
         }
-        let study: [[String: Any]] = s.aggregates.map {
-            ["head": $0.head, "probability": $0.probability, "calibrated_probability": $0.calibratedProbability,
-             "decision": $0.decision, "rule": $0.rule, "instances": $0.instances]
+        let study: [[String: Any]] = s.aggregates.map { a in
+            var r: [String: Any] = ["head": a.head, "probability": a.probability, "calibrated_probability": a.calibratedProbability,
+                                    "decision": a.decision, "rule": a.rule, "instances": a.instances]
+            if !a.finding.isEmpty {
+                r["finding"] = a.finding
+                r["threshold"] = MultiLabelSection.threshold(of: a, in: s.findings) ?? NSNull()
+            }
+            return r
         }
         let object: [String: Any] = ["study_instance_uid": s.studyInstanceUID, "results": results, "study_results": study]
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

@@ -3,7 +3,9 @@ import Foundation
 import Imaging
 import Store
 
-/// The study's DICOM objects: its SR (every scored finding, coded as its model card says) and each
+/// The study's DICOM objects: its SR (every scored finding, coded as its model card says: a
+/// single-label head's one finding per image, a multi-label head's every finding per image, each
+/// with its card code or a private 99DXKIT code named after it, Present/Absent) and each
 /// heatmap as a Secondary Capture image in the study, referenced from the SR.
 ///
 /// Identity is derived, never minted: the SR's series UID from the study and patient, its SOP
@@ -49,16 +51,21 @@ enum StudySR {
         for f in scored {
             let card = models[f.modelSha256]?.card
             if let p = card?.scoring?.procedureCode { procedure = SRCoding.code(p) }
-            let finding = SRCoding.finding(card, head: f.head), decision = SRCoding.decision(card, decision: f.decision)
+            // A multi-label head's finding (f.finding not empty) is coded by its own code or a
+            // private one named after it, decided Present/Absent; its identities name it too.
+            let multi = !f.finding.isEmpty
+            let finding = multi ? SRCoding.finding(card, head: f.head, finding: f.finding) : SRCoding.finding(card, head: f.head)
+            let decision = multi ? SRCoding.decision(finding: f.decision) : SRCoding.decision(card, decision: f.decision)
+            let named = multi ? [f.finding] : []
             codes += [finding, decision]
             let calibrated = f.calibratedProbability ?? f.probability ?? 0
-            identity += [f.sopInstanceUID, f.head, f.modelSha256, f.decision ?? "", String(format: "%.6f", calibrated)]
+            identity += [f.sopInstanceUID, f.head] + named + [f.modelSha256, f.decision ?? "", String(format: "%.6f", calibrated)]
             // Heatmaps: the decided class's map, and the positive class's when the decision is negative.
             var maps: [String] = []
             for (kind, stored) in [("decided", f.heatmapPath), ("positive", f.positiveHeatmapPath)] {
                 guard let stored else { continue }
                 let png = StoredPath.resolve(stored, database: database)
-                let uid = DerivedUID.make(["dxkit heatmap", f.sopInstanceUID, f.head, f.modelSha256, kind])
+                let uid = DerivedUID.make(["dxkit heatmap", f.sopInstanceUID, f.head] + named + [f.modelSha256, kind])
                 instanceNumber += 1
                 let out = "\(folder)/heatmap-\(instanceNumber).dcm"
                 do {
@@ -73,10 +80,11 @@ enum StudySR {
                                                  patientKey: s.patientKey, kind: .heatmap, path: out))
             }
             let input = card.map { "\($0.input.width)x\($0.input.height) \($0.input.resize)" } ?? "?x? "
-            let parameters = "head=\(f.head); threshold=\(f.threshold ?? 0.5); input=\(input) resize; weights_sha256=\(f.modelSha256)"
+            let parameters = "head=\(f.head); " + (multi ? "finding=\(f.finding); " : "") + "threshold=\(f.threshold ?? 0.5); input=\(input) resize; weights_sha256=\(f.modelSha256)"
             findings.append(StructuredReportWriter.Finding(
                 sopClassUID: f.sopClassUID!, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID!,
-                head: f.head, trackingUID: DerivedUID.make(["dxkit tracking", f.sopInstanceUID, f.head, f.modelSha256]),
+                head: multi ? "\(f.head) \(f.finding)" : f.head,
+                trackingUID: DerivedUID.make(["dxkit tracking", f.sopInstanceUID, f.head] + named + [f.modelSha256]),
                 finding: finding, decision: decision, probability: f.probability ?? 0, calibratedProbability: calibrated,
                 algorithmName: card?.name ?? f.head, algorithmVersion: "dxkit \(version), weights \(f.modelSha256.prefix(16))",
                 algorithmParameters: parameters, heatmapSOPInstanceUIDs: maps, heatmapSeriesUID: heatmapSeries))
@@ -107,7 +115,8 @@ enum StudySR {
                 rgb[i * 3 + c] = UInt8(max(0, min(255, image.pixels[i * image.channels + (image.channels == 3 ? c : 0)])))
             }
         }
-        let explains = kind == "decided" ? "the decided class (\(f.decision ?? "?"))" : "the positive class"
+        let explains = !f.finding.isEmpty ? "the finding \(f.finding) (the image's most probable)"
+            : kind == "decided" ? "the decided class (\(f.decision ?? "?"))" : "the positive class"
         let identity = SecondaryCaptureWriter.Identity(
             seriesInstanceUID: seriesUID, sopInstanceUID: sopUID, seriesNumber: heatmapSeriesNumber, instanceNumber: number,
             seriesDescription: "dxkit heatmaps (research use only)",

@@ -10,9 +10,9 @@ public struct ScoredInstance: Sendable {
 }
 
 extension ResultStore {
-    /// Scored results of `head`'s model for the given instances, with their DICOM attributes
-    /// (`age_years` as text, others as stored).
-    public func scoredInstances(head: String, modelSha256: String, instances: [Int64]) throws -> [ScoredInstance] {
+    /// Scored results of `head`'s model and `finding` for the given instances, with their DICOM
+    /// attributes (`age_years` as text, others as stored).
+    public func scoredInstances(head: String, modelSha256: String, finding: String = "", instances: [Int64]) throws -> [ScoredInstance] {
         let wanted = Set(instances)
         var found: [Int64: ScoredInstance] = [:]
         try database.queue.read { db in
@@ -20,8 +20,8 @@ extension ResultStore {
                 SELECT r.instance_ref, r.probability, r.calibrated_probability, i.sex, i.age_years, i.manufacturer, i.model,
                        i.institution, i.station, i.view_position, i.laterality, i.modality, i.body_part
                 FROM results r JOIN instances i ON i.id = r.instance_ref
-                WHERE r.head = ? AND r.model_sha256 = ? AND r.status = 'scored'
-                """, arguments: [head, modelSha256])
+                WHERE r.head = ? AND r.model_sha256 = ? AND r.finding = ? AND r.status = 'scored'
+                """, arguments: [head, modelSha256, finding])
             while let r = try rows.next() {
                 let id: Int64 = r["instance_ref"]
                 guard wanted.contains(id) else { continue }
@@ -38,21 +38,25 @@ extension ResultStore {
         return instances.compactMap { found[$0] }
     }
 
-    public func saveAudit(kind: String, head: String, modelSha256: String, labelsSha256: String, parametersJSON: String,
-                          resultsJSON: String) throws -> Int64 {
+    public func saveAudit(kind: String, head: String, modelSha256: String, finding: String = "", labelsSha256: String,
+                          parametersJSON: String, resultsJSON: String) throws -> Int64 {
         try database.queue.write { db in
             try db.execute(sql: """
-                INSERT INTO audits (kind, head, model_sha256, labels_sha256, parameters, results, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [kind, head, modelSha256, labelsSha256, parametersJSON, resultsJSON, Self.now()])
+                INSERT INTO audits (kind, head, finding, model_sha256, labels_sha256, parameters, results, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [kind, head, finding, modelSha256, labelsSha256, parametersJSON, resultsJSON, Self.now()])
             return db.lastInsertedRowID
         }
     }
 
-    public func audit(_ id: Int64) throws -> (kind: String, head: String, created: String, parameters: String, results: String)? {
+    /// Stored audit `id`: its kind, head, finding (`""` for a single-label head or a dataset
+    /// audit), time, parameters and results (JSON).
+    public func audit(_ id: Int64) throws
+        -> (kind: String, head: String, finding: String, created: String, parameters: String, results: String)? {
         try database.queue.read { db in
-            try Row.fetchOne(db, sql: "SELECT kind, head, created_at, parameters, results FROM audits WHERE id = ?", arguments: [id]).map {
-                ($0["kind"], $0["head"], $0["created_at"], $0["parameters"], $0["results"])
+            try Row.fetchOne(db, sql: "SELECT kind, head, finding, created_at, parameters, results FROM audits WHERE id = ?",
+                             arguments: [id]).map {
+                ($0["kind"], $0["head"], $0["finding"], $0["created_at"], $0["parameters"], $0["results"])
             }
         }
     }

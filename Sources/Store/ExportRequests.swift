@@ -70,42 +70,42 @@ struct ExportRequest {
         case .results:
             return ExportRequest(columns: c("""
                 sop_instance_uid study_instance_uid series_instance_uid patient_id patient_key sex age_years:r modality body_part \
-                view_position laterality manufacturer institution path head model_name model_sha256 status reason probability:r \
+                view_position laterality manufacturer institution path head finding model_name model_sha256 status reason probability:r \
                 calibrated_probability:r decision threshold:r logits:j heatmap_path:p positive_heatmap_path:p seconds:r scored_at \
                 run_id:i dxkit_version run_started_at run_finished_at ingested_at
                 """), sql: """
                 SELECT i.sop_instance_uid, i.study_instance_uid, i.series_instance_uid, i.patient_id, i.patient_key, i.sex, i.age_years,
                        i.modality, i.body_part, i.view_position, i.laterality, i.manufacturer, i.institution, i.path, r.head,
-                       m.name AS model_name, r.model_sha256, r.status, r.reason, r.probability, r.calibrated_probability, r.decision,
+                       r.finding, m.name AS model_name, r.model_sha256, r.status, r.reason, r.probability, r.calibrated_probability, r.decision,
                        r.threshold, r.logits, r.heatmap_path, r.positive_heatmap_path, r.seconds, r.scored_at, r.run_ref AS run_id,
                        u.dxkit_version, u.started_at AS run_started_at, u.finished_at AS run_finished_at, i.ingested_at
                 FROM results r JOIN instances i ON i.id = r.instance_ref
                 LEFT JOIN models m ON m.head = r.head AND m.weights_sha256 = r.model_sha256
                 LEFT JOIN runs u ON u.id = r.run_ref
-                ORDER BY i.study_instance_uid, i.sop_instance_uid, i.path, r.head, r.model_sha256
+                ORDER BY i.study_instance_uid, i.sop_instance_uid, i.path, r.head, r.model_sha256, r.id
                 """)
         case .studies:
             return ExportRequest(columns: c("""
-                study_instance_uid patient_key patient_id study_date accession_number description head model_name model_sha256 \
+                study_instance_uid patient_key patient_id study_date accession_number description head finding model_name model_sha256 \
                 probability:r calibrated_probability:r decision rule instances:i identity_conflict updated_at
                 """), sql: """
                 SELECT sr.study_instance_uid, sr.patient_key, p.patient_id, s.study_date, s.accession_number, s.description, sr.head,
-                       m.name AS model_name, sr.model_sha256, sr.probability, sr.calibrated_probability, sr.decision, sr.rule,
+                       sr.finding, m.name AS model_name, sr.model_sha256, sr.probability, sr.calibrated_probability, sr.decision, sr.rule,
                        sr.instances, s.conflict AS identity_conflict, sr.updated_at
                 FROM study_results sr LEFT JOIN studies s ON s.study_instance_uid = sr.study_instance_uid
                 LEFT JOIN patients p ON p.patient_key = sr.patient_key
                 LEFT JOIN models m ON m.head = sr.head AND m.weights_sha256 = sr.model_sha256
-                ORDER BY sr.study_instance_uid, sr.patient_key, sr.head, sr.model_sha256
+                ORDER BY sr.study_instance_uid, sr.patient_key, sr.head, sr.model_sha256, sr.id
                 """)
         case .audits:
-            return ExportRequest(columns: c("audit_id:i kind head model_sha256 labels_sha256 created_at parameters:j results:j"), sql: """
-                SELECT id AS audit_id, kind, head, model_sha256, labels_sha256, created_at, parameters, results FROM audits ORDER BY id
+            return ExportRequest(columns: c("audit_id:i kind head finding model_sha256 labels_sha256 created_at parameters:j results:j"), sql: """
+                SELECT id AS audit_id, kind, head, finding, model_sha256, labels_sha256, created_at, parameters, results FROM audits ORDER BY id
                 """)
         case .calibrations:
             return ExportRequest(columns: c("""
-                calibration_id:i head model_sha256 method calibrator:j threshold:r threshold_rule n:i labels_sha256 metrics:j fitted_at active:i
+                calibration_id:i head finding model_sha256 method calibrator:j threshold:r threshold_rule n:i labels_sha256 metrics:j fitted_at active:i
                 """), sql: """
-                SELECT id AS calibration_id, head, model_sha256, method, calibrator, threshold, threshold_rule, n, labels_sha256, metrics,
+                SELECT id AS calibration_id, head, finding, model_sha256, method, calibrator, threshold, threshold_rule, n, labels_sha256, metrics,
                        fitted_at, active FROM calibrations ORDER BY id
                 """)
         }

@@ -35,8 +35,8 @@ extension IndexDatabase {
 
     /// Merges the index at `shard` (a `--shard` run's, or any other dxkit index of the same
     /// schema) into this one, in one transaction: instances keyed by path (or, moved, by SOP
-    /// Instance UID and content), runs by their uid, results by SOP Instance UID, head and model weights, study
-    /// results by study, patient, head and model. Rows already here with the same values are left
+    /// Instance UID and content), runs by their uid, results by SOP Instance UID, head, finding and model weights, study
+    /// results by study, patient, head, finding and model. Rows already here with the same values are left
     /// as they are, so merging twice, or merging a shard that was re-run, adds nothing; rows that
     /// differ are conflicts: kept as they are here and reported. Heatmap paths are re-rooted to this
     /// index's folder. The shard is only read.
@@ -296,25 +296,26 @@ struct IndexMerge {
             """)
         let existing = try db.cachedStatement(sql: """
             SELECT status, probability, calibrated_probability, decision, threshold FROM main.results
-            WHERE instance_ref = ? AND head = ? AND model_sha256 = ?
+            WHERE instance_ref = ? AND head = ? AND finding = ? AND model_sha256 = ?
             """)
         let rows = try Row.fetchCursor(db, sql: """
-            SELECT r.id, r.instance_ref, r.run_ref, r.head, r.model_sha256, r.status, r.probability, r.calibrated_probability,
+            SELECT r.id, r.instance_ref, r.run_ref, r.head, r.finding, r.model_sha256, r.status, r.probability, r.calibrated_probability,
                    r.decision, r.threshold, r.heatmap_path, r.positive_heatmap_path, i.sop_instance_uid, i.path
             FROM shard.results r JOIN shard.instances i ON i.id = r.instance_ref ORDER BY r.id
             """)
         while let row = try rows.next() {
             guard let instance = instances[row["instance_ref"]] else { continue }
             let head: String = row["head"], sha: String = row["model_sha256"], status: String = row["status"]
+            let finding: String = row["finding"], named = finding.isEmpty ? head : "\(head) \(finding)"
             let p: Double? = row["probability"], cp: Double? = row["calibrated_probability"], decision: String? = row["decision"]
-            if let here = try Row.fetchOne(existing, arguments: [instance, head, sha]) {
+            if let here = try Row.fetchOne(existing, arguments: [instance, head, finding, sha]) {
                 let hp: Double? = here["probability"], hcp: Double? = here["calibrated_probability"], hd: String? = here["decision"]
                 if (here["status"] as String) == status && hd == decision && Self.same(hp, p) && Self.same(hcp, cp)
                     && Self.same(here["threshold"], row["threshold"]) {
                     summary.resultsPresent += 1
                 } else {
                     let who: String = (row["sop_instance_uid"] as String?) ?? (row["path"] as String)
-                    summary.conflicts.append(MergeConflict(kind: "result", key: "\(who) \(head) \(sha.prefix(12))",
+                    summary.conflicts.append(MergeConflict(kind: "result", key: "\(who) \(named) \(sha.prefix(12))",
                                                            merged: Self.describe(here["status"], hp, hd), shard: Self.describe(status, p, decision)))
                 }
                 continue
@@ -330,18 +331,18 @@ struct IndexMerge {
         let cols = try columns("study_results", except: ["id"])
         for row in try Row.fetchAll(db, sql: "SELECT * FROM shard.study_results ORDER BY id") {
             let study: String = row["study_instance_uid"], patient: String = row["patient_key"]
-            let head: String = row["head"], sha: String = row["model_sha256"]
+            let head: String = row["head"], sha: String = row["model_sha256"], finding: String = row["finding"]
             if let here = try Row.fetchOne(db, sql: """
                 SELECT probability, calibrated_probability, decision, rule, instances FROM main.study_results
-                WHERE study_instance_uid = ? AND patient_key = ? AND head = ? AND model_sha256 = ?
-                """, arguments: [study, patient, head, sha]) {
+                WHERE study_instance_uid = ? AND patient_key = ? AND head = ? AND finding = ? AND model_sha256 = ?
+                """, arguments: [study, patient, head, finding, sha]) {
                 if Self.same(here["probability"], row["probability"]) && Self.same(here["calibrated_probability"], row["calibrated_probability"])
                     && (here["decision"] as String?) == (row["decision"] as String?) && (here["rule"] as String) == (row["rule"] as String)
                     && (here["instances"] as Int) == (row["instances"] as Int) {
                     summary.studyResultsPresent += 1
                 } else {
                     summary.conflicts.append(MergeConflict(
-                        kind: "study result", key: "\(study) (patient \(patient)) \(head) \(sha.prefix(12))",
+                        kind: "study result", key: "\(study) (patient \(patient)) \(finding.isEmpty ? head : "\(head) \(finding)") \(sha.prefix(12))",
                         merged: Self.describe("\(here["instances"] as Int) image(s)", here["probability"], here["decision"]),
                         shard: Self.describe("\(row["instances"] as Int) image(s)", row["probability"], row["decision"])))
                 }
@@ -363,7 +364,8 @@ struct IndexMerge {
             FROM main.study_results sr
             JOIN main.instances i ON i.study_instance_uid = sr.study_instance_uid AND coalesce(i.patient_key, '') = sr.patient_key
                 AND i.status = 'ok'
-            JOIN main.results r ON r.instance_ref = i.id AND r.head = sr.head AND r.model_sha256 = sr.model_sha256 AND r.status = 'scored'
+            JOIN main.results r ON r.instance_ref = i.id AND r.head = sr.head AND r.finding = sr.finding AND r.model_sha256 = sr.model_sha256
+                AND r.status = 'scored'
             GROUP BY sr.id HAVING count(r.id) <> sr.instances
             """) where touchedStudies.contains(row["study"]) {
             summary.conflicts.append(MergeConflict(

@@ -215,6 +215,66 @@ enum IndexSchema {
                 CREATE UNIQUE INDEX runs_uid ON runs(uid);
                 """)
         }
+        m.registerMigration("v8-findings") { db in
+            // Multi-label heads report several findings per image: results and study results are
+            // unique per finding too, calibrations and audits are per finding. Existing rows are
+            // single-label heads' and get '' (the head's one finding).
+            try db.execute(sql: """
+                CREATE TABLE results_v8 (
+                    id INTEGER PRIMARY KEY,
+                    instance_ref INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+                    head TEXT NOT NULL,
+                    finding TEXT NOT NULL DEFAULT '',      -- '' for a single-label head; else the card's finding name
+                    model_sha256 TEXT NOT NULL,
+                    run_ref INTEGER REFERENCES runs(id),
+                    status TEXT NOT NULL CHECK (status IN ('scored', 'not-applicable', 'error')),
+                    reason TEXT,
+                    logits TEXT,
+                    probability REAL,
+                    calibrated_probability REAL,
+                    decision TEXT,
+                    threshold REAL,
+                    heatmap_path TEXT,
+                    seconds REAL,
+                    scored_at TEXT NOT NULL,
+                    positive_heatmap_path TEXT,
+                    UNIQUE (instance_ref, head, finding, model_sha256)
+                );
+                INSERT INTO results_v8 (id, instance_ref, head, finding, model_sha256, run_ref, status, reason, logits, probability,
+                                        calibrated_probability, decision, threshold, heatmap_path, seconds, scored_at,
+                                        positive_heatmap_path)
+                    SELECT id, instance_ref, head, '', model_sha256, run_ref, status, reason, logits, probability,
+                           calibrated_probability, decision, threshold, heatmap_path, seconds, scored_at, positive_heatmap_path
+                    FROM results;
+                DROP TABLE results;
+                ALTER TABLE results_v8 RENAME TO results;
+                CREATE INDEX results_head ON results(head, model_sha256);
+                CREATE TABLE study_results_v8 (
+                    id INTEGER PRIMARY KEY,
+                    study_instance_uid TEXT NOT NULL,
+                    patient_key TEXT NOT NULL,
+                    head TEXT NOT NULL,
+                    finding TEXT NOT NULL DEFAULT '',
+                    model_sha256 TEXT NOT NULL,
+                    probability REAL,
+                    calibrated_probability REAL,
+                    decision TEXT,
+                    rule TEXT NOT NULL,
+                    instances INTEGER NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    UNIQUE (study_instance_uid, patient_key, head, finding, model_sha256)
+                );
+                INSERT INTO study_results_v8 (id, study_instance_uid, patient_key, head, finding, model_sha256, probability,
+                                              calibrated_probability, decision, rule, instances, updated_at)
+                    SELECT id, study_instance_uid, patient_key, head, '', model_sha256, probability, calibrated_probability,
+                           decision, rule, instances, updated_at
+                    FROM study_results;
+                DROP TABLE study_results;
+                ALTER TABLE study_results_v8 RENAME TO study_results;
+                ALTER TABLE calibrations ADD COLUMN finding TEXT NOT NULL DEFAULT '';
+                ALTER TABLE audits ADD COLUMN finding TEXT NOT NULL DEFAULT '';
+                """)
+        }
         return m
     }
 }

@@ -14,11 +14,14 @@ public struct ScoringCandidate: Sendable {
     public var attributes: [String: String]
 }
 
-/// One result row: an instance scored by a head's model, or not applicable, or failed.
+/// One result row: an instance scored by a head's model for one finding, or not applicable, or failed.
 public struct ResultRow: Sendable {
     public enum Status: String, Sendable { case scored, notApplicable = "not-applicable", error }
     public var instanceID: Int64
     public var head: String
+    /// `""` for a single-label head's one finding (and for not-applicable rows and errors of a
+    /// whole image); a multi-label head's finding name otherwise.
+    public var finding: String
     public var modelSha256: String
     public var status: Status
     public var reason: String? = nil
@@ -32,16 +35,17 @@ public struct ResultRow: Sendable {
     public var positiveHeatmapPath: String? = nil
     public var seconds: Double? = nil
 
-    public init(instanceID: Int64, head: String, modelSha256: String, status: Status) {
+    public init(instanceID: Int64, head: String, finding: String = "", modelSha256: String, status: Status) {
         self.instanceID = instanceID
         self.head = head
+        self.finding = finding
         self.modelSha256 = modelSha256
         self.status = status
     }
 }
 
 /// Scoring's tables: registered models, runs, per-instance results and per-study aggregates.
-/// Results are unique per (instance, head, model), so re-running or resuming never doubles them.
+/// Results are unique per (instance, head, finding, model), so re-running or resuming never doubles them.
 public struct ResultStore {
     public let database: IndexDatabase
     public init(database: IndexDatabase) { self.database = database }
@@ -110,19 +114,22 @@ public struct ResultStore {
         }
     }
 
-    /// (instance, head, model) keys already stored.
+    /// (instance, head, finding, model) keys already stored.
     public func existingKeys() throws -> Set<String> {
         try database.queue.read { db in
-            Set(try Row.fetchAll(db, sql: "SELECT instance_ref, head, model_sha256 FROM results").map {
-                Self.key($0["instance_ref"], $0["head"], $0["model_sha256"])
+            Set(try Row.fetchAll(db, sql: "SELECT instance_ref, head, finding, model_sha256 FROM results").map {
+                Self.key($0["instance_ref"], $0["head"], $0["model_sha256"], finding: $0["finding"])
             })
         }
     }
 
-    public static func key(_ instance: Int64, _ head: String, _ sha: String) -> String { "\(instance)|\(head)|\(sha)" }
+    public static func key(_ instance: Int64, _ head: String, _ sha: String, finding: String = "") -> String {
+        "\(instance)|\(head)|\(finding)|\(sha)"
+    }
 
     /// Writes rows in one transaction (replacing a row with the same key) and removes stale
-    /// not-applicable rows of instances that a head now accepts.
+    /// not-applicable rows of instances that a head now accepts (and a multi-label head's
+    /// head-level error row of an image once its findings are written).
     public func write(_ rows: [ResultRow], run: Int64) throws {
         guard !rows.isEmpty else { return }
         let time = Self.now()
@@ -130,42 +137,47 @@ public struct ResultStore {
             for r in rows {
                 let logits = r.logits.map { "[" + $0.map { String($0) }.joined(separator: ",") + "]" }
                 try db.execute(sql: """
-                    INSERT INTO results (instance_ref, head, model_sha256, run_ref, status, reason, logits, probability,
+                    INSERT INTO results (instance_ref, head, finding, model_sha256, run_ref, status, reason, logits, probability,
                                          calibrated_probability, decision, threshold, heatmap_path, positive_heatmap_path,
                                          seconds, scored_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(instance_ref, head, model_sha256) DO UPDATE SET run_ref = excluded.run_ref,
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(instance_ref, head, finding, model_sha256) DO UPDATE SET run_ref = excluded.run_ref,
                         status = excluded.status, reason = excluded.reason, logits = excluded.logits,
                         probability = excluded.probability, calibrated_probability = excluded.calibrated_probability,
                         decision = excluded.decision, threshold = excluded.threshold, heatmap_path = excluded.heatmap_path,
                         positive_heatmap_path = excluded.positive_heatmap_path, seconds = excluded.seconds,
                         scored_at = excluded.scored_at
-                    """, arguments: [r.instanceID, r.head, r.modelSha256, run, r.status.rawValue, r.reason, logits,
+                    """, arguments: [r.instanceID, r.head, r.finding, r.modelSha256, run, r.status.rawValue, r.reason, logits,
                                      r.probability, r.calibratedProbability, r.decision, r.threshold, r.heatmapPath,
                                      r.positiveHeatmapPath, r.seconds, time])
                 if r.status != .notApplicable {
                     try db.execute(sql: "DELETE FROM results WHERE instance_ref = ? AND status = 'not-applicable'",
                                    arguments: [r.instanceID])
                 }
+                if !r.finding.isEmpty {
+                    // A multi-label head's finding row replaces the head-level error row of that image.
+                    try db.execute(sql: "DELETE FROM results WHERE instance_ref = ? AND head = ? AND model_sha256 = ? AND finding = ''",
+                                   arguments: [r.instanceID, r.head, r.modelSha256])
+                }
             }
         }
     }
 
     /// The scored results of `head`'s model that belong to a study, in index order: what study
-    /// aggregation combines (per study and patient, by the card's rule).
+    /// aggregation combines (per study, patient and finding, by the card's rule).
     public func scoredForAggregation(head: String, modelSha256: String) throws -> [ScoredForStudy] {
         try database.queue.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT i.study_instance_uid AS study, coalesce(i.patient_key, '') AS patient, i.laterality AS side,
-                       r.probability AS p, r.calibrated_probability AS cp
+                       r.finding, r.probability AS p, r.calibrated_probability AS cp
                 FROM results r JOIN instances i ON i.id = r.instance_ref
                 WHERE r.head = ? AND r.model_sha256 = ? AND r.status = 'scored' AND i.status = 'ok'
                       AND i.study_instance_uid IS NOT NULL
                 ORDER BY i.id
                 """, arguments: [head, modelSha256]).map {
                 let p: Double = $0["p"]
-                return ScoredForStudy(study: $0["study"], patientKey: $0["patient"], side: $0["side"] ?? "", probability: p,
-                                      calibratedProbability: $0["cp"] ?? p)
+                return ScoredForStudy(study: $0["study"], patientKey: $0["patient"], finding: $0["finding"], side: $0["side"] ?? "",
+                                      probability: p, calibratedProbability: $0["cp"] ?? p)
             }
         }
     }
@@ -178,10 +190,10 @@ public struct ResultStore {
             try db.execute(sql: "DELETE FROM study_results WHERE head = ? AND model_sha256 = ?", arguments: [head, modelSha256])
             for r in rows {
                 try db.execute(sql: """
-                    INSERT INTO study_results (study_instance_uid, patient_key, head, model_sha256, probability,
+                    INSERT INTO study_results (study_instance_uid, patient_key, head, finding, model_sha256, probability,
                                                calibrated_probability, decision, rule, instances, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [r.study, r.patientKey, head, modelSha256, r.probability, r.calibratedProbability,
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [r.study, r.patientKey, head, r.finding, modelSha256, r.probability, r.calibratedProbability,
                                      r.decision, r.rule, r.instances, time])
             }
         }
@@ -192,24 +204,28 @@ public struct ResultStore {
 public struct ScoredForStudy: Sendable {
     public var study: String
     public var patientKey: String
+    /// `""` for a single-label head.
+    public var finding: String
     public var side: String
     public var probability: Double
     public var calibratedProbability: Double
 }
 
-/// One study's (and patient's) combined result for a head.
+/// One study's (and patient's) combined result for a head's finding (`""`: a single-label head's).
 public struct StudyResultRow: Sendable {
     public var study: String
     public var patientKey: String
+    public var finding: String
     public var probability: Double
     public var calibratedProbability: Double
     public var decision: String
     public var rule: String
     public var instances: Int
-    public init(study: String, patientKey: String, probability: Double, calibratedProbability: Double, decision: String,
-                rule: String, instances: Int) {
+    public init(study: String, patientKey: String, finding: String = "", probability: Double, calibratedProbability: Double,
+                decision: String, rule: String, instances: Int) {
         self.study = study
         self.patientKey = patientKey
+        self.finding = finding
         self.probability = probability
         self.calibratedProbability = calibratedProbability
         self.decision = decision

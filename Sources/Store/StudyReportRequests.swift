@@ -9,6 +9,8 @@ public struct StudyReport {
         /// The content the index holds for `path` (the SR's source must still have it).
         public var contentSha256: String
         public var head: String
+        /// `""` for a single-label head's one finding; a multi-label head's finding name otherwise.
+        public var finding: String
         public var status: String
         public var reason: String?
         public var probability: Double?
@@ -28,6 +30,8 @@ public struct StudyReport {
 
     public struct Aggregate {
         public var head: String
+        /// `""` for a single-label head.
+        public var finding: String
         public var probability: Double
         public var calibratedProbability: Double
         public var decision: String
@@ -78,14 +82,14 @@ public struct StudyReport {
             """, arguments: [unit.patientKey])
         let findings = try Row.fetchAll(db, sql: """
             SELECT i.sop_instance_uid, i.path, i.content_sha256, i.modality, i.body_part, i.view_position, i.laterality,
-                   r.head, r.status, r.reason, r.probability, r.calibrated_probability, r.decision, r.threshold,
+                   r.head, r.finding, r.status, r.reason, r.probability, r.calibrated_probability, r.decision, r.threshold,
                    r.heatmap_path, r.positive_heatmap_path, r.model_sha256, i.sop_class_uid, i.series_instance_uid
             FROM instances i JOIN results r ON r.instance_ref = i.id
             WHERE i.study_instance_uid = ? AND coalesce(i.patient_key, '') = ? AND i.status = 'ok'
-            ORDER BY i.sop_instance_uid, r.head
+            ORDER BY i.sop_instance_uid, r.head, r.id
             """, arguments: [uid, unit.patientKey]).map { r in
             Finding(sopInstanceUID: r["sop_instance_uid"], path: r["path"], contentSha256: r["content_sha256"], head: r["head"],
-                    status: r["status"], reason: r["reason"], probability: r["probability"],
+                    finding: r["finding"], status: r["status"], reason: r["reason"], probability: r["probability"],
                     calibratedProbability: r["calibrated_probability"], decision: r["decision"], threshold: r["threshold"],
                     heatmapPath: r["heatmap_path"], positiveHeatmapPath: r["positive_heatmap_path"],
                     modality: r["modality"], bodyPart: r["body_part"],
@@ -93,10 +97,10 @@ public struct StudyReport {
                     sopClassUID: r["sop_class_uid"], seriesInstanceUID: r["series_instance_uid"])
         }
         let aggregates = try Row.fetchAll(db, sql: """
-            SELECT head, probability, calibrated_probability, decision, rule, instances FROM study_results
-            WHERE study_instance_uid = ? AND patient_key = ? ORDER BY head
+            SELECT head, finding, probability, calibrated_probability, decision, rule, instances FROM study_results
+            WHERE study_instance_uid = ? AND patient_key = ? ORDER BY head, id
             """, arguments: [uid, unit.patientKey]).map {
-            Aggregate(head: $0["head"], probability: $0["probability"], calibratedProbability: $0["calibrated_probability"],
+            Aggregate(head: $0["head"], finding: $0["finding"], probability: $0["probability"], calibratedProbability: $0["calibrated_probability"],
                       decision: $0["decision"], rule: $0["rule"], instances: $0["instances"])
         }
         let age = try Double.fetchOne(db, sql: """
