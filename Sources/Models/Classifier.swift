@@ -52,6 +52,8 @@ public final class Classifier: @unchecked Sendable {
         case "efficientnet-lite0":
             features = try EfficientNetLite0.features(weights)
             head = try EfficientNetLite0.classifier(weights)
+        case "onnx-graph":
+            (features, head) = try ImportedGraph.layers(card: card, directory: directory, weights: weights.file)
         default:
             throw ModelError(file: "\(directory)/model.json", reason: "unknown architecture \(card.architecture)")
         }
@@ -69,9 +71,12 @@ public final class Classifier: @unchecked Sendable {
         return (f, runHead.forward(f, Parallelism.perCore(plan, batch: batch.batch)))
     }
 
-    /// Softmax over each row of `logits`.
+    /// Softmax over each row of `logits` (a sigmoid per value for a multi-label card, `"output": "sigmoid"`).
     public func probabilities(_ logits: Tensor) -> [[Float]] {
         let k = logits.count / logits.batch
+        if card.output == "sigmoid" {
+            return (0..<logits.batch).map { logits.data[($0 * k)..<($0 * k + k)].map(Probabilities.sigmoid) }
+        }
         return (0..<logits.batch).map { Probabilities.softmax(Array(logits.data[($0 * k)..<($0 * k + k)])) }
     }
 }
