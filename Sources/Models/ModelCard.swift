@@ -45,9 +45,18 @@ public struct ModelCard: Decodable, Sendable {
             public var scheme: String
             public var meaning: String
         }
+        /// A multi-label head's findings (`"output": "sigmoid"`): one threshold per class, optionally coded.
+        public struct Finding: Decodable, Sendable {
+            public var name: String
+            public var threshold: Double
+            public var code: Code?
+        }
         public var routing: Routing
-        public var positiveClass: String
-        public var threshold: Double
+        /// A single-label head: the class whose probability is compared with `threshold`. Absent
+        /// (with `threshold`) in a multi-label card, which lists `findings` instead.
+        public var positiveClass: String?
+        public var threshold: Double?
+        public var findings: [Finding]?
         public var aggregation: Aggregation
         public var inputFromDicom: String?
         /// What the SR codes the finding as, and the procedure reported.
@@ -106,9 +115,9 @@ public struct ModelCard: Decodable, Sendable {
 
     /// How this head decides: the positive class at or above the threshold, else the other class.
     public var decisionRule: DecisionRule? {
-        guard let scoring else { return nil }
-        let negative = classes?.first { $0 != scoring.positiveClass } ?? "negative"
-        return DecisionRule(threshold: scoring.threshold, positive: scoring.positiveClass, negative: negative)
+        guard let scoring, let positiveClass = scoring.positiveClass, let threshold = scoring.threshold else { return nil }
+        let negative = classes?.first { $0 != positiveClass } ?? "negative"
+        return DecisionRule(threshold: threshold, positive: positiveClass, negative: negative)
     }
 
     /// A metric value as the card states it (number or text).

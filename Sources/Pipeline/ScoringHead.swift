@@ -55,10 +55,12 @@ extension ScoreJob {
 
         init(card: ModelCard, cardJSON: String, directory: String, network: LazyClassifier) throws {
             guard let name = card.head, let scoring = card.scoring, let rule = card.decisionRule else {
-                throw ModelError(file: "\(directory)/model.json", reason: "not a task head (no head/scoring in its card)")
+                let multi = card.scoring?.findings != nil
+                throw ModelError(file: "\(directory)/model.json", reason: multi ? "a multi-label head (scoring.findings), which this build does not score yet"
+                                                                              : "not a task head (no head/scoring with positive_class and threshold in its card)")
             }
-            guard let classes = card.classes, let positive = classes.firstIndex(of: scoring.positiveClass) else {
-                throw ModelError(file: "\(directory)/model.json", reason: "positive class \(scoring.positiveClass) not among its classes")
+            guard let classes = card.classes, let positive = classes.firstIndex(of: rule.positive) else {
+                throw ModelError(file: "\(directory)/model.json", reason: "positive class \(rule.positive) not among its classes")
             }
             self.card = card
             self.cardJSON = cardJSON

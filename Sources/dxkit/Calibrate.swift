@@ -24,7 +24,7 @@ struct Calibrate: ParsableCommand {
         do {
             let installed = try InstalledHeads.load(search: models.search(), only: [head])[0]
             let rule: CalibrateJob.ThresholdRule = youden ? .youden
-                : targetSensitivity.map { .sensitivity($0) } ?? .keep(installed.scoring.threshold)
+                : targetSensitivity.map { .sensitivity($0) } ?? .keep(installed.scoring.threshold ?? installed.rule.threshold)
             let o = try CalibrateJob(database: IndexDatabase(path: index.db, mustExist: true)).run(
                 labels: LabelsFile(path: labels), head: head, modelSha256: installed.sha256,
                 classes: installed.card.classes ?? [], method: method.rawValue, rule: rule)
