@@ -95,7 +95,10 @@ extension ONNXLowering {
             var axis = try node.int("axis", 1)
             if axis < 0 { axis += rank }
             guard axis >= 0, axis <= rank else { throw node.fail("axis out of range") }
-            return [x.dims.prefix(axis).reduce(1, *), x.dims.dropFirst(axis).reduce(1, *)]
+            guard let a = ONNXConstant.product(x.dims.prefix(axis)), let b = ONNXConstant.product(x.dims.dropFirst(axis)) else {
+                throw node.fail("\(x.dims) is too large")
+            }
+            return [a, b]
         case "Reshape":
             guard let spec = c.count > 1 ? c[1]?.ints : nil, spec.count <= 8 else { throw node.fail("no shape") }
             var dims = try spec.enumerated().map { i, d -> Int in
@@ -104,11 +107,10 @@ extension ONNXLowering {
                 return Int(d)
             }
             if let i = dims.firstIndex(of: -1) {
-                let known = dims.filter { $0 != -1 }.reduce(1, *)
-                guard known > 0, x.count % known == 0 else { throw node.fail("shape \(spec) does not fit \(x.count) values") }
+                guard let known = ONNXConstant.product(dims.filter { $0 != -1 }), known > 0, x.count % known == 0 else { throw node.fail("shape \(spec) does not fit \(x.count) values") }
                 dims[i] = x.count / known
             }
-            guard dims.reduce(1, *) == x.count else { throw node.fail("shape \(spec) does not fit \(x.count) values") }
+            guard ONNXConstant.product(dims) == x.count else { throw node.fail("shape \(spec) does not fit \(x.count) values") }
             return dims
         default:
             let axes = try (c.count > 1 ? c[1]?.ints.map(Int.init) : nil) ?? node.ints("axes") ?? []
@@ -149,7 +151,12 @@ extension ONNXLowering {
             if step > 0 { s = clamp(s, 0, d); e = clamp(e, 0, d) } else { s = clamp(s, 0, d - 1); e = clamp(e, -1, d - 1) }
             var picks: [Int] = []
             var j = s
-            while step > 0 ? j < e : j > e { picks.append(Int(j)); j += step; if picks.count > x.dims[a] { break } }
+            while step > 0 ? j < e : j > e {
+                picks.append(Int(j))
+                let (next, overflow) = j.addingReportingOverflow(step)
+                if overflow || picks.count > x.dims[a] { break }
+                j = next
+            }
             perAxis[a] = picks
         }
         return x.taking(indices(x.dims, perAxis), dims: perAxis.map(\.count))

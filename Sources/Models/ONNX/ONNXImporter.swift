@@ -182,13 +182,13 @@ struct NodeContext {
 
     func int(_ name: String, _ fallback: Int) throws -> Int {
         guard let a = attribute(name) else { return fallback }
-        guard a.type == .int || a.hasI, abs(a.i) < 1 << 31 else { throw fail("attribute \(name) is not a small integer") }
+        guard a.type == .int || a.hasI, a.i > -(1 << 31), a.i < 1 << 31 else { throw fail("attribute \(name) is not a small integer") }
         return Int(a.i)
     }
 
     func ints(_ name: String) throws -> [Int]? {
         guard let a = attribute(name) else { return nil }
-        guard a.ints.count <= 16, a.ints.allSatisfy({ abs($0) < 1 << 31 }) else { throw fail("attribute \(name) is out of range") }
+        guard a.ints.count <= 16, a.ints.allSatisfy({ $0 > -(1 << 31) && $0 < 1 << 31 }) else { throw fail("attribute \(name) is out of range") }
         return a.ints.map { Int($0) }
     }
 

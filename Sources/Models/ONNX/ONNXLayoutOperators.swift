@@ -89,13 +89,13 @@ extension ONNXLowering {
                 else { throw node.fail("shape \(spec) is not supported") }
             }
             // The batch dim: -1 (copied, or the batch marker), or -2 (inferred) when the rest is one image.
-            if target.first == -2 && target.dropFirst().allSatisfy({ $0 > 0 }) && target.dropFirst().reduce(1, *) == perImage { target[0] = -1 }
+            if target.first == -2 && target.dropFirst().allSatisfy({ $0 > 0 }) && ONNXConstant.product(target.dropFirst()) == perImage { target[0] = -1 }
             if let i = target.firstIndex(of: -2) {
                 let known = target.enumerated().filter { $0.offset != i && $0.offset != 0 }.map(\.element)
-                guard target.first == -1, known.allSatisfy({ $0 > 0 }), known.reduce(1, *) > 0, perImage % known.reduce(1, *) == 0 else {
+                guard target.first == -1, known.allSatisfy({ $0 > 0 }), let k = ONNXConstant.product(known), k > 0, perImage % k == 0 else {
                     throw node.fail("shape \(spec) does not keep the batch first")
                 }
-                target[i] = perImage / known.reduce(1, *)
+                target[i] = perImage / k
             }
         default:
             let axes = try (constant(node, 1)?.ints.map(Int.init) ?? node.ints("axes") ?? [])
@@ -112,7 +112,7 @@ extension ONNXLowering {
                 target = (0..<rank).map { add.contains($0) ? 1 : rest.next()! }
             }
         }
-        guard target.first == -1, target.dropFirst().reduce(1, *) == perImage else {
+        guard target.first == -1, ONNXConstant.product(target.dropFirst()) == perImage else {
             throw node.fail("reshape of \(x) to \(target) does not keep each image's values")
         }
         let input = resolve(node.input(0))

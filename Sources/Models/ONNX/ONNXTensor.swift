@@ -13,7 +13,7 @@ struct ONNXConstant {
 
     var count: Int { switch values { case let .float(v): return v.count; case let .int(v): return v.count } }
     var floats: [Float] { switch values { case let .float(v): return v; case let .int(v): return v.map { Float($0) } } }
-    var ints: [Int64] { switch values { case let .float(v): return v.map { Int64($0.isFinite ? $0 : 0) }; case let .int(v): return v } }
+    var ints: [Int64] { switch values { case let .float(v): return v.map { $0.isFinite && abs($0) < 9e18 ? Int64($0) : 0 }; case let .int(v): return v } }
     var isFloat: Bool { if case .float = values { return true } else { return false } }
 
     init(dims: [Int], values: Values) { self.dims = dims; self.values = values }
@@ -76,4 +76,16 @@ struct ONNXConstant {
 
     /// The most values one tensor may hold (256 Mi floats, 1 GiB).
     static let maxElements = 1 << 28
+
+    /// The product of `dims`, or nil when it overflows or passes `maxElements`.
+    static func product<S: Sequence>(_ dims: S) -> Int? where S.Element == Int {
+        var n = 1
+        for d in dims {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= maxElements else { return nil }
+            n = p
+        }
+        return n
+    }
 }
