@@ -150,7 +150,11 @@ struct ONNXLowering {
     }
 
     func requireConstant(_ node: NodeContext, _ i: Int, _ what: String) throws -> ONNXConstant {
-        guard let c = constant(node, i) else { throw node.fail("its \(what) must be a constant (an initializer or a Constant node)") }
+        guard let c = constant(node, i) else {
+            let name = node.input(i)
+            throw node.fail(name.isEmpty ? "its \(what) is missing"
+                : "its \(what) \(name) is not a constant (no initializer or Constant node makes it)")
+        }
         return c
     }
 
