@@ -92,7 +92,35 @@ final class ImportModelCLITests: XCTestCase {
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/\(folder)/result.json"))) as! [String: Any]
             let results = json["results"] as! [[String: Any]]
             XCTAssertEqual(results.first?["head"] as? String, "onnx-pneumonia")
+            let images = (try? FileManager.default.contentsOfDirectory(atPath: "\(out)/\(folder)/images")) ?? []
+            XCTAssertTrue(images.contains { $0.hasSuffix("-onnx-pneumonia-PNEUMONIA.png") }, "heatmaps from the imported head: \(images)")
         }
+    }
+
+    /// `train --backbone NAME` on an imported model (its graph up to the feature layer, frozen); the
+    /// trained head classifies; `--unfreeze` is refused for a graph.
+    func testTrainOnImportedBackbone() throws {
+        try importPneumonia()
+        let chest = CLI.repo.appendingPathComponent("studies/chest").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: chest).filter { $0.hasSuffix(".dcm") }.sorted()
+        var csv = "path,label\n"
+        for name in names { csv += "\(chest)/\(name),\(name.hasPrefix("NORMAL") ? "NORMAL" : "PNEUMONIA")\n" }
+        let labels = dir.appendingPathComponent("labels.csv").path
+        try csv.write(toFile: labels, atomically: true, encoding: .utf8)
+        let db = dir.appendingPathComponent("x.sqlite").path
+        XCTAssertEqual(try CLI.run(["ingest", chest, "--db", db]).status, 0)
+        let common = ["train", "--db", db, "--labels", labels, "--head", "tuned", "--backbone", "onnx-pneumonia",
+                      "--classes", "NORMAL,PNEUMONIA", "--models-dir", models, "--out", "\(models)/tuned",
+                      "--cache-dir", dir.appendingPathComponent("features").path, "--epochs", "5", "--validation", "none"]
+        let unfrozen = try CLI.run(common + ["--unfreeze", "1"])
+        XCTAssertNotEqual(unfrozen.status, 0)
+        XCTAssertTrue(unfrozen.stderr.contains("imported graph"), unfrozen.stderr)
+        let trained = try CLI.run(common)
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertTrue(trained.stdout.contains("on onnx-pneumonia"), trained.stdout)
+        let classified = try CLI.run(["classify", "--model", "tuned", "--models-dir", models, "\(chest)/\(names[0])"])
+        XCTAssertEqual(classified.status, 0, classified.stderr)
+        XCTAssertTrue(classified.stdout.contains("NORMAL") && classified.stdout.contains("PNEUMONIA"), classified.stdout)
     }
 
     func testMultilabelImportWritesFindings() throws {
