@@ -243,6 +243,61 @@ def zoo(path, opset, seed=7):
     onnx.save(model, str(path))
 
 
+def zoo2(path, opset, seed=8):
+    """A second operation zoo: auto_pad SAME_UPPER/SAME_LOWER/VALID, a rectangular (1x3) kernel, average
+    pooling that excludes its padding, a standalone Relu after a Concat, an Add of two maps with its
+    Relu, Identity, Dropout, an identity Transpose, Squeeze/Unsqueeze of [N, C, 1, 1], and a Reshape to
+    [N, -1] computed from Shape (Shape → Gather → Unsqueeze → Concat)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(seed)
+    inits = []
+
+    def w(name, *shape, scale=None):
+        fan = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        a = rng.standard_normal(shape).astype(np.float32) * np.float32(scale if scale is not None else 1 / np.sqrt(fan))
+        inits.append(numpy_helper.from_array(a, name))
+        return name
+
+    def const(name, values, dtype=np.int64):
+        inits.append(numpy_helper.from_array(np.array(values, dtype=dtype), name))
+        return name
+
+    N = helper.make_node
+    nodes = [
+        N("Conv", ["input", w("a.w", 8, 3, 3, 3), w("a.b", 8, scale=0.1)], ["a"], name="same_upper_s2", strides=[2, 2],
+          auto_pad="SAME_UPPER"),
+        N("MaxPool", ["a"], ["b"], name="maxpool_same_lower", kernel_shape=[2, 2], strides=[2, 2], auto_pad="SAME_LOWER"),
+        N("Conv", ["b", w("c.w", 8, 8, 1, 3)], ["c"], name="rect_1x3", pads=[0, 1, 0, 1]),
+        N("Conv", ["b", w("d.w", 8, 8, 3, 3), w("d.b", 8, scale=0.1)], ["d"], name="valid_3x3", auto_pad="VALID"),
+        N("Pad", ["d", const("d.pads", [0, 0, 1, 1, 0, 0, 1, 1])], ["dp"], name="pad_back"),
+        N("Add", ["c", "dp"], ["e"], name="add_maps"),
+        N("Relu", ["e"], ["f"], name="relu_after_add"),
+        N("Concat", ["f", "b"], ["g"], name="concat", axis=1),
+        N("Relu", ["g"], ["h"], name="relu_alone"),
+        N("Identity", ["h"], ["h2"], name="identity"),
+        N("Dropout", ["h2"], ["h3"], name="dropout"),
+        N("Transpose", ["h3"], ["h4"], name="transpose_identity", perm=[0, 1, 2, 3]),
+        N("AveragePool", ["h4"], ["i"], name="avg_exclude_pad", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+          count_include_pad=0),
+        N("GlobalAveragePool", ["i"], ["j"], name="gap"),
+        N("Squeeze", ["j", const("axes23", [2, 3])], ["k"], name="squeeze"),
+        N("Unsqueeze", ["k", const("axes23b", [2, 3])], ["l"], name="unsqueeze"),
+        N("Shape", ["l"], ["sh"], name="shape"),
+        N("Gather", ["sh", const("zero", 0)], ["n0"], name="gather", axis=0),
+        N("Unsqueeze", ["n0", const("axis0", [0])], ["n1"], name="unsqueeze_n"),
+        N("Concat", ["n1", const("minus1", [-1])], ["target"], name="concat_shape", axis=0),
+        N("Reshape", ["l", "target"], ["m"], name="reshape"),
+        N("Gemm", ["m", w("fc.w", 7, 16), w("fc.b", 7, scale=0.1)], ["output"], name="fc", transB=1),
+    ]
+    graph = helper.make_graph(nodes, "zoo2", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, 224, 224])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 7])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="onnx_test_models.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+
+
 def unsupported(path):
     """A graph dxkit must refuse: an Erf node (named "gelu_erf") after a convolution."""
     import onnx
@@ -402,6 +457,14 @@ def main():
                                  "files": [{"opset": 17, "onnx": path.name, "onnx_sha256": sha(path), "ort": "zoo-opset17.ort.f32",
                                             "outputs": list(got.shape), "logit_scale": float(np.abs(got).max()),
                                             "torch_vs_ort": 0.0}]}
+    path = out / "zoo2-opset13.onnx"
+    zoo2(path, 13)
+    got = ort_outputs(path, x)
+    (out / "zoo2-opset13.ort.f32").write_bytes(got.astype(np.float32).tobytes())
+    manifest["models"]["zoo2"] = {"variant": "imagenet", "seed": 8, "weights": "seeded random (onnx.helper graph)",
+                                  "files": [{"opset": 13, "onnx": path.name, "onnx_sha256": sha(path), "ort": "zoo2-opset13.ort.f32",
+                                             "outputs": list(got.shape), "logit_scale": float(np.abs(got).max()),
+                                             "torch_vs_ort": 0.0}]}
     unsupported(out / "unsupported-erf.onnx")
     manifest["unsupported"] = {"onnx": "unsupported-erf.onnx", "node": "gelu_erf", "op": "Erf"}
     manifest["seconds"] = round(time.time() - t0, 1)

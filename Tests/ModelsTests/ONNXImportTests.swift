@@ -39,7 +39,7 @@ final class ONNXImportTests: XCTestCase {
         guard let model = manifest.models[name] else { return XCTFail("\(name) is not in the manifest: run `make setup`") }
         let variant = manifest.variants[model.variant]!
         let input = Tensor(shape: variant.shape, data: try Self.floats(variant.f32))
-        XCTAssertEqual(model.files.map(\.opset), name == "zoo" ? [17] : [13, 17])
+        XCTAssertEqual(model.files.map(\.opset), name == "zoo" ? [17] : name == "zoo2" ? [13] : [13, 17])
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("onnx-import-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: out) }
         for file in model.files {
@@ -76,6 +76,9 @@ final class ONNXImportTests: XCTestCase {
     func testPneumoniaMatchesONNXRuntime() throws { try importAndCompare("pneumonia") }
     /// The operations and attributes the exported networks do not take (see scripts/onnx_test_models.py `zoo`).
     func testOperationZooMatchesONNXRuntime() throws { try importAndCompare("zoo") }
+    /// auto_pad, a 1x3 kernel, padding-excluding averages, standalone ReLU, Identity/Dropout/Transpose,
+    /// Squeeze/Unsqueeze and a Reshape computed from Shape (see `zoo2`).
+    func testOperationZoo2MatchesONNXRuntime() throws { try importAndCompare("zoo2") }
 
     func testUnsupportedOperationIsRefusedNamingTheNode() throws {
         _ = try Self.manifest()
