@@ -40,12 +40,14 @@ struct ImportModel: ParsableCommand {
                 options.card = object
             }
             if input != nil || channels != nil {
+                guard input != nil else { throw ValidationError("--channels goes with --input HxW") }
                 let size = try (input ?? "").split(separator: "x").map { s -> Int in
                     guard let v = Int(s), v > 0 else { throw ValidationError("--input takes HxW, e.g. 224x224") }
                     return v
                 }
-                guard let c = channels ?? (options.card?["input"] as? [String: Any])?["channels"] as? Int,
-                      size.count == 2 else { throw ValidationError("--input HxW and --channels go together") }
+                guard size.count == 2 else { throw ValidationError("--input takes HxW, e.g. 224x224") }
+                let c = channels ?? (options.card?["input"] as? [String: Any])?["channels"] as? Int ?? 0  // 0: the file's
+                guard c == 0 || c == 1 || c == 3 else { throw ValidationError("--channels takes 1 or 3") }
                 options.inputShape = [c, size[0], size[1]]
             }
             options.mean = try numbers(mean, "--mean")

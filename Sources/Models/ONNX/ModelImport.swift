@@ -12,7 +12,7 @@ public struct ModelImport {
         public var name: String
         /// The user's card (JSON object): its fields are kept; what the import knows is checked against it.
         public var card: [String: Any]?
-        /// [C, H, W] when the file's input dims are symbolic (or to check them).
+        /// [C, H, W] when the file's input dims are symbolic (or to check them); C = 0: the file's.
         public var inputShape: [Int]?
         public var mean: [Double]?
         public var std: [Double]?

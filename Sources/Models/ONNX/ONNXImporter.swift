@@ -108,8 +108,12 @@ struct ONNXLowering {
             return nil
         }
         var shape = dims.count == 4 ? dims.dropFirst().map { $0 ?? 0 } : []
-        if let override {
-            guard override.count == 3, override.allSatisfy({ $0 > 0 && $0 <= 65_536 }) else { throw fail("bad input shape \(override)") }
+        if var override {
+            // Channels 0: the file's.
+            if override.count == 3, override[0] == 0, shape.count == 3, shape[0] > 0 { override[0] = shape[0] }
+            guard override.count == 3, override.allSatisfy({ $0 > 0 && $0 <= 65_536 }) else {
+                throw fail("bad input shape \(override) (C, H, W; give --channels when the file does not say)")
+            }
             if shape.count == 3, shape.allSatisfy({ $0 > 0 }), shape != override {
                 throw fail("the file's input \(input.name) is \(shape.map(String.init).joined(separator: "x")) (C, H, W), not \(override.map(String.init).joined(separator: "x")) as given")
             }

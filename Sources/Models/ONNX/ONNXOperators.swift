@@ -34,6 +34,9 @@ extension ONNXLowering {
         case "Softmax": try softmax(node)
         case "Dropout", "Identity":
             _ = try runtime(node.input(0), node)
+            if proto.opType == "Dropout", let training = constant(node, 2), training.ints.contains(where: { $0 != 0 }) {
+                throw node.fail("training-mode Dropout is not supported")
+            }
             aliases[node.output] = resolve(node.input(0))
         case "Pad": try pad(node)
         case "Transpose":
