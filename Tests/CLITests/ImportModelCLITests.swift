@@ -151,6 +151,14 @@ final class ImportModelCLITests: XCTestCase {
         XCTAssertEqual(findings.map { $0["name"] as! String }, names)
         XCTAssertEqual(findings[7]["threshold"] as? Double, 0.3)
         XCTAssertEqual(findings[0]["threshold"] as? Double, 0.5)
+        // A one-channel model classifies a grey DICOM and a colour photo (sigmoid per finding).
+        let files = [CLI.repo.appendingPathComponent("studies/chest/NORMAL2-IM-1427-0001.dcm").path,
+                     CLI.data("scikit-image/skimage/data/chelsea.png")]
+        let classified = try CLI.run(["classify", "--model", "xrv", "--models-dir", models, "--json", "--top", "3"] + files)
+        XCTAssertEqual(classified.status, 0, classified.stderr)
+        XCTAssertEqual(classified.stdout.split(separator: "\n").count, 2, classified.stdout)
+        XCTAssertTrue(classified.stdout.contains("Pneumonia") || classified.stdout.contains("Effusion") || classified.stdout.contains("\"label\""),
+                      classified.stdout)
     }
 
     func testBadImportsAreRefused() throws {
