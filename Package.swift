@@ -24,6 +24,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // ONNX import: the runtime library only; Sources/Models/ONNX/onnx.pb.swift is generated once
+        // (scripts/generate-onnx-proto.sh) and committed, the protoc plugin never runs in the build.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C shims: plain C headers only, nothing C++ leaks into Swift.
@@ -61,7 +64,8 @@ let package = Package(
         .target(name: "CKernels", exclude: ["check"]),
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "Models", dependencies: ["Common", "DICOM", "Imaging", "Engine"],
+        .target(name: "Models", dependencies: ["Common", "DICOM", "Imaging", "Engine",
+                                        .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "Evaluation", dependencies: ["Common"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),

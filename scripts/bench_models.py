@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(REPO / "scripts"))
 import export_onnx as ex  # noqa: E402
+import bench_imported as imp  # noqa: E402
 
 ONNX_DIR = REPO / ".cache/bench/onnx"
 ENGINES = ("dxkit", "ort", "torch")
@@ -77,6 +78,7 @@ def bench_torch(model, x, threads, seconds, runs, warmup_s):
 
 
 def ort_session(name, threads):
+    path = imp.onnx_path(name) if name in imp.MODELS else ONNX_DIR / f"{name}.onnx"
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
@@ -84,7 +86,7 @@ def ort_session(name, threads):
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(ONNX_DIR / f"{name}.onnx"), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 def bench_ort(sess, x, seconds, runs, warmup_s):
@@ -97,9 +99,10 @@ def bench_ort(sess, x, seconds, runs, warmup_s):
 
 def bench_dxkit(dxkit, name, batch, threads, seconds, runs):
     rates, cpu_rates, last = [], [], None
+    models = imp.IMPORTED if name in imp.MODELS else REPO / "models"
     for _ in range(runs):
         cmd = [str(dxkit), "bench-models", "--model", name, "--batch", str(batch), "--threads", str(threads),
-               "--seconds", f"{seconds:g}", "--models-dir", str(REPO / "models")]
+               "--seconds", f"{seconds:g}", "--models-dir", str(models)]
         p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
         if p.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {(p.stderr or p.stdout).strip()[-400:]}")
@@ -271,7 +274,8 @@ def main():
     ap.add_argument("--dxkit", default=str(REPO / ".build/release/dxkit"))
     ap.add_argument("--skip-dxkit", action="store_true", help="measure ORT and torch only")
     ap.add_argument("--skip-torch", action="store_true", help="measure dxkit and ORT only")
-    ap.add_argument("--models", nargs="+", choices=list(ex.MODELS), default=list(ex.MODELS))
+    ap.add_argument("--models", nargs="+", choices=list(ex.MODELS) + list(imp.MODELS), default=list(ex.MODELS) + list(imp.MODELS),
+                    help="dxkit's networks, and torchvision's densenet121 and resnet50 imported from ONNX (dxkit import-model)")
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 16])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--seconds", type=float, default=None, help="minimum seconds per timed run (2; --quick 0.5)")
@@ -291,7 +295,7 @@ def main():
     warmup_s = 0.2 if args.quick else 0.5
 
     flops_path = ONNX_DIR / "flops.json"
-    missing = [str(ONNX_DIR / f"{m}.onnx") for m in args.models if not (ONNX_DIR / f"{m}.onnx").exists()]
+    missing = [str(ONNX_DIR / f"{m}.onnx") for m in args.models if m in ex.MODELS and not (ONNX_DIR / f"{m}.onnx").exists()]
     if missing or not flops_path.exists():
         raise SystemExit(f"bench_models: {missing or flops_path} missing: run scripts/export_onnx.py "
                          "(scripts/bench-models.sh does it)")
@@ -350,8 +354,13 @@ def main():
     results = []
     t_start = time.time()
     for name in args.models:
-        model = ex.build_model(name)
-        shape = ex.input_shape(name)
+        if name in imp.MODELS:
+            model, shape = imp.build_model(name), imp.SHAPE
+            flops[name] = imp.flops(model)
+            if dxkit:
+                imp.ensure_imported(dxkit, name)
+        else:
+            model, shape = ex.build_model(name), ex.input_shape(name)
         inputs = {b: rng.standard_normal((b,) + shape, dtype=np.float32) for b in args.batches}
         f = flops[name]["flops"]
         for threads in args.threads:

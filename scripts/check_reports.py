@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Opens reports in headless Chromium (as a reader would) and checks them: each page's screenshot
 is not blank, and the rendered DOM holds the values stored in the index (study UIDs, findings and
-probabilities). Usage: check_reports.py REPORTS_DIR DB"""
+probabilities; for a multi-label head every finding and the present ones). Usage: check_reports.py REPORTS_DIR DB"""
 import json
 import os
 import sqlite3
@@ -74,20 +74,33 @@ def check(page, expected, work):
 
 def main(reports, db):
     con = sqlite3.connect(db)
-    studies = con.execute("SELECT study_instance_uid, probability, decision FROM study_results ORDER BY probability DESC").fetchall()
+    studies = con.execute("""SELECT study_instance_uid, probability, decision, finding FROM study_results
+                             ORDER BY probability DESC""").fetchall()
     if not studies:
         sys.exit("check-reports: no scored studies in the index")
-    index_expected = [uid for uid, _, _ in studies] + [f"{p:.4f}" for _, p, _ in studies]
+    single = [(u, p, d) for u, p, d, f in studies if f == ""]
+    multi = [(u, p, d, f) for u, p, d, f in studies if f != ""]
+    # Single-label heads: each study's probability; multi-label heads: the findings decided present
+    # ("Name 0.87"), or "no finding present".
+    index_expected = sorted({u for u, _, _, _ in studies}) + [f"{p:.4f}" for _, p, _ in single] \
+        + [f"{f} {p:.2f}" for _, p, d, f in multi if d == "present"]
+    if multi and any(not any(d == "present" for u2, _, d, _ in multi if u2 == u) for u, _, _, _ in multi):
+        index_expected.append("no finding present")
     problems = []
     with tempfile.TemporaryDirectory() as work:
         problems += check(os.path.join(reports, "index.html"), index_expected, work)
-        uid, p, decision = studies[0]
+        uid, p, decision, finding = studies[0]
         folder = next(f for f in os.listdir(reports) if os.path.exists(os.path.join(reports, f, "result.json"))
                       and json.load(open(os.path.join(reports, f, "result.json")))["study_instance_uid"] == uid)
-        rows = con.execute("""SELECT i.sop_instance_uid, r.probability FROM results r JOIN instances i ON i.id = r.instance_ref
+        rows = con.execute("""SELECT i.sop_instance_uid, r.probability, r.finding FROM results r
+                              JOIN instances i ON i.id = r.instance_ref
                               WHERE i.study_instance_uid = ? AND r.status = 'scored'""", (uid,)).fetchall()
-        expected = [uid, decision, f"{p:.4f}", "not for clinical use", f"Evidence for {decision}"] + [s for s, _ in rows] \
-            + [f"{q:.4f}" for _, q in rows]
+        expected = [uid, f"{p:.4f}", "not for clinical use"] + [s for s, _, _ in rows] + [f"{q:.4f}" for _, q, _ in rows]
+        if finding == "":
+            expected += [decision, f"Evidence for {decision}"]
+        else:
+            # Every finding of the study by name, and the heatmap's caption naming the top one.
+            expected += sorted({f for _, _, f in rows}) + ["Evidence for "]
         problems += check(os.path.join(reports, folder, "report.html"), expected, work)
     for problem in problems:
         print("FAIL", problem)

@@ -61,6 +61,10 @@ fi
 
 bash scripts/make-studies.sh
 
+# The ONNX import tests' oracle: models exported from torchvision/TorchXRayVision/the shipped weights,
+# their inputs and ONNX Runtime's outputs (.venv-ref; skipped quickly when up to date).
+bash scripts/onnx-test-models.sh
+
 # The shipped breast head: trained with `dxkit train` on the 8 CBIS-DDSM mammograms (2 patients). No
 # patient-level validation is possible (holding out one of two patients leaves one class); --cv images
 # (leave one image out) is reported on the card as a check of the pipeline only, and the head is then

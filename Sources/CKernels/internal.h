@@ -85,6 +85,8 @@ int dx_depthwise_rows_avx2(DX_DW_ROWS_ARGS);
                                  const float *bias, int cout, int kh, int kw, int stride, int pad_top, int pad_left, \
                                  int oh, int ow, int activation, float *out);                                      \
     void dx_bias_activation_##S(float *data, long rows, int c, const float *bias, int activation);                 \
+    void dx_scale_bias_activation_##S(const float *in, float *out, long rows, int c, const float *scale,           \
+                                      const float *bias, int activation);                                          \
     void dx_add_activation_##S(const float *a, const float *b, float *out, long count, int activation);            \
     void dx_activation_##S(const float *in, float *out, long count, int activation);                              \
     void dx_activation_backward_##S(const float *out, float *grad, long count, int activation);                   \

@@ -53,6 +53,11 @@ void dx_bias_activation(int isa, float *data, long rows, int c, const float *bia
     DX_DISPATCH(dx_bias_activation, isa, (data, rows, c, bias, activation));
 }
 
+void dx_scale_bias_activation(int isa, const float *in, float *out, long rows, int c, const float *scale,
+                              const float *bias, int activation) {
+    DX_DISPATCH(dx_scale_bias_activation, isa, (in, out, rows, c, scale, bias, activation));
+}
+
 void dx_add_activation(int isa, const float *a, const float *b, float *out, long count, int activation) {
     DX_DISPATCH(dx_add_activation, isa, (a, b, out, count, activation));
 }

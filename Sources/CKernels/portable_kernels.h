@@ -144,6 +144,21 @@ void DX_FN(dx_bias_activation)(float *restrict data, long rows, int c, const flo
     }
 }
 
+void DX_FN(dx_scale_bias_activation)(const float *restrict in, float *restrict out, long rows, int c,
+                                     const float *restrict scale, const float *restrict bias, int activation) {
+    for (long r = 0; r < rows; r++) {
+        const float *x = in + (size_t)r * c;
+        float *o = out + (size_t)r * c;
+        if (activation == 0) {
+            for (int j = 0; j < c; j++) o[j] = x[j] * scale[j] + bias[j];
+        } else if (activation == 1) {
+            for (int j = 0; j < c; j++) { float v = x[j] * scale[j] + bias[j]; o[j] = v > 0 ? v : 0; }
+        } else {
+            for (int j = 0; j < c; j++) { float v = x[j] * scale[j] + bias[j]; o[j] = v > 0 ? (v < 6 ? v : 6) : 0; }
+        }
+    }
+}
+
 void DX_FN(dx_add_activation)(const float *restrict a, const float *restrict b, float *restrict out, long count, int activation) {
     if (activation == 0) {
         for (long i = 0; i < count; i++) out[i] = a[i] + b[i];

@@ -1,3 +1,4 @@
+import CKernels
 /// A per-channel affine map and activation on its own: y = activation(x * scale[c] + shift[c]).
 /// It is an inference BatchNorm that cannot be folded into a convolution before it — DenseNet's
 /// pre-activation layers (BN → ReLU → conv) and a BatchNormalization after a Concat in an
@@ -35,22 +36,19 @@ public final class ChannelAffine: Layer, @unchecked Sendable {
                 scale.withUnsafeBufferPointer { s in
                     shift.withUnsafeBufferPointer { t in
                         if input.layout == .nhwc {
-                            var i = 0
-                            while i < x.count {
-                                for ch in 0..<c { out[i + ch] = x[i + ch] * s[ch] + t[ch] }
-                                i += c
-                            }
+                            dx_scale_bias_activation(plan.isa.rawValue, x.baseAddress, out.baseAddress, x.count / max(c, 1),
+                                                     Int32(c), s.baseAddress, t.baseAddress, activation.code)
                         } else {
                             var i = 0
                             while i < x.count {
                                 for ch in 0..<c { for p in 0..<plane { out[i + ch * plane + p] = x[i + ch * plane + p] * s[ch] + t[ch] } }
                                 i += c * plane
                             }
+                            activation.apply(out, plan)
                         }
                     }
                 }
             }
-            activation.apply(out, plan)
         }
     }
 }

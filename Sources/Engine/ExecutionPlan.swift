@@ -90,7 +90,8 @@ public struct ExecutionPlan: Sendable {
     /// `layer` on `input`; a leaf (`LayerStructure.leaf`) timed under its operation's name when profiling.
     @inline(__always)
     func run(_ layer: Layer, _ input: Tensor) -> Tensor {
-        guard let profiler, case .leaf = layer.structure else { return layer.forward(input, self) }
+        // A graph times its own nodes.
+        guard let profiler, case .leaf = layer.structure, !(layer is GraphNetwork) else { return layer.forward(input, self) }
         return profiler.timed(layer.operationName(self)) { layer.forward(input, self) }
     }
 

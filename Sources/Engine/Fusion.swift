@@ -17,6 +17,7 @@ public enum Fusion {
     public static func plan(_ layer: Layer) -> Layer {
         switch layer {
         case let block as BandedDepthwiseBlock: return block
+        case let graph as GraphNetwork: return graph.mapLayers(plan)
         case let sequence as Sequential: return plan(sequence)
         case let separable as SeparableConv2D: return BandedDepthwiseBlock(separable: separable) ?? separable
         default:

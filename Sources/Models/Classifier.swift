@@ -52,6 +52,8 @@ public final class Classifier: @unchecked Sendable {
         case "efficientnet-lite0":
             features = try EfficientNetLite0.features(weights)
             head = try EfficientNetLite0.classifier(weights)
+        case "onnx-graph":
+            (features, head) = try ImportedGraph.layers(card: card, directory: directory, weights: weights.file)
         default:
             throw ModelError(file: "\(directory)/model.json", reason: "unknown architecture \(card.architecture)")
         }

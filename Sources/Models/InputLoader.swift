@@ -46,7 +46,25 @@ public enum InputLoader {
         let source = masked(image, for: card)
         let resized = card.input.resize == "nearest" ? Resize.nearest(source, width: w, height: h)
                                                      : Resize.bilinear(source, width: w, height: h)
+        if card.input.channels == 1 { return greyPlane(resized, card: card) }
         return ModelInput.normalise(resized, scale: card.input.normalization.scale, offset: card.input.normalization.offset)
+    }
+
+    /// One normalised plane for a single-channel card (an imported grey model): grey images as they
+    /// are, colour ones by PIL's convert("L") luma (integer-rounded ITU-R 601).
+    static func greyPlane(_ image: DICOM.Image, card: ModelCard) -> [Float] {
+        let (scale, offset) = (card.input.normalization.scale.first ?? 1, card.input.normalization.offset.first ?? 0)
+        let plane = image.width * image.height
+        return (0..<plane).map { p -> Float in
+            let v: Float
+            if image.channels == 1 {
+                v = image.pixels[p]
+            } else {
+                let px = image.pixels[(p * image.channels)...].prefix(3).map { Int($0.rounded()) }
+                v = Float((px[0] * 19595 + px[1] * 38470 + px[2] * 7471 + 0x8000) >> 16)
+            }
+            return v * scale + offset
+        }
     }
 
     /// `image` with what is not breast blacked out when the card's input says `mask: breast`.
@@ -61,6 +79,6 @@ public enum InputLoader {
 
     /// The network input of prepared images (each from `prepare`, CHW): one NCHW tensor.
     public static func batch(_ inputs: [[Float]], for card: ModelCard) -> Tensor {
-        Tensor(shape: [inputs.count, 3, card.input.height, card.input.width], data: inputs.flatMap { $0 })
+        Tensor(shape: [inputs.count, card.input.channels, card.input.height, card.input.width], data: inputs.flatMap { $0 })
     }
 }

@@ -100,6 +100,11 @@ public struct ModelCard: Decodable, Sendable {
     public var license: String?
     public var intendedUse: String?
     public var weightsSha256: String?
+    /// For imported graphs (`"architecture": "onnx-graph"`): the graph file beside the card and the
+    /// value whose map the backbone ends with (the head, and training, start from it).
+    public var graph: String?
+    public var featureLayer: String?
+    public var graphSha256: String?
 
     public static func load(_ path: String) throws -> ModelCard {
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -6,11 +6,6 @@ struct IndexOption: ParsableArguments {
     @Option(help: "SQLite index.") var db = "dxkit.sqlite"
 }
 
-/// `train --backbone`.
-enum BackboneName: String, ExpressibleByArgument, CaseIterable {
-    case xception, efficientnetLite0 = "efficientnet-lite0", mobilenetV2 = "mobilenet-v2"
-}
-
 /// `train --head-type`.
 enum HeadKind: String, ExpressibleByArgument, CaseIterable { case linear, mlp, prototype }
 

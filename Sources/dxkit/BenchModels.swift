@@ -29,7 +29,8 @@ struct BenchModels: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
             return
         }
-        guard let folder = ModelCatalog.classifiers[model] else { throw ValidationError("unknown model \(model)") }
+        // A shipped model by its catalog name, or any model folder by its name (an imported one).
+        let folder = ModelCatalog.classifiers[model] ?? model
         let classifier = try Classifier(directory: models.folder(named: folder))
         let card = classifier.card
         let plan = ExecutionPlan.default.with {
@@ -37,8 +38,9 @@ struct BenchModels: ParsableCommand {
             if let microBatch { $0.microBatch = microBatch }
         }
         var noise = BenchNoise()
-        let data = noise.values(batch * 3 * card.input.height * card.input.width)
-        let input = Tensor(shape: [batch, 3, card.input.height, card.input.width], data: data)
+        let channels = card.input.channels
+        let data = noise.values(batch * channels * card.input.height * card.input.width)
+        let input = Tensor(shape: [batch, channels, card.input.height, card.input.width], data: data)
         _ = classifier.logits(input, plan: plan)
         var images = 0
         let start = Date(), cpuStart = Self.cpuSeconds()

@@ -12,7 +12,7 @@ struct Classify: ParsableCommand {
     @Argument(help: "Image files (DICOM, PNG or JPEG).")
     var files: [String]
 
-    @Option(help: "pneumonia, mobilenet-v2 or efficientnet-lite0.")
+    @Option(help: "pneumonia, mobilenet-v2, efficientnet-lite0, or the name of a model folder (an imported model).")
     var model = "pneumonia"
 
     @Option(help: "Top classes to print for the ImageNet classifiers.")
@@ -30,7 +30,8 @@ struct Classify: ParsableCommand {
     var profile = false
 
     func run() throws {
-        guard let folder = ModelCatalog.classifiers[model] else {
+        // A shipped model by its catalog name, or any model folder by its name (an imported one).
+        guard let folder = ModelCatalog.classifiers[model] ?? (try? models.search())?.folder(named: model).map({ _ in model }) else {
             if model == "xception" {
                 printError("dxkit classify: the shipped Xception weights have no ImageNet head (include_top=False); use --model pneumonia")
             } else {

@@ -14,7 +14,7 @@ struct DXKit: ParsableCommand {
         version: version,
         subcommands: [Run.self, Listen.self, Send.self, Query.self, Retrieve.self, Ingest.self, Score.self, Report.self, Train.self,
                       Metrics.self, Calibrate.self, RecalibrateResults.self, Audit.self, AuditDataset.self, Merge.self, Export.self,
-                      Inspect.self, ExportPNG.self, Classify.self, BenchDecode.self, BenchModels.self, BenchTrain.self]
+                      Inspect.self, ExportPNG.self, Classify.self, ImportModel.self, BenchDecode.self, BenchModels.self, BenchTrain.self]
     )
 
     /// Frames are tens of megabytes: keep freed blocks in the heap for reuse instead of returning

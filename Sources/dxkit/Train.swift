@@ -1,4 +1,5 @@
 import ArgumentParser
+import Models
 import Pipeline
 import Foundation
 import Models
@@ -23,7 +24,7 @@ struct Train: ParsableCommand {
     @OptionGroup var index: IndexOption
     @Option(help: "Labels CSV.") var labels: String
     @Option(help: "Head name (used by scoring and reports).") var head: String
-    @Option(help: "The backbone to train on.") var backbone = BackboneName.efficientnetLite0
+    @Option(help: "The backbone to train on: xception, efficientnet-lite0, mobilenet-v2, or the name of an imported model folder (dxkit import-model).") var backbone = "efficientnet-lite0"
     @Option(help: "Head type (prototype: few-shot class means).") var headType = HeadKind.linear
     @Option(help: "Class names, negative first.") var classes = "NEGATIVE,POSITIVE"
     @Option(help: "Share of patients held out for validation, or 'none' (no held-out evaluation).") var validation = "0.2"
@@ -70,7 +71,15 @@ struct Train: ParsableCommand {
     @Option(help: "Output folder for the head (any folder; its card names the backbone and its weights, which are found wherever models are).") var out: String
 
     func run() throws {
-        guard let folder = ModelCatalog.backbones[backbone.rawValue] else { throw ValidationError("unknown backbone \(backbone.rawValue)") }
+        // A shipped backbone by its catalog name, or an imported model (its graph up to its feature layer).
+        let folder = ModelCatalog.backbones[backbone] ?? backbone
+        guard ModelCatalog.backbones[backbone] != nil || (try? models.search())?.folder(named: backbone) != nil else {
+            throw ValidationError("unknown backbone \(backbone): not one of \(ModelCatalog.backbones.keys.sorted().joined(separator: ", ")) nor a model folder found in the models folders")
+        }
+        if ModelCatalog.backbones[backbone] == nil, unfreeze > 0 || searchUnfreeze != nil,
+           let card = try? ModelCard.load("\(try models.folder(named: folder))/model.json"), card.architecture == "onnx-graph" {
+            throw ValidationError("--unfreeze needs a backbone made of blocks; \(backbone) is an imported graph, trained on frozen features only (--unfreeze 0)")
+        }
         guard let rules = ModelCatalog.routings[routing.rawValue] else { throw ValidationError("unknown routing preset \(routing.rawValue) (chest, mammography)") }
         var options = TrainingRun.Options()
         options.head = head
@@ -127,7 +136,7 @@ struct Train: ParsableCommand {
                 .run { printError($0) }
             let k = outcome.hyper.unfreeze
             let unfrozen = k == 0 ? "" : k == 1 ? ", last block retrained" : ", last \(k) blocks retrained"
-            var line = "trained \(head) (\(outcome.hyper.head) on \(backbone.rawValue)\(unfrozen)): \(outcome.trainSize) training images, \(outcome.validationSize) validation, best epoch \(outcome.result.bestEpoch)"
+            var line = "trained \(head) (\(outcome.hyper.head) on \(backbone)\(unfrozen)): \(outcome.trainSize) training images, \(outcome.validationSize) validation, best epoch \(outcome.result.bestEpoch)"
             if let auroc = outcome.validationAUROC { line += String(format: ", validation AUROC %.3f", auroc) }
             if let ci = outcome.validationInterval { line += String(format: " (95%% CI %.3f–%.3f)", ci.0, ci.1) }
             if let cv = outcome.crossValidation {

@@ -78,6 +78,9 @@ void dx_parallel_for(int count, int threads, dx_task_fn fn, void *ctx);
 
 /* data[r][c] = act(data[r][c] + bias[c]) for r < rows. */
 void dx_bias_activation(int isa, float *data, long rows, int c, const float *bias, int activation);
+/* out[r][j] = act(in[r][j] * scale[j] + bias[j]) over `rows` rows of `c` channels (a BatchNorm on its own). */
+void dx_scale_bias_activation(int isa, const float *in, float *out, long rows, int c, const float *scale,
+                              const float *bias, int activation);
 
 /* out[i] = act(a[i] + b[i]). */
 void dx_add_activation(int isa, const float *a, const float *b, float *out, long count, int activation);
