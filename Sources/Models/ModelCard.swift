@@ -27,6 +27,9 @@ public struct ModelCard: Decodable, Sendable {
         public var wheelSha256: String?
         public var file: String?
         public var fileSha256: String?
+        /// For an import whose graph ended in Softmax or Sigmoid: that node, removed (dxkit applies the
+        /// card's `output` to the logits itself).
+        public var finalActivationRemoved: String?
     }
 
     /// How a task head is applied to DICOM instances (absent for plain backbones).

@@ -52,14 +52,17 @@ final class ONNXImportTests: XCTestCase {
             for isa in ModelEquivalenceTests.testedISAs {
                 let plan = ExecutionPlan.default.with { $0.isa = isa; $0.threads = 2 }
                 let logits = classifier.logits(input, plan: plan)
-                XCTAssertEqual(logits.count, reference.count, "\(name) opset \(file.opset): output size")
-                guard logits.count == reference.count else { return }
+                // A graph's last Softmax is dxkit's to apply (the import keeps logits): compare probabilities then.
+                let values = classifier.card.provenance?.finalActivationRemoved == "Softmax"
+                    ? classifier.probabilities(logits).flatMap { $0 } : logits.data
+                XCTAssertEqual(values.count, reference.count, "\(name) opset \(file.opset): output size")
+                guard values.count == reference.count else { return }
                 bits[isa] = logits.data
-                let worst = zip(logits.data, reference).map { abs(Double($0) - Double($1)) }.max() ?? .infinity
-                print("onnx import \(name) opset \(file.opset) (\(isa)): max |Δlogit| = \(worst), scale \(file.logit_scale), relative \(worst / file.logit_scale)")
+                let worst = zip(values, reference).map { abs(Double($0) - Double($1)) }.max() ?? .infinity
+                print("onnx import \(name) opset \(file.opset) (\(isa)): max |Δ| = \(worst), scale \(file.logit_scale), relative \(worst / file.logit_scale)")
                 XCTAssertLessThanOrEqual(worst, 1e-4 * max(file.logit_scale, 1), "\(name) opset \(file.opset), \(isa)")
                 // An image's logits do not depend on its batch.
-                let k = input.count / input.batch, classes = reference.count / input.batch
+                let k = input.count / input.batch, classes = logits.count / input.batch
                 let one = Tensor(shape: [1] + Array(input.shape.dropFirst()), data: Array(input.data[0..<k]))
                 XCTAssertEqual(classifier.logits(one, plan: plan.with { $0.threads = 1 }).data, Array(logits.data[0..<classes]),
                                "\(name): image 0 alone, \(isa)")
@@ -120,6 +123,24 @@ final class ONNXImportTests: XCTestCase {
         }
         print("damaged zoo files: \(refused) refused, \(imported) imported and run")
         XCTAssertGreaterThan(refused, 0)
+    }
+
+    /// A graph ending in Softmax is stored without it (dxkit keeps logits and applies the card's
+    /// output itself, once); as a multi-label import, whose outputs are independent, it is refused.
+    func testFinalSoftmaxIsDxkitsToApply() throws {
+        _ = try Self.manifest()
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("onnx-final-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let summary = try ModelImport.run(onnx: "\(Self.folder)/zoo-opset17.onnx", options: .init(name: "zoo"), into: out)
+        let classifier = try Classifier(directory: summary.folder)
+        XCTAssertEqual(classifier.card.provenance?.finalActivationRemoved, "Softmax")
+        XCTAssertFalse(try GraphSpec.load("\(summary.folder)/graph.json").nodes.contains { $0.op == "softmax" })
+        var options = ModelImport.Options(name: "zoo-multi")
+        options.multilabel = true
+        XCTAssertThrowsError(try ModelImport.run(onnx: "\(Self.folder)/zoo-opset17.onnx", options: options, into: out)) { error in
+            XCTAssertTrue("\(error)".contains("ends in Softmax"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(out)/zoo-multi"), "a refused import writes nothing")
     }
 
     /// A stored graph is read as untrusted too: a node naming a missing tensor or value is an error.

@@ -46,12 +46,13 @@ public struct ModelImport {
             shape = [c, h, w]
         }
         let result = try ONNXImporter.read(data: data, file: path, options: .init(inputShape: shape))
-        let spec = result.spec
+        var card = options.card ?? [:]
+        let multilabel = options.multilabel || (card["output"] as? String) == "sigmoid"
+        let (spec, removed) = try withoutFinalProbabilities(result.spec, multilabel: multilabel, file: path)
         let (c, h, w) = (spec.inputShape[0], spec.inputShape[1], spec.inputShape[2])
         func fail(_ reason: String) -> ModelError { ModelError(file: path, reason: reason) }
 
         // Classes: --labels, else the card's, else numbers; as many as the graph's outputs.
-        var card = options.card ?? [:]
         let classes = options.labels ?? (card["classes"] as? [String]) ?? (0..<result.outputs).map { "class \($0)" }
         guard classes.count == result.outputs else {
             throw fail("the graph gives \(result.outputs) outputs per image but \(classes.count) class names were given")
@@ -96,7 +97,6 @@ public struct ModelImport {
         }
 
         // Outputs and scoring.
-        let multilabel = options.multilabel || (card["output"] as? String) == "sigmoid"
         card["output"] = multilabel ? "sigmoid" : (card["output"] ?? "softmax")
         if var scoring = card["scoring"] as? [String: Any] {
             guard (scoring["routing"] as? [String: Any])?["accept_any"] is [Any] else {
@@ -154,6 +154,7 @@ public struct ModelImport {
         provenance["file_sha256"] = sha
         provenance["format"] = "onnx (opset \(result.opset))"
         provenance["imported_by"] = "dxkit import-model"
+        if let removed { provenance["final_activation_removed"] = removed }
         card["provenance"] = provenance
         let json = try JSONSerialization.data(withJSONObject: card, options: [.prettyPrinted, .sortedKeys])
         try json.write(to: URL(fileURLWithPath: "\(staging)/model.json"))
@@ -161,6 +162,30 @@ public struct ModelImport {
         try? FileManager.default.removeItem(atPath: folder)
         try FileManager.default.moveItem(atPath: staging, toPath: folder)
         return Summary(folder: folder, opset: result.opset, nodes: spec.nodes.count, outputs: result.outputs, featureLayer: feature, sha256: sha)
+    }
+
+    /// `spec` without a last node that makes the probabilities dxkit makes itself from logits (the
+    /// card's `output`: softmax over the classes, or a sigmoid per finding), and that node's ONNX
+    /// name ("Softmax", "Sigmoid"; nil when the graph ends in logits). Stored logits, calibration and
+    /// heatmaps all work on logits, and the probability is never applied twice. A graph ending in the
+    /// other kind (Softmax for a multi-label import, Sigmoid for a single-label one) is refused.
+    static func withoutFinalProbabilities(_ spec: GraphSpec, multilabel: Bool, file: String) throws -> (GraphSpec, String?) {
+        guard let index = spec.nodes.lastIndex(where: { $0.output == spec.output }), spec.nodes[index].inputs.count == 1 else {
+            return (spec, nil)
+        }
+        let last = spec.nodes[index]
+        let isSoftmax = last.op == "softmax", isSigmoid = last.op == "pointwise" && last.function == "sigmoid"
+        guard isSoftmax || isSigmoid else { return (spec, nil) }
+        if isSoftmax && multilabel {
+            throw ModelError(file: file, reason: "the graph ends in Softmax (node \(last.name)), which makes its outputs exclusive; a multi-label model's outputs are independent sigmoids (export its logits, or import it without --multilabel)")
+        }
+        if isSigmoid && !multilabel {
+            throw ModelError(file: file, reason: "the graph ends in Sigmoid (node \(last.name)): independent outputs; import it with --multilabel (one finding per output)")
+        }
+        var trimmed = spec
+        trimmed.output = last.inputs[0]
+        trimmed.nodes.remove(at: index)
+        return (trimmed, isSoftmax ? "Softmax" : "Sigmoid")
     }
 
     /// The card's resize methods: nearest, bilinear (= stretch), stretch, letterbox, shorter-S-crop-C.
