@@ -134,15 +134,9 @@ def checked(arch, tensors, source):
 
 
 def imagenet_names():
-    meta = REPO / ".cache/data/torchvision/torchvision/models/_meta.py"
-    if not meta.is_file():
-        raise ConversionError(f"{meta} missing: run make setup (it unpacks the pinned torchvision wheel)")
-    scope = {}
-    exec(compile(meta.read_text(), str(meta), "exec"), scope)
-    names = list(scope["_IMAGENET_CATEGORIES"])
-    if len(names) != 1000:
-        raise ConversionError(f"{meta}: {len(names)} ImageNet names, expected 1000")
-    return names
+    sys.path.insert(0, str(SCRIPT.parent))
+    from convert_weights import imagenet_names as names
+    return names(REPO / ".cache/data")
 
 
 def convert(src, arch, out, name=None, classes=None, resize="shorter-256-crop-224", license_text=None,

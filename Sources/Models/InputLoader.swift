@@ -39,13 +39,13 @@ public enum InputLoader {
         }
     }
 
-    /// CHW float input for `card`: masked when the card says so, resized with the card's method
-    /// and normalised.
+    /// CHW float input for `card`: masked when the card says so, made grey for a single-channel
+    /// network (`input.channels` 1), resized with the card's method (`ResizeMethod`) and normalised.
     public static func prepare(_ image: DICOM.Image, for card: ModelCard) -> [Float] {
         let (w, h) = (card.input.width, card.input.height)
-        let source = masked(image, for: card)
-        let resized = card.input.resize == "nearest" ? Resize.nearest(source, width: w, height: h)
-                                                     : Resize.bilinear(source, width: w, height: h)
+        var source = masked(image, for: card)
+        if card.input.channels == 1 { source = ModelInput.grey(source) }
+        let resized = card.input.resizeMethod.apply(source, width: w, height: h)
         return ModelInput.normalise(resized, scale: card.input.normalization.scale, offset: card.input.normalization.offset)
     }
 
@@ -59,8 +59,10 @@ public enum InputLoader {
         mask == "breast" ? BreastRegion.find(in: image).apply(to: image) : image
     }
 
-    /// The network input of prepared images (each from `prepare`, CHW): one NCHW tensor.
+    /// The network input of prepared images (each from `prepare`, CHW): one NCHW tensor,
+    /// [N, 1, H, W] for a single-channel network.
     public static func batch(_ inputs: [[Float]], for card: ModelCard) -> Tensor {
-        Tensor(shape: [inputs.count, 3, card.input.height, card.input.width], data: inputs.flatMap { $0 })
+        Tensor(shape: [inputs.count, card.input.channels == 1 ? 1 : 3, card.input.height, card.input.width],
+               data: inputs.flatMap { $0 })
     }
 }

@@ -8,7 +8,7 @@ struct IndexOption: ParsableArguments {
 
 /// `train --backbone`.
 enum BackboneName: String, ExpressibleByArgument, CaseIterable {
-    case xception, efficientnetLite0 = "efficientnet-lite0", mobilenetV2 = "mobilenet-v2"
+    case xception, efficientnetLite0 = "efficientnet-lite0", mobilenetV2 = "mobilenet-v2", densenet121 = "densenet-121", resnet50 = "resnet-50"
 }
 
 /// `train --head-type`.
