@@ -7,8 +7,8 @@ public struct DenseUnit: Sendable {
     public let conv: Conv2D
 
     public init(norm: ChannelAffine, bottleneck: Conv2D, conv: Conv2D) {
-        precondition(norm.scale.count == bottleneck.inChannels && bottleneck.outChannels == conv.inChannels,
-                     "dense unit: channel counts do not chain")
+        precondition(norm.scale.count == bottleneck.inChannels && bottleneck.outChannels == conv.inChannels && bottleneck.isPointwise,
+                     "dense unit: channel counts do not chain, or the bottleneck is not a 1x1 stride-1 convolution")
         self.norm = norm
         self.bottleneck = bottleneck
         self.conv = conv
@@ -69,21 +69,26 @@ public final class DenseBlock: Layer, @unchecked Sendable {
             input.data.withUnsafeBufferPointer { src in
                 Self.copy(src.baseAddress!, stride: inChannels, into: base, stride: total, channels: inChannels, pixels: pixels)
             }
-            for (i, unit) in units.enumerated() {
-                let cin = inChannels + i * growth
-                var a = plan.timed("dense BN+ReLU (strided prefix)") {
-                    Tensor(shape: [n, h, w, cin], layout: .nhwc) { a in
-                        unit.norm.apply(base, stride: total, pixels: pixels, plan, into: a.baseAddress!)
+            // One scratch array for every unit's BN + ReLU rows (sized for the widest prefix), so
+            // the pool serves it again for the next micro-batch (the prefixes' sizes all differ).
+            ActivationBuffers.withScratch(pixels * (total - growth)) { rows in
+                for (i, unit) in units.enumerated() {
+                    let cin = inChannels + i * growth
+                    plan.timedVoid("dense BN+ReLU (strided prefix)") {
+                        unit.norm.apply(base, stride: total, pixels: pixels, plan, into: rows)
                     }
+                    var b = plan.timed(unit.bottleneck.operationName(plan)) {
+                        Tensor(shape: [n, h, w, unit.bottleneck.outChannels], layout: .nhwc) {
+                            unit.bottleneck.multiply(rows, rows: pixels, k: cin, plan, $0.baseAddress!)
+                        }
+                    }
+                    var c = plan.run(unit.conv, b)
+                    ActivationBuffers.recycle(&b)
+                    c.data.withUnsafeBufferPointer { made in
+                        Self.copy(made.baseAddress!, stride: growth, into: base + cin, stride: total, channels: growth, pixels: pixels)
+                    }
+                    ActivationBuffers.recycle(&c)
                 }
-                var b = plan.run(unit.bottleneck, a)
-                ActivationBuffers.recycle(&a)
-                var c = plan.run(unit.conv, b)
-                ActivationBuffers.recycle(&b)
-                c.data.withUnsafeBufferPointer { made in
-                    Self.copy(made.baseAddress!, stride: growth, into: base + cin, stride: total, channels: growth, pixels: pixels)
-                }
-                ActivationBuffers.recycle(&c)
             }
         }
     }
