@@ -158,18 +158,19 @@ public final class Conv2D: Layer, AddingLayer, @unchecked Sendable {
 
     /// out[rows, cout] = act(a[rows, k] × W + bias) (+ addend): the packed GEMM (bias, activation
     /// and addend fused) or OpenBLAS then the bias/activation pass (and the addition).
+    /// `afterAdd` (this convolution's own activation the identity): act(a × W + bias + addend).
     func multiply(_ a: UnsafePointer<Float>, rows: Int, k: Int, adding addend: UnsafePointer<Float>? = nil,
-                  _ plan: ExecutionPlan, _ out: UnsafeMutablePointer<Float>) {
+                  afterAdd: Activation = .identity, _ plan: ExecutionPlan, _ out: UnsafeMutablePointer<Float>) {
         bias.withUnsafeBufferPointer { b in
             if let panels {
                 panels.withUnsafeBufferPointer { p in
                     PackedGEMM.run(a, rows: rows, k: k, panels: p.baseAddress!, n: outChannels, bias: b.baseAddress!,
-                                   activation: activation, adding: addend, plan, out)
+                                   activation: activation, adding: addend, afterAdd: afterAdd, plan, out)
                 }
             } else {
                 stored.withUnsafeBufferPointer { Self.gemm(a, rows: rows, k: k, $0.baseAddress!, cout: outChannels, out) }
                 dx_bias_activation(plan.isa.rawValue, out, rows, Int32(outChannels), b.baseAddress, activation.code)
-                if let addend { dx_add_activation(plan.isa.rawValue, out, addend, out, rows * outChannels, 0) }
+                if let addend { dx_add_activation(plan.isa.rawValue, out, addend, out, rows * outChannels, afterAdd.code) }
             }
         }
     }
@@ -177,15 +178,28 @@ public final class Conv2D: Layer, AddingLayer, @unchecked Sendable {
     /// `forward(input)` + `addend` (a residual connection's other branch, the output's shape):
     /// a 1x1 convolution adds it as the GEMM stores its tiles; others add it afterwards.
     public func forward(_ nhwc: Tensor, adding addend: Tensor, _ plan: ExecutionPlan) -> Tensor {
+        forward(nhwc, adding: addend, then: .identity, plan)
+    }
+
+    /// `then`(`forward(input)` + `addend`) — a ResNet bottleneck's last convolution (no activation
+    /// of its own), its residual sum and the ReLU after it, made as the GEMM stores its tiles when
+    /// this is a 1x1 convolution (bit for bit the separate addition's result).
+    public func forward(_ nhwc: Tensor, adding addend: Tensor, then after: Activation, _ plan: ExecutionPlan) -> Tensor {
         let input = nhwc.toNHWC(plan)
+        precondition(after == .identity || activation == .identity, "an activation both before and after the addition")
         guard isPointwise, addend.layout == .nhwc, addend.shape == [input.batch, input.height, input.width, outChannels]
-        else { return Elementwise.add(consuming: forward(input, plan), addend, plan) }
+        else {
+            var y = forward(input, plan)
+            let sum = Elementwise.add(y, addend, activation: after, plan)
+            ActivationBuffers.recycle(&y, unlessSharedWith: addend, sum)
+            return sum
+        }
         precondition(input.channels == inChannels, "conv expects \(inChannels) channels, got \(input.channels)")
         return Tensor(shape: addend.shape, layout: .nhwc) { out in
             input.data.withUnsafeBufferPointer { x in
                 addend.data.withUnsafeBufferPointer { r in
                     multiply(x.baseAddress!, rows: input.batch * input.height * input.width, k: inChannels,
-                             adding: r.baseAddress!, plan, out.baseAddress!)
+                             adding: r.baseAddress!, afterAdd: after, plan, out.baseAddress!)
                 }
             }
         }
