@@ -93,7 +93,7 @@ public final class Conv2D: Layer, AddingLayer, @unchecked Sendable {
     public func operationName(_ plan: ExecutionPlan) -> String {
         if kernelHeight == 1 && kernelWidth == 1 { return "conv 1x1 (GEMM)" }
         let kind = runsWinograd(plan) ? "Winograd F(4x4,3x3)"
-            : inChannels <= Self.directMaxInputChannels ? "direct" : "im2col+GEMM"
+            : runsDirect ? "direct" : "im2col+GEMM"
         return "conv \(kernelHeight)x\(kernelWidth) (\(kind))"
     }
 
@@ -107,7 +107,7 @@ public final class Conv2D: Layer, AddingLayer, @unchecked Sendable {
         let (oh, ow, pad) = outputSize(height: h, width: w)
         let k = inChannels * kernelHeight * kernelWidth
         let pointwise = kernelHeight == 1 && kernelWidth == 1 && pad == .none
-        if inChannels <= Self.directMaxInputChannels && !pointwise {
+        if runsDirect && !pointwise {
             return Tensor(shape: [n, oh, ow, outChannels], layout: .nhwc) { out in
                 input.data.withUnsafeBufferPointer { x in
                     stored.withUnsafeBufferPointer { wt in
@@ -225,6 +225,12 @@ public final class Conv2D: Layer, AddingLayer, @unchecked Sendable {
     /// im2col + GEMM with K = 27 costs more than the arithmetic.
     static let directMaxInputChannels = 4
 
+    /// Whether this convolution runs the direct kernel: few input channels and a kernel of at most
+    /// 3x3 (MobileNetV2's, EfficientNet's and Xception's stems); a 7x7 stem (DenseNet, ResNet; K = 147)
+    /// runs im2col (a kernel row's taps copied at once) + the packed GEMM, measured faster here
+    /// (ResNet-50's stem, one core, batch 16, a loaded machine: 2.6 ms an image against 3.2 ms direct).
+    var runsDirect: Bool { inChannels <= Self.directMaxInputChannels && kernelHeight <= 3 && kernelWidth <= 3 }
+
     /// out[rows, cout] = a[rows, k] × w[k, cout]
     static func gemm(_ a: UnsafePointer<Float>, rows: Int, k: Int, _ w: UnsafePointer<Float>, cout: Int,
                      _ out: UnsafeMutablePointer<Float>) {
@@ -245,6 +251,13 @@ enum Im2Col {
                 var dst = col + ((oy - outRows.lowerBound) * outWidth + ox) * k
                 for ky in 0..<kernelHeight {
                     let iy = oy * stride + ky - padding.top
+                    let ix0 = ox * stride - padding.left
+                    if iy >= 0 && iy < height && ix0 >= 0 && ix0 + kernelWidth <= width {
+                        // The kernel row lies inside the image: its taps are contiguous in NHWC.
+                        dst.update(from: src + (iy * width + ix0) * c, count: kernelWidth * c)
+                        dst += kernelWidth * c
+                        continue
+                    }
                     for kx in 0..<kernelWidth {
                         let ix = ox * stride + kx - padding.left
                         if iy >= 0 && iy < height && ix >= 0 && ix < width {
