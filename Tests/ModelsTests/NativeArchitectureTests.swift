@@ -67,4 +67,36 @@ final class NativeArchitectureTests: XCTestCase {
         }
         if let avx512 = logitsOf[.avx512], let avx2 = logitsOf[.avx2] { XCTAssertEqual(avx2, avx512, "\(name): AVX2 differs from AVX-512") }
     }
+
+    /// The user's path: the converted card's preprocessing (`shorter-256-crop-224`, ImageNet
+    /// normalisation) on the image files gives torchvision's transform's tensors, and the model's
+    /// top-5 on them is PyTorch's.
+    func testCardPreprocessingIsTorchvisionsTransform() throws {
+        let manifest = try Self.manifest()
+        let inputs = manifest["inputs"] as! [String: Any]
+        let names = inputs["images"] as! [String]
+        let x = try Self.floats("\(Self.folder)/inputs.f32")
+        let per = 3 * 224 * 224
+        let classifier = try Classifier(directory: "\(Self.folder)/densenet-121")
+        XCTAssertEqual(classifier.card.input.resize, "shorter-256-crop-224")
+        let reference = try Self.floats("\(Self.folder)/logits-densenet-121.f32")
+        var prepared: [[Float]] = []
+        for (i, name) in names.enumerated() where !name.hasPrefix("noise") {
+            let chest = ".cache/data/pneumonia-model-package/pneumonia_model_package/datasets/pneumonia-data/val/\(name)"
+            let photo = ".cache/data/scikit-image/skimage/data/\(name)"
+            let path = ReferenceOutputs.path(FileManager.default.fileExists(atPath: ReferenceOutputs.path(chest)) ? chest : photo)
+            let input = InputLoader.prepare(try InputLoader.pixels8(path), for: classifier.card)
+            var worst: Float = 0
+            for (a, b) in zip(input, x[(i * per)..<((i + 1) * per)]) { worst = max(worst, abs(a - b)) }
+            XCTAssertLessThanOrEqual(worst, 1e-5, "\(name): input differs from torchvision's by \(worst)")
+            prepared.append(input)
+        }
+        XCTAssertEqual(prepared.count, 6)
+        let logits = classifier.logits(InputLoader.batch(prepared, for: classifier.card))
+        for i in 0..<prepared.count {
+            let row = Array(logits.data[(i * 1000)..<((i + 1) * 1000)]), want = Array(reference[(i * 1000)..<((i + 1) * 1000)])
+            let top = { (v: [Float]) in Array(v.indices.sorted { v[$0] > v[$1] }.prefix(5)) }
+            XCTAssertEqual(top(row), top(want), "\(names[i]): top-5")
+        }
+    }
 }
