@@ -3,7 +3,8 @@
 Run as scripts/bench-models.sh (it prepares .venv-ref and .cache/bench/onnx/ first).
 
 For each model (pneumonia = Xception + head at 150x150, mobilenet-v2 and efficientnet-lite0 at
-224x224), batch 1 and 16, 1 and 2 threads, images/s of
+224x224, and the native densenet-121 and resnet-50 at 224x224 with the seeded random weights of
+scripts/native_arch_reference.py), batch 1 and 16, 1 and 2 threads, images/s of
   dxkit  `dxkit bench-models --model M --batch B --threads T --seconds S` (a subprocess; timed by
          dxkit itself after its own warm-up);
   ORT    onnxruntime InferenceSession on .cache/bench/onnx/M.onnx (scripts/export_onnx.py, same
@@ -99,7 +100,7 @@ def bench_ort(sess, x, seconds, runs, warmup_s):
 
 def bench_dxkit(dxkit, name, batch, threads, seconds, runs):
     rates, cpu_rates, last = [], [], None
-    models = imp.IMPORTED if name in imp.MODELS else REPO / "models"
+    models = imp.IMPORTED if name in imp.MODELS else ex.models_dir(name)
     for _ in range(runs):
         cmd = [str(dxkit), "bench-models", "--model", name, "--batch", str(batch), "--threads", str(threads),
                "--seconds", f"{seconds:g}", "--models-dir", str(models)]

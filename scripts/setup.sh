@@ -84,3 +84,6 @@ if [ ! -f models/breast/model.json ] || [ "$(cat models/breast/.stamp 2>/dev/nul
     2> .cache/breast-train.log | tail -2
   echo "$stamp" > models/breast/.stamp
 fi
+
+# Oracles for the native DenseNet-121/ResNet-50 tests and the PIL-exact resize tests (.cache/native-archs).
+bash scripts/native-arch-reference.sh

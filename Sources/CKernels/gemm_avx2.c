@@ -29,14 +29,14 @@ static inline __attribute__((always_inline)) __m256i lanes(int n) {
 
 /* act(v) (+ add) into `dst`'s first `n` (1...8) lanes. */
 static inline __attribute__((always_inline)) void store8(float *dst, __m256 v, int activation, const float *add, int n) {
-    v = act256(v, activation);
+    v = act256(v, dx_act_before_add(activation));
     if (n >= 8) {
         if (add) v = _mm256_add_ps(v, _mm256_loadu_ps(add));
-        _mm256_storeu_ps(dst, v);
+        _mm256_storeu_ps(dst, act256(v, dx_act_after_add(activation)));
     } else {
         const __m256i m = lanes(n);
         if (add) v = _mm256_add_ps(v, _mm256_maskload_ps(add, m));
-        _mm256_maskstore_ps(dst, m, v);
+        _mm256_maskstore_ps(dst, m, act256(v, dx_act_after_add(activation)));
     }
 }
 

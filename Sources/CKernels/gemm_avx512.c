@@ -39,12 +39,14 @@ static void kernel_##ROWS(const float *a, int lda, const float *bp, int k,      
             acc1[r] = _mm512_fmadd_ps(v, w1, acc1[r]);                                              \
         }                                                                                           \
     }                                                                                               \
+    const int pre = dx_act_before_add(activation), post = dx_act_after_add(activation);             \
     DX_UNROLL for (int r = 0; r < ROWS; r++) {                                                                \
-        __m512 v0 = act512(acc0[r], activation), v1 = act512(acc1[r], activation);                  \
+        __m512 v0 = act512(acc0[r], pre), v1 = act512(acc1[r], pre);                                \
         if (add) {                                                                                  \
             v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, add + (size_t)r * ldc));               \
             v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, add + (size_t)r * ldc + 16));          \
         }                                                                                           \
+        v0 = act512(v0, post); v1 = act512(v1, post);                                               \
         _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, v0);                                         \
         _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16, m1, v1);                                    \
     }                                                                                               \
@@ -65,9 +67,11 @@ static void kernel16_##ROWS(const float *a, int lda, const float *bp, int k,    
         DX_UNROLL for (int r = 0; r < ROWS; r++)                                                              \
             acc0[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)r * lda + kk]), w0, acc0[r]);        \
     }                                                                                               \
+    const int pre = dx_act_before_add(activation), post = dx_act_after_add(activation);             \
     DX_UNROLL for (int r = 0; r < ROWS; r++) {                                                                \
-        __m512 v0 = act512(acc0[r], activation);                                                    \
+        __m512 v0 = act512(acc0[r], pre);                                                           \
         if (add) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, add + (size_t)r * ldc));          \
+        v0 = act512(v0, post);                                                                      \
         _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, v0);                                         \
     }                                                                                               \
 }

@@ -33,9 +33,9 @@ static void tile_##ROWS(const float *restrict a, int lda, const float *restrict 
     }                                                                                                   \
     DX_UNROLL for (int r = 0; r < ROWS; r++)                                                                      \
         for (int j = 0; j < width; j++) {                                                               \
-            float x = act(acc[r][j], activation);                                                       \
+            float x = act(acc[r][j], dx_act_before_add(activation));                                    \
             if (add) x += add[(size_t)r * ldc + j];                                                     \
-            c[(size_t)r * ldc + j] = x;                                                                 \
+            c[(size_t)r * ldc + j] = act(x, dx_act_after_add(activation));                              \
         }                                                                                               \
 }
 TILE(4) TILE(3) TILE(2) TILE(1)

@@ -53,6 +53,12 @@ static inline int dx_isa_usable(int isa) {
 #define DX_UNROLL
 #endif
 
+/* A GEMM activation code with DX_ACT_AFTER_ADD set applies its activation (code & 15) after the
+ * residual addend instead of before it: act(a x B + bias + add), a ResNet block's ReLU after its sum. */
+#define DX_ACT_AFTER_ADD 16
+static inline int dx_act_before_add(int code) { return (code & DX_ACT_AFTER_ADD) ? 0 : code; }
+static inline int dx_act_after_add(int code) { return (code & DX_ACT_AFTER_ADD) ? (code & 15) : 0; }
+
 #define DX_CAT_(a, b) a##b
 #define DX_CAT(a, b) DX_CAT_(a, b)
 

@@ -95,6 +95,15 @@ public struct ExecutionPlan: Sendable {
         return profiler.timed(layer.operationName(self)) { layer.forward(input, self) }
     }
 
+    /// `body` run, its time recorded under `name` when profiling.
+    @inline(__always)
+    func timedVoid(_ name: @autoclosure () -> String, _ body: () -> Void) {
+        guard let profiler else { return body() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        profiler.record(name(), seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
     /// `body`'s result, its time recorded under `name` when profiling.
     @inline(__always)
     func timed(_ name: @autoclosure () -> String, _ body: () -> Tensor) -> Tensor {

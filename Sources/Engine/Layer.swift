@@ -63,7 +63,7 @@ public final class Sequential: Layer, @unchecked Sendable {
 
     public func forward(_ input: Tensor, _ plan: ExecutionPlan) -> Tensor { run(layers[...], input, plan) }
 
-    private func run(_ layers: ArraySlice<Layer>, _ input: Tensor, _ plan: ExecutionPlan) -> Tensor {
+    func run(_ layers: ArraySlice<Layer>, _ input: Tensor, _ plan: ExecutionPlan) -> Tensor {
         var x = input
         for (i, layer) in layers.enumerated() {
             let y = plan.run(layer, x)
@@ -112,6 +112,17 @@ public final class Residual: Layer, @unchecked Sendable {
         if activation == .identity, let body = body as? AddingLayer, body.addsAsItStores {
             var b = shortcut.map { plan.run($0, input) } ?? input
             let sum = body.forward(input, adding: b, plan)
+            if shortcut != nil { ActivationBuffers.recycle(&b, unlessSharedWith: input, sum) }
+            return sum
+        }
+        // A body ending in a 1x1 convolution without an activation (ResNet's bottleneck): the sum
+        // and the activation after it made as that convolution's GEMM stores its tiles.
+        if let body = body as? Sequential, body.layers.count > 1, let last = body.layers.last as? Conv2D,
+           last.activation == .identity, last.isPointwise {
+            var b = shortcut.map { plan.run($0, input) } ?? input
+            var x = body.run(body.layers.dropLast(), input, plan)
+            let sum = plan.timed("conv 1x1 (GEMM) + residual add + \(activation)") { last.forward(x, adding: b, then: activation, plan) }
+            ActivationBuffers.recycle(&x, unlessSharedWith: input, sum)
             if shortcut != nil { ActivationBuffers.recycle(&b, unlessSharedWith: input, sum) }
             return sum
         }

@@ -32,9 +32,12 @@ public enum PackedGEMM {
     /// out[rows][n] = act(a[rows][k] × W + bias) (+ addend[rows][n] when given), with `plan.isa`'s
     /// tiles. Shared among `plan.gemmThreads` cores by rows when there are many (a batch), else by
     /// 32-column panels (one image's small late maps).
+    /// `afterAdd` (with `activation` the identity): act(a × W + bias + addend) instead.
     static func run(_ a: UnsafePointer<Float>, rows: Int, k: Int, panels: UnsafePointer<Float>, n: Int,
                     bias: UnsafePointer<Float>, activation: Activation, adding addend: UnsafePointer<Float>? = nil,
-                    _ plan: ExecutionPlan, _ out: UnsafeMutablePointer<Float>) {
+                    afterAdd: Activation = .identity, _ plan: ExecutionPlan, _ out: UnsafeMutablePointer<Float>) {
+        precondition(afterAdd == .identity || activation == .identity, "an activation both before and after the addition")
+        let code = afterAdd == .identity ? activation.code : afterAdd.code | 16
         let threads = plan.gemmThreads, panelCount = (n + 31) / 32, isa = plan.isa.rawValue
         if threads > 1 && rows >= 48 * threads {
             // Row chunks in multiples of the 12-row tile.
@@ -42,7 +45,7 @@ public enum PackedGEMM {
             Parallelism.split(threads, plan) { t in
                 let lo = bounds[t], hi = t == threads - 1 ? rows : bounds[t + 1]
                 guard hi > lo else { return }
-                dx_gemm_packed_add(isa, a + lo * k, Int32(hi - lo), Int32(k), panels, Int32(n), Int32(n), bias, activation.code,
+                dx_gemm_packed_add(isa, a + lo * k, Int32(hi - lo), Int32(k), panels, Int32(n), Int32(n), bias, code,
                                    addend.map { $0 + lo * n }, out + lo * n)
             }
         } else if threads > 1 && panelCount >= 2 {
@@ -50,10 +53,10 @@ public enum PackedGEMM {
             Parallelism.split(parts.count, plan) { t in
                 let first = parts[t].lowerBound * 32, width = min(n, parts[t].upperBound * 32) - first
                 dx_gemm_packed_add(isa, a, Int32(rows), Int32(k), panels + first * k, Int32(width), Int32(n), bias + first,
-                                   activation.code, addend.map { $0 + first }, out + first)
+                                   code, addend.map { $0 + first }, out + first)
             }
         } else {
-            dx_gemm_packed_add(isa, a, Int32(rows), Int32(k), panels, Int32(n), Int32(n), bias, activation.code, addend, out)
+            dx_gemm_packed_add(isa, a, Int32(rows), Int32(k), panels, Int32(n), Int32(n), bias, code, addend, out)
         }
     }
 }

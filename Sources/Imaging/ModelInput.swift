@@ -36,13 +36,28 @@ public enum ModelInput {
         return Image(width: image.width, height: image.height, channels: 3, pixels: out, photometric: "RGB")
     }
 
-    /// HWC RGB 0…255 (or grey, read as R = G = B) → CHW floats with x * scale[c] + offset[c].
+    /// A single-channel image of `image`: grey kept as it is, RGB by PIL's `convert("L")` (ITU-R
+    /// 601-2 luma in 16-bit fixed point: (19595 R + 38470 G + 7471 B + 2^15) >> 16).
+    public static func grey(_ image: Image) -> Image {
+        guard image.channels >= 3 else { return image }
+        let c = image.channels
+        var out = [Float](repeating: 0, count: image.width * image.height)
+        for p in 0..<out.count {
+            let (r, g, b) = (Int(image.pixels[p * c]), Int(image.pixels[p * c + 1]), Int(image.pixels[p * c + 2]))
+            out[p] = Float((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16)
+        }
+        return Image(width: image.width, height: image.height, channels: 1, pixels: out, photometric: "MONOCHROME2")
+    }
+
+    /// HWC RGB 0…255 (or grey, read as R = G = B) → CHW floats with x * scale[c] + offset[c]: three
+    /// planes, or one when `scale` has one value (a single-channel network; the image grey).
     public static func normalise(_ image: Image, scale: [Float], offset: [Float]) -> [Float] {
         let plane = image.width * image.height
-        let stride = image.channels == 1 ? 1 : 3
-        var out = [Float](repeating: 0, count: plane * 3)
+        let stride = image.channels == 1 ? 1 : image.channels
+        let planes = scale.count == 1 ? 1 : 3
+        var out = [Float](repeating: 0, count: plane * planes)
         for p in 0..<plane {
-            for c in 0..<3 { out[c * plane + p] = image.pixels[p * stride + (stride == 1 ? 0 : c)] * scale[c] + offset[c] }
+            for c in 0..<planes { out[c * plane + p] = image.pixels[p * stride + (stride == 1 ? 0 : c)] * scale[c] + offset[c] }
         }
         return out
     }

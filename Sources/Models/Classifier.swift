@@ -54,6 +54,12 @@ public final class Classifier: @unchecked Sendable {
             head = try EfficientNetLite0.classifier(weights)
         case "onnx-graph":
             (features, head) = try ImportedGraph.layers(card: card, directory: directory, weights: weights.file)
+        case "densenet-121":
+            features = try DenseNet121.features(weights)
+            head = try DenseNet121.classifier(weights)
+        case "resnet-50":
+            features = try ResNet50.features(weights)
+            head = try ResNet50.classifier(weights)
         default:
             throw ModelError(file: "\(directory)/model.json", reason: "unknown architecture \(card.architecture)")
         }

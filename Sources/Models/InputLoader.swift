@@ -39,32 +39,14 @@ public enum InputLoader {
         }
     }
 
-    /// CHW float input for `card`: masked when the card says so, resized with the card's method
-    /// and normalised.
+    /// CHW float input for `card`: masked when the card says so, made grey for a single-channel
+    /// network (`input.channels` 1), resized with the card's method (`ResizeMethod`) and normalised.
     public static func prepare(_ image: DICOM.Image, for card: ModelCard) -> [Float] {
         let (w, h) = (card.input.width, card.input.height)
-        let source = masked(image, for: card)
-        let resized = card.input.resize == "nearest" ? Resize.nearest(source, width: w, height: h)
-                                                     : Resize.bilinear(source, width: w, height: h)
-        if card.input.channels == 1 { return greyPlane(resized, card: card) }
+        var source = masked(image, for: card)
+        if card.input.channels == 1 { source = ModelInput.grey(source) }
+        let resized = card.input.resizeMethod.apply(source, width: w, height: h)
         return ModelInput.normalise(resized, scale: card.input.normalization.scale, offset: card.input.normalization.offset)
-    }
-
-    /// One normalised plane for a single-channel card (an imported grey model): grey images as they
-    /// are, colour ones by PIL's convert("L") luma (integer-rounded ITU-R 601).
-    static func greyPlane(_ image: DICOM.Image, card: ModelCard) -> [Float] {
-        let (scale, offset) = (card.input.normalization.scale.first ?? 1, card.input.normalization.offset.first ?? 0)
-        let plane = image.width * image.height
-        return (0..<plane).map { p -> Float in
-            let v: Float
-            if image.channels == 1 {
-                v = image.pixels[p]
-            } else {
-                let px = image.pixels[(p * image.channels)...].prefix(3).map { Int($0.rounded()) }
-                v = Float((px[0] * 19595 + px[1] * 38470 + px[2] * 7471 + 0x8000) >> 16)
-            }
-            return v * scale + offset
-        }
     }
 
     /// `image` with what is not breast blacked out when the card's input says `mask: breast`.
@@ -77,8 +59,10 @@ public enum InputLoader {
         mask == "breast" ? BreastRegion.find(in: image).apply(to: image) : image
     }
 
-    /// The network input of prepared images (each from `prepare`, CHW): one NCHW tensor.
+    /// The network input of prepared images (each from `prepare`, CHW): one NCHW tensor,
+    /// [N, 1, H, W] for a single-channel network.
     public static func batch(_ inputs: [[Float]], for card: ModelCard) -> Tensor {
-        Tensor(shape: [inputs.count, card.input.channels, card.input.height, card.input.width], data: inputs.flatMap { $0 })
+        Tensor(shape: [inputs.count, card.input.channels == 1 ? 1 : 3, card.input.height, card.input.width],
+               data: inputs.flatMap { $0 })
     }
 }

@@ -13,7 +13,7 @@ public struct ModelCard: Decodable, Sendable {
         public var width: Int
         public var channels: Int
         public var color: String
-        /// "nearest" or "bilinear".
+        /// "nearest", "bilinear" (or "stretch"), "shorter-S-crop-C" or "letterbox" (`ResizeMethod`).
         public var resize: String
         public var normalization: Normalization
         /// "breast": everything outside the breast region (labels, markers, background) is blacked
@@ -120,9 +120,12 @@ public struct ModelCard: Decodable, Sendable {
     public static func decode(_ data: Data, file: String) throws -> ModelCard {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do { return try decoder.decode(ModelCard.self, from: data) } catch {
+        let card: ModelCard
+        do { card = try decoder.decode(ModelCard.self, from: data) } catch {
             throw ModelError(file: file, reason: "unreadable model card: \(error)")
         }
+        try card.input.check(file: file)
+        return card
     }
 
     /// How a single-label head decides: the positive class at or above the threshold, else the

@@ -69,7 +69,7 @@ public struct FeatureExtractor {
     /// Items are independent of their batch, so the files are the same as one image at a time.
     func computeOrRead(_ examples: [Cohort.Example], suffix: String, plain: Set<Int>, progress: (Int, Int) -> Void,
                        compute: (Tensor) -> [([Float], [Int]?)]) throws -> [[String]] {
-        let card = backbone.card
+        let card = backbone.card.forTraining
         let folder = "\(cacheDirectory)/\((card.weightsSha256 ?? card.name).prefix(16))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var pending: [(file: String, input: [Float])] = []

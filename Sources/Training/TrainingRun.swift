@@ -249,7 +249,7 @@ public struct TrainingRun {
             "unfrozen_blocks": o.hyper.unfreeze,
             "architecture": base.architecture, "batchnorm_epsilon": base.batchnormEpsilon,
             "input": ["height": base.input.height, "width": base.input.width, "channels": base.input.channels,
-                      "color": base.input.color, "resize": base.input.resize, "mask": options.mask.map { $0 as Any } ?? NSNull(),
+                      "color": base.input.color, "resize": base.forTraining.input.resize, "mask": options.mask.map { $0 as Any } ?? NSNull(),
                       "normalization": ["scale": base.input.normalization.scale, "offset": base.input.normalization.offset]],
             "classes": options.classes, "output": "softmax", "weights_sha256": weightsSha,
             "backbone_weights_sha256": base.weightsSha256 ?? "",

@@ -7,12 +7,12 @@ import Pipeline
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a model on DICOM, PNG or JPEG files and print probabilities or the top classes.",
-        discussion: "Models: pneumonia (Xception + pneumonia head), mobilenet-v2, efficientnet-lite0 (ImageNet).")
+        discussion: "Models: pneumonia (Xception + pneumonia head), mobilenet-v2, efficientnet-lite0 (ImageNet), densenet-121 and resnet-50 (weights you convert with scripts/convert_torchvision.py into models/densenet-121, models/resnet-50).")
 
     @Argument(help: "Image files (DICOM, PNG or JPEG).")
     var files: [String]
 
-    @Option(help: "pneumonia, mobilenet-v2, efficientnet-lite0, or the name of a model folder (an imported model).")
+    @Option(help: "pneumonia, mobilenet-v2, efficientnet-lite0, densenet-121, resnet-50, or the name of a model folder (an imported model).")
     var model = "pneumonia"
 
     @Option(help: "Top classes to print for the ImageNet classifiers.")

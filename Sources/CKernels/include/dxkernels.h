@@ -52,7 +52,9 @@ void dx_gemm_pack_b(const float *b, int k, int n, float *packed);
 void dx_gemm_packed(int isa, const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias,
                     int activation, float *c);
 /* The same, then c[i][j] += add[i][j] (rows of `add` also `ldc` apart): a residual connection's sum
- * made as the tiles are stored (act(a x B + bias) + add, as the separate addition would give). */
+ * made as the tiles are stored (act(a x B + bias) + add, as the separate addition would give). An
+ * activation code + 16 applies the activation after the addition instead: act(a x B + bias + add),
+ * bit for bit what dx_add_activation gives on the stored product (a ResNet block's ReLU after its sum). */
 void dx_gemm_packed_add(int isa, const float *a, int m, int k, const float *packed, int n, int ldc, const float *bias,
                         int activation, const float *add, float *c);
 /* 1: the packed GEMM runs here (always, since it has a portable path; kept for callers). */

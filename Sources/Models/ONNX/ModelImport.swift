@@ -1,6 +1,7 @@
 import DICOM
 import Engine
 import Foundation
+import Imaging
 
 /// `dxkit import-model`: an ONNX file made into a model folder like the shipped ones —
 /// `model.json` (the card: `"architecture": "onnx-graph"`, the input and its preprocessing, the
@@ -188,16 +189,13 @@ public struct ModelImport {
         return (trimmed, isSoftmax ? "Softmax" : "Sigmoid")
     }
 
-    /// The card's resize methods: nearest, bilinear (= stretch), stretch, letterbox, shorter-S-crop-C.
+    /// Refuses a resize method the card could not be prepared with (`ResizeMethod` names them).
     public static func checkResize(_ resize: String, height: Int, width: Int, file: String) throws {
-        if ["nearest", "bilinear", "stretch", "letterbox"].contains(resize) { return }
-        let parts = resize.split(separator: "-")
-        if parts.count == 4, parts[0] == "shorter", parts[2] == "crop", let s = Int(parts[1]), let c = Int(parts[3]) {
-            guard c == height, c == width, s >= c, s <= 8192 else {
-                throw ModelError(file: file, reason: "resize \(resize) must crop to the input size \(height)x\(width) from a shorter side at least that")
-            }
-            return
+        guard let method = ResizeMethod(resize) else {
+            throw ModelError(file: file, reason: "unknown resize \(resize) (nearest, bilinear, stretch, letterbox, shorter-S-crop-C)")
         }
-        throw ModelError(file: file, reason: "unknown resize \(resize) (nearest, bilinear, stretch, letterbox, shorter-S-crop-C)")
+        if let problem = method.problem(width: width, height: height) {
+            throw ModelError(file: file, reason: "resize \(resize): \(problem)")
+        }
     }
 }
