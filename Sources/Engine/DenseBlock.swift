@@ -1,3 +1,5 @@
+import CKernels
+
 /// One of DenseNet's dense layers: BatchNorm → ReLU (a `ChannelAffine`, pre-activation: it cannot
 /// fold into a convolution), a 1x1 bottleneck convolution with the next BatchNorm folded in and
 /// ReLU applied as it stores, and a 3x3 convolution making `growth` new channels.
@@ -110,14 +112,9 @@ extension ChannelAffine {
             shift.withUnsafeBufferPointer { tb in
                 let (s, t) = (sb.baseAddress!, tb.baseAddress!)
                 Parallelism.outputRows(images: 1, rows: pixels, plan) { _, rows in
+                    // Row by row through `forward`'s kernel, so that the bits are its bits on every ISA.
                     for p in rows {
-                        let (row, dst) = (x + p * stride, out + p * c)
-                        switch activation {
-                        case .relu:
-                            for ch in 0..<c { let v = row[ch] * s[ch] + t[ch]; dst[ch] = v > 0 ? v : 0 }
-                        default:
-                            for ch in 0..<c { dst[ch] = activation.apply(row[ch] * s[ch] + t[ch]) }
-                        }
+                        dx_scale_bias_activation(plan.isa.rawValue, x + p * stride, out + p * c, 1, Int32(c), s, t, activation.code)
                     }
                 }
             }
