@@ -18,7 +18,7 @@ struct ImportModel: ParsableCommand {
     @Option(help: "Name of the model folder to write.") var name: String
     @Option(help: "A JSON card whose fields are kept (scoring, classes, licence, intended use, warning…).") var card: String?
     @Option(help: "Input size HxW (checked against the file; needed when its dims are symbolic).") var input: String?
-    @Option(help: "Input channels, 1 (grey) or 3 (RGB).") var channels: Int?
+    @Option(help: "Input channels, 1 (grey) or 3 (RGB); checked against the file.") var channels: Int?
     @Option(help: "Per-channel mean in [0, 1] units, comma-separated (default ImageNet's, or 0.5 for 1 channel).") var mean: String?
     @Option(help: "Per-channel standard deviation in [0, 1] units (input = (pixel/255 - mean) / std).") var std: String?
     @Option(help: "Resize method: bilinear (= stretch), nearest, letterbox, shorter-S-crop-C.") var resize: String?
@@ -39,8 +39,11 @@ struct ImportModel: ParsableCommand {
                 }
                 options.card = object
             }
-            if input != nil || channels != nil {
-                guard input != nil else { throw ValidationError("--channels goes with --input HxW") }
+            if let channels {
+                guard channels == 1 || channels == 3 else { throw ValidationError("--channels takes 1 or 3") }
+                options.channels = channels
+            }
+            if input != nil {
                 let size = try (input ?? "").split(separator: "x").map { s -> Int in
                     guard let v = Int(s), v > 0 else { throw ValidationError("--input takes HxW, e.g. 224x224") }
                     return v

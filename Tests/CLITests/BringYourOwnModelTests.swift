@@ -33,7 +33,7 @@ final class BringYourOwnModelTests: XCTestCase {
         let cardPath = dir.appendingPathComponent("card.json").path
         try JSONSerialization.data(withJSONObject: card).write(to: URL(fileURLWithPath: cardPath))
         let imported = try CLI.run(["import-model", "\(onnx)/xrv-densenet121-opset17.onnx", "--name", "xrv", "--card", cardPath,
-                                    "--multilabel", "--labels", Self.findings.joined(separator: ","),
+                                    "--multilabel", "--labels", Self.findings.joined(separator: ","), "--channels", "1",
                                     "--mean", "0.5", "--std", "0.00048828125", "--resize", "shorter-224-crop-224", "--out", models])
         XCTAssertEqual(imported.status, 0, imported.stderr)
 

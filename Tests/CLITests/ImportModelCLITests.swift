@@ -174,6 +174,9 @@ final class ImportModelCLITests: XCTestCase {
         let t = try CLI.run(["import-model", truncated, "--name", "x", "--out", models])
         XCTAssertEqual(t.status, 2)
         XCTAssertTrue(t.stderr.contains(truncated), t.stderr)
+        let channels = try CLI.run(["import-model", "\(onnx)/xrv-densenet121-opset17.onnx", "--name", "x", "--channels", "3", "--out", models])
+        XCTAssertEqual(channels.status, 2)
+        XCTAssertTrue(channels.stderr.contains("--channels 3, but the graph takes 1"), channels.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(models)/x"), "nothing written for a refused import")
     }
 }

@@ -15,6 +15,8 @@ public struct ModelImport {
         public var card: [String: Any]?
         /// [C, H, W] when the file's input dims are symbolic (or to check them); C = 0: the file's.
         public var inputShape: [Int]?
+        /// The channels the user says the network takes (1 or 3): checked against the graph.
+        public var channels: Int?
         public var mean: [Double]?
         public var std: [Double]?
         public var resize: String?
@@ -78,6 +80,7 @@ public struct ModelImport {
         // Input and preprocessing.
         var input = cardInput ?? [:]
         if let declared = cardInput?["channels"] as? Int, declared != c { throw fail("the card says \(declared) channels, the graph takes \(c)") }
+        if let declared = options.channels, declared != c { throw fail("--channels \(declared), but the graph takes \(c)") }
         input["height"] = h
         input["width"] = w
         input["channels"] = c
