@@ -67,10 +67,15 @@ struct Train: ParsableCommand {
     @Option(help: "Configurations tried by a random search.") var trials = 8
     @Option(help: "Cross-validation folds (by patient) for --search.") var folds = 5
     @OptionGroup var models: ModelOptions
+    @Flag(help: "Multi-label: one sigmoid output per finding (linear head on frozen features); --labels is long-format (key, finding, label).")
+    var multilabel = false
+    @Option(help: "With --multilabel: the findings to train, e.g. Pneumonia,Opacity (default: every finding in the labels file, first seen first).")
+    var findings: String?
     @Option(help: "Where embeddings and freeze-point maps are cached.") var cacheDir = ".cache/features"
     @Option(help: "Output folder for the head (any folder; its card names the backbone and its weights, which are found wherever models are).") var out: String
 
     func run() throws {
+        try checkMultiLabelOptions()
         // A shipped backbone by its catalog name, or an imported model (its graph up to its feature layer).
         let folder = ModelCatalog.backbones[backbone] ?? backbone
         guard ModelCatalog.backbones[backbone] != nil || (try? models.search())?.folder(named: backbone) != nil else {
@@ -130,6 +135,7 @@ struct Train: ParsableCommand {
             }
             options.search = HyperparameterSearch(method: search, trials: trials, folds: folds, unfreezeChoices: choices)
         }
+        if multilabel { return try runMultiLabel(options) }
         do {
             options.augmentation = try Augmentation(spec: augment)
             let outcome = try TrainJob(database: IndexDatabase(path: index.db, mustExist: true), labels: LabelsFile(path: labels), options: options)
