@@ -41,6 +41,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(REPO / "scripts"))
+from seeded_torch import randomise_batchnorm, shorter_crop  # noqa: E402
 DATA = REPO / ".cache/data"
 sys.path.insert(0, str(DATA / "torchvision"))
 sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
@@ -66,17 +67,6 @@ def photo_files():
     if missing:
         raise SystemExit(f"missing {missing} (make setup unpacks the scikit-image wheel)")
     return files
-
-
-def shorter_crop(im, size, crop):
-    """torchvision's Resize(size) then CenterCrop(crop) on a PIL image, written out."""
-    w, h = im.size
-    short, long = (w, h) if w <= h else (h, w)
-    new_long = int(size * long / short)
-    im = im.resize((size, new_long) if w <= h else (new_long, size), Image.BILINEAR)
-    w, h = im.size
-    top, left = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
-    return im.crop((left, top, left + crop, top + crop))
 
 
 def letterbox(im, size):
@@ -133,36 +123,15 @@ def calibration_batch():
 def seeded(arch, seed, calibration):
     import torch
     import torchvision
-    from torch import nn
     torch.manual_seed(seed)
     model = getattr(torchvision.models, arch)(weights=None)
-    g = torch.Generator().manual_seed(seed + 1)
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            with torch.no_grad():
-                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))
-                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the calibration passes
-        elif isinstance(m, nn.Linear):
-            with torch.no_grad():
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
-    model.train()
-    with torch.no_grad():
-        for i in range(0, calibration.shape[0], 7):
-            model(torch.from_numpy(calibration[i:i + 7]))
-        for m in bns:  # statistics that are not exactly any batch's
-            m.running_var.mul_(0.9 + 0.2 * torch.rand(m.running_var.shape, generator=g))
-            m.running_mean.add_(0.05 * m.running_var.sqrt() * torch.randn(m.running_mean.shape, generator=g))
-    model.eval()
-    return model
+    return randomise_batchnorm(model, seed, calibration, perturb_statistics=True)
 
 
 def stamp():
     import torch
     h = hashlib.sha256(Path(__file__).read_bytes())
-    for s in ("convert_torchvision.py", "weights_pth.py", "weights_common.py"):
+    for s in ("convert_torchvision.py", "weights_pth.py", "weights_common.py", "seeded_torch.py"):
         h.update((REPO / "scripts" / s).read_bytes())
     for p in chest_files() + photo_files():
         h.update(f"{p.name} {p.stat().st_size}".encode())

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.cache/onnx-tests
-stamp=$(cat scripts/onnx_test_models.py scripts/onnx_zoo.py scripts/export_onnx.py scripts/torch_models.py scripts/onnx-test-requirements.txt | sha256sum | cut -d' ' -f1)
+stamp=$(cat scripts/onnx_test_models.py scripts/onnx_zoo.py scripts/export_onnx.py scripts/torch_models.py scripts/seeded_torch.py scripts/onnx-test-requirements.txt | sha256sum | cut -d' ' -f1)
 if [ -f "$out/manifest.json" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi

@@ -53,6 +53,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(REPO / "scripts"))
+from seeded_torch import randomise_batchnorm, shorter_crop  # noqa: E402
 # torchvision's PyPI wheel is a CUDA build whose compiled ops (nms, roi_align) do not load against the
 # CPU torch; its models are plain Python and need none of them. Skip the fake-kernel registrations
 # that would fail on the missing ops.
@@ -90,18 +91,6 @@ def images():
     return [(p.stem, p, "chest") for p in chest] + [(p.stem, p, "photo") for p in photos]
 
 
-def shorter_crop(im, resize, crop):
-    """torchvision's Resize(resize) then CenterCrop(crop) on a PIL image, written out."""
-    w, h = im.size
-    short, long = (w, h) if w <= h else (h, w)
-    new_short, new_long = resize, int(resize * long / short)
-    size = (new_short, new_long) if w <= h else (new_long, new_short)
-    im = im.resize(size, Image.BILINEAR)
-    w, h = im.size
-    top, left = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
-    return im.crop((left, top, left + crop, top + crop))
-
-
 def preprocess(variant, path):
     """(u8 HWC after resizing, float32 CHW input) as dxkit's card for `variant` says."""
     with Image.open(path) as im:
@@ -129,7 +118,6 @@ def seeded(name, seed, calibration):
     """A model with seeded random weights, BatchNorm scale/shift random and its statistics measured
     on `calibration` (NCHW float32)."""
     import torch
-    from torch import nn
     torch.manual_seed(seed)
     if name == "densenet121":
         import torchvision
@@ -142,23 +130,7 @@ def seeded(name, seed, calibration):
         model = xrv.models.DenseNet(weights=None)  # 18 outputs, 1 input channel, logits
     else:
         raise KeyError(name)
-    g = torch.Generator().manual_seed(seed + 1)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            with torch.no_grad():
-                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))
-                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the calibration passes
-        elif isinstance(m, nn.Linear):
-            with torch.no_grad():
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
-    model.train()
-    with torch.no_grad():
-        for i in range(0, calibration.shape[0], 7):
-            model(torch.from_numpy(calibration[i:i + 7]))
-    model.eval()
-    return model
+    return randomise_batchnorm(model, seed, calibration)
 
 
 def shipped(name):
@@ -202,7 +174,7 @@ def stamp():
     import torch
     import torchvision
     h = hashlib.sha256(Path(__file__).read_bytes())
-    for s in ("export_onnx.py", "torch_models.py", "onnx_zoo.py"):
+    for s in ("export_onnx.py", "torch_models.py", "onnx_zoo.py", "seeded_torch.py"):
         h.update((REPO / "scripts" / s).read_bytes())
     for folder in ("mobilenet-v2", "efficientnet-lite0", "xception-pneumonia"):
         p = REPO / "models" / folder / "model.json"

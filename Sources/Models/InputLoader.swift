@@ -62,7 +62,7 @@ public enum InputLoader {
     /// The network input of prepared images (each from `prepare`, CHW): one NCHW tensor,
     /// [N, 1, H, W] for a single-channel network.
     public static func batch(_ inputs: [[Float]], for card: ModelCard) -> Tensor {
-        Tensor(shape: [inputs.count, card.input.channels == 1 ? 1 : 3, card.input.height, card.input.width],
-               data: inputs.flatMap { $0 })
+        // The card's input was checked when it was read: 1 or 3 channels.
+        Tensor(shape: [inputs.count, card.input.channels, card.input.height, card.input.width], data: inputs.flatMap { $0 })
     }
 }

@@ -8,14 +8,7 @@ import XCTest
 final class MultiLabelCLITests: XCTestCase {
     var dir: URL!
 
-    override func setUpWithError() throws {
-        guard FileManager.default.fileExists(atPath: MultiLabelFixture.repo.appendingPathComponent("models/mobilenet-v2/model.json").path) else {
-            XCTFail("run `make setup` first")
-            throw XCTSkip("no setup")
-        }
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxkit-multilabel-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("in"), withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { dir = try MultiLabelFixture.temporaryFolder("dxkit-multilabel-cli") }
 
     override func tearDownWithError() throws { if let dir { try? FileManager.default.removeItem(at: dir) } }
 

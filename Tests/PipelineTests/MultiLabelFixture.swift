@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Models
 import Pipeline
+import XCTest
 
 /// A small multi-label head made here, never downloaded: a linear head with seeded weights over
 /// mobilenet-v2's pooled features, saved as `dxkit train` saves a head (`head.safetensors` with
@@ -60,6 +61,18 @@ enum MultiLabelFixture {
         card["scoring"] = scoring
         edit(&card)
         return try JSONSerialization.data(withJSONObject: card, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// A fresh temporary folder (with an `in` subfolder) for one test, after checking that setup
+    /// made the backbone the fixture head sits on.
+    static func temporaryFolder(_ prefix: String) throws -> URL {
+        guard FileManager.default.fileExists(atPath: repo.appendingPathComponent("models/mobilenet-v2/model.json").path) else {
+            XCTFail("run `make setup` first")
+            throw XCTSkip("no setup")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("in"), withIntermediateDirectories: true)
+        return dir
     }
 
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

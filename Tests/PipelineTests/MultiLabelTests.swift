@@ -28,19 +28,6 @@ final class MultiLabelTests: XCTestCase {
 
     override func tearDownWithError() throws { if let dir { try? FileManager.default.removeItem(at: dir) } }
 
-    static func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     /// The three chest images (the two normals made one study of one patient with dcmodify),
     /// ingested and scored with the multi-label head; returns the index, the head and the files.
     static func scoredIndex(in dir: URL, heatmaps: Bool = true) throws -> (IndexDatabase, ScoreJob.Head, [String: String]) {
@@ -51,8 +38,8 @@ final class MultiLabelTests: XCTestCase {
             files[name] = target
         }
         let first = try Instance(file: DicomFile(path: files[images[1]]!))
-        let (status, text) = try run("/usr/bin/dcmodify", ["-nb", "-m", "(0020,000D)=\(first.studyInstanceUID ?? "")",
-                                                           "-m", "(0010,0020)=\(first.patientID ?? "")", files[images[2]]!])
+        let (status, text) = try ExternalTool.run("/usr/bin/dcmodify", ["-nb", "-m", "(0020,000D)=\(first.studyInstanceUID ?? "")",
+                                                                    "-m", "(0010,0020)=\(first.patientID ?? "")", files[images[2]]!])
         XCTAssertEqual(status, 0, text)
         let directory = try MultiLabelFixture.write(to: dir.appendingPathComponent("heads").path)
         let head = try MultiLabelFixture.loadHead(directory)
@@ -178,12 +165,12 @@ final class MultiLabelTests: XCTestCase {
         _ = try ReportWriter(database: db, output: out, version: "test").write()
         let joined = try Instance(file: DicomFile(path: files[Self.images[1]]!)).studyInstanceUID!
         let sr = "\(out)/study-\(SafeName.file(joined))/sr.dcm"
-        let (dump, dumpText) = try Self.run("/usr/bin/dsrdump", ["-v", sr])
+        let (dump, dumpText) = try ExternalTool.run("/usr/bin/dsrdump", ["-v", sr])
         XCTAssertEqual(dump, 0, dumpText)
         XCTAssertFalse(dumpText.contains("E: "), dumpText)
-        let (_, verify) = try Self.run("/usr/bin/dciodvfy", [sr])
+        let (_, verify) = try ExternalTool.run("/usr/bin/dciodvfy", [sr])
         XCTAssertFalse(verify.split(separator: "\n").contains { $0.hasPrefix("Error") }, verify)
-        let (status, text) = try Self.run(Self.repo.appendingPathComponent(".venv/bin/python").path,
+        let (status, text) = try ExternalTool.run(Self.repo.appendingPathComponent(".venv/bin/python").path,
                                           [Self.repo.appendingPathComponent("scripts/read_sr.py").path, sr])
         XCTAssertEqual(status, 0, text)
         let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
@@ -208,7 +195,7 @@ final class MultiLabelTests: XCTestCase {
         XCTAssertEqual(seen.count, groups.count)
         // Derived identity: the same results give the same UIDs.
         _ = try ReportWriter(database: db, output: out + "-again", version: "test").write()
-        let (_, again) = try Self.run(Self.repo.appendingPathComponent(".venv/bin/python").path,
+        let (_, again) = try ExternalTool.run(Self.repo.appendingPathComponent(".venv/bin/python").path,
                                       [Self.repo.appendingPathComponent("scripts/read_sr.py").path, "\(out)-again/study-\(SafeName.file(joined))/sr.dcm"])
         let second = try JSONSerialization.jsonObject(with: Data(again.utf8)) as! [String: Any]
         XCTAssertEqual(second["sop_instance_uid"] as? String, object["sop_instance_uid"] as? String)

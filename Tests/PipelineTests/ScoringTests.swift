@@ -177,19 +177,6 @@ final class ScoringTests: XCTestCase {
 
 /// The study SR passes DCMTK's dsrdump and dicom3tools' dciodvfy, and pydicom reads the same values back.
 final class StructuredReportTests: XCTestCase {
-    func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testStudySRIsValidAndReadsBack() throws {
         let repo = ScoringTests.repo
         guard FileManager.default.fileExists(atPath: repo.appendingPathComponent("models/xception-pneumonia/model.json").path) else {
@@ -210,13 +197,13 @@ final class StructuredReportTests: XCTestCase {
         let folder = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: out).first { $0 != "index.html" })
         let sr = "\(out)/\(folder)/sr.dcm"
 
-        let (dump, dumpText) = try run("/usr/bin/dsrdump", ["-v", sr])
+        let (dump, dumpText) = try ExternalTool.run("/usr/bin/dsrdump", ["-v", sr])
         XCTAssertEqual(dump, 0, dumpText)
         XCTAssertFalse(dumpText.contains("E: "), dumpText)
-        let (_, verify) = try run("/usr/bin/dciodvfy", [sr])
+        let (_, verify) = try ExternalTool.run("/usr/bin/dciodvfy", [sr])
         XCTAssertFalse(verify.split(separator: "\n").contains { $0.hasPrefix("Error") }, verify)
 
-        let (status, json) = try run(repo.appendingPathComponent(".venv/bin/python").path,
+        let (status, json) = try ExternalTool.run(repo.appendingPathComponent(".venv/bin/python").path,
                                      [repo.appendingPathComponent("scripts/read_sr.py").path, sr])
         XCTAssertEqual(status, 0, json)
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
@@ -234,7 +221,7 @@ final class StructuredReportTests: XCTestCase {
         XCTAssertEqual(object["series_number"] as? String, "9901")
         // Derived identity: reporting the same results again (elsewhere) gives the same UIDs.
         _ = try ReportWriter(database: db, output: out + "-again", version: "test").write()
-        let (_, again) = try run(repo.appendingPathComponent(".venv/bin/python").path,
+        let (_, again) = try ExternalTool.run(repo.appendingPathComponent(".venv/bin/python").path,
                                  [repo.appendingPathComponent("scripts/read_sr.py").path, "\(out)-again/\(folder)/sr.dcm"])
         let second = try JSONSerialization.jsonObject(with: Data(again.utf8)) as! [String: Any]
         XCTAssertEqual(second["sop_instance_uid"] as? String, object["sop_instance_uid"] as? String)
